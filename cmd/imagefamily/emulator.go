@@ -1,0 +1,3 @@
+package main
+
+func runEmulator(args []string) int { return exitUsage }

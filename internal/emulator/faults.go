@@ -1,0 +1,127 @@
+package emulator
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Fault is one injected failure: with probability P, a request to Method
+// (a discovery name such as "images.deprecate", "operations" for every
+// operation-producing mutation, or "*" for all) gets Kind.
+type Fault struct {
+	Method string
+	// Kind is an HTTP status code ("503"), "reset" (the connection is
+	// closed without a response) or "fail" (the mutation's operation ends
+	// in error and the mutation is not applied).
+	Kind string
+	P    float64
+}
+
+// Faults is a parsed --faults spec.
+type Faults []Fault
+
+// ParseFaults parses "method=kind:p,method=kind:p", e.g.
+// "images.deprecate=503:0.2,operations=fail:0.05,*=reset:0.01".
+func ParseFaults(spec string) (Faults, error) {
+	var out Faults
+	for _, item := range strings.Split(spec, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		method, rest, ok := strings.Cut(item, "=")
+		if !ok || method == "" {
+			return nil, fmt.Errorf("--faults: %q is not METHOD=KIND:PROBABILITY", item)
+		}
+		kind, ps, ok := strings.Cut(rest, ":")
+		if !ok {
+			return nil, fmt.Errorf("--faults: %q has no probability (want %s=%s:0.1)", item, method, rest)
+		}
+		p, err := strconv.ParseFloat(ps, 64)
+		if err != nil || p < 0 || p > 1 {
+			return nil, fmt.Errorf("--faults: probability %q in %q must be a number from 0 to 1", ps, item)
+		}
+		switch kind {
+		case "reset", "fail":
+		default:
+			code, err := strconv.Atoi(kind)
+			if err != nil || code < 400 || code > 599 {
+				return nil, fmt.Errorf("--faults: kind %q in %q must be an HTTP status 400-599, reset or fail", kind, item)
+			}
+		}
+		if kind == "fail" && method != "operations" && method != "*" && !isMutationName(method) {
+			return nil, fmt.Errorf("--faults: %q: fail applies to operations (mutations), not to %s", item, method)
+		}
+		out = append(out, Fault{Method: method, Kind: kind, P: p})
+	}
+	return out, nil
+}
+
+func isMutationName(method string) bool {
+	for _, verb := range []string{".insert", ".delete", ".deprecate", ".setLabels", ".patch", ".stop", ".start"} {
+		if strings.HasSuffix(method, verb) {
+			return true
+		}
+	}
+	return false
+}
+
+// drawLocked picks the fault (if any) to inject for method. One random draw
+// per matching fault keeps runs reproducible for a given seed and request
+// order.
+func (st *Store) drawFault(faults Faults, method string, wantFail bool) (Fault, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, f := range faults {
+		if (f.Kind == "fail") != wantFail {
+			continue
+		}
+		if f.Method != "*" && f.Method != method && !(f.Method == "operations" && wantFail) {
+			continue
+		}
+		if st.rng.Float64() < f.P {
+			return f, true
+		}
+	}
+	return Fault{}, false
+}
+
+// injectFault writes an injected error or resets the connection; it reports
+// whether the request was consumed.
+func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, method string) bool {
+	if len(s.opts.Faults) == 0 {
+		return false
+	}
+	f, ok := s.store.drawFault(s.opts.Faults, method, false)
+	if !ok {
+		return false
+	}
+	if f.Kind == "reset" {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return true
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
+	code, _ := strconv.Atoi(f.Kind)
+	reason := map[int]string{429: "rateLimitExceeded", 500: "backendError", 502: "badGateway", 503: "backendError", 504: "timeout"}[code]
+	if reason == "" {
+		reason = "injectedFault"
+	}
+	writeError(w, &apiError{Code: code, Reason: reason, Message: fmt.Sprintf("Injected fault for %s (emulator --faults)", method)})
+	return true
+}
+
+// shouldFailOperation reports whether the mutation named method must end in a
+// failed operation instead of being applied.
+func (s *Server) shouldFailOperation(method string) bool {
+	if len(s.opts.Faults) == 0 {
+		return false
+	}
+	_, ok := s.store.drawFault(s.opts.Faults, method, true)
+	return ok
+}

@@ -1,0 +1,188 @@
+// Package emulator is a local Compute Engine REST API: images, families,
+// deprecation, operations, and the instances, disks, zones and instance
+// templates that the googlecompute builder and in-use detection touch. The
+// real Go client, gcloud and the googlecompute builder run against it
+// unchanged, so it answers in Compute Engine's shapes and error envelopes.
+package emulator
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// UndeprecateMode decides whether a deprecated image may be set ACTIVE again.
+type UndeprecateMode string
+
+const (
+	// UndeprecateReject follows Google's current documentation: deprecation
+	// is irreversible, DEPRECATED/OBSOLETE/DELETED -> ACTIVE is a 400.
+	UndeprecateReject UndeprecateMode = "reject"
+	// UndeprecateAllow reproduces the older behaviour (gcloud's --state=ACTIVE).
+	UndeprecateAllow UndeprecateMode = "allow"
+)
+
+// Options configure a Server. The zero value is a fast, fault-free emulator
+// on the wall clock.
+type Options struct {
+	// StateFile, when set, is loaded by New and rewritten atomically after
+	// every mutation.
+	StateFile string
+	// Latency delays every response.
+	Latency time.Duration
+	// OpLatency keeps operations RUNNING for this long after they start.
+	OpLatency time.Duration
+	// Faults injects errors per method (see ParseFaults).
+	Faults Faults
+	// Seed makes fault injection and generated ids reproducible.
+	Seed int64
+	// Undeprecate is UndeprecateReject when empty.
+	Undeprecate UndeprecateMode
+	// Clock returns the current time; time.Now when nil. Tests inject one.
+	Clock func() time.Time
+}
+
+// Server is an http.Handler serving the Compute Engine v1 REST API.
+type Server struct {
+	opts  Options
+	store *Store
+	mux   *http.ServeMux
+}
+
+// New builds a Server, loading Options.StateFile when it exists.
+func New(opts Options) (*Server, error) {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Undeprecate == "" {
+		opts.Undeprecate = UndeprecateReject
+	}
+	store, err := newStore(opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, store: store, mux: http.NewServeMux()}
+	s.routes()
+	return s, nil
+}
+
+// Store gives tests and fixtures direct access to the emulated resources.
+func (s *Server) Store() *Store { return s.store }
+
+// handler is one API method: it returns the response message or an error
+// that writeError renders in Compute Engine's envelope.
+type handler func(r *http.Request) (proto.Message, error)
+
+// route registers one API method under its discovery name (e.g.
+// "images.deprecate"), which is also the key fault injection matches on.
+// Paths are relative to /compute/v1/.
+func (s *Server) route(method, path, name string, h handler) {
+	s.mux.HandleFunc(method+" /compute/v1/"+strings.TrimPrefix(path, "/"), func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, name, h)
+	})
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, h handler) {
+	if s.opts.Latency > 0 {
+		select {
+		case <-time.After(s.opts.Latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if s.injectFault(w, r, name) {
+		return
+	}
+	msg, err := h(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeMessage(w, msg)
+}
+
+// ServeHTTP routes a request; anything unknown gets a Compute Engine-shaped
+// 404 (unknown path) or 405 (known path, wrong method), never a bare text page.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/batch/compute/v1" || r.URL.Path == "/batch" {
+		s.serveBatch(w, r)
+		return
+	}
+	_, pattern := s.mux.Handler(r)
+	if pattern == "" {
+		// ServeMux answers 405 itself when only the method is wrong; ask it
+		// which case this is without letting it write its text body.
+		rec := &statusRecorder{header: http.Header{}}
+		s.mux.ServeHTTP(rec, r)
+		if rec.status == http.StatusMethodNotAllowed {
+			writeError(w, &apiError{Code: http.StatusMethodNotAllowed, Reason: "httpMethodNotAllowed",
+				Message: "HTTP method " + r.Method + " is not supported by this URL"})
+			return
+		}
+		writeError(w, &apiError{Code: http.StatusNotFound, Reason: "notFound",
+			Message: "The requested URL " + r.URL.Path + " was not found on this server."})
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *statusRecorder) Header() http.Header         { return r.header }
+func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *statusRecorder) WriteHeader(code int)        { r.status = code }
+
+var marshal = protojson.MarshalOptions{UseProtoNames: false, EmitUnpopulated: false}
+
+func writeMessage(w http.ResponseWriter, msg proto.Message) {
+	b, err := marshal.Marshal(msg)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// maxBody bounds request bodies: Compute Engine requests are small, and an
+// emulator that reads without a bound can be made to hold gigabytes.
+const maxBody = 4 << 20
+
+// decodeBody reads a JSON request body into msg. Unknown fields and malformed
+// JSON are the 400 `invalid`/`parseError` Compute Engine returns.
+func decodeBody(r *http.Request, msg proto.Message) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return errBadRequest("Could not read the request body: %v", err)
+	}
+	if len(b) > maxBody {
+		return &apiError{Code: http.StatusRequestEntityTooLarge, Reason: "badRequest", Message: "Request body too large"}
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil
+	}
+	if !json.Valid(b) {
+		return &apiError{Code: http.StatusBadRequest, Reason: "parseError", Message: "Parse Error"}
+	}
+	if err := protojson.Unmarshal(b, msg); err != nil {
+		return errInvalid("Invalid JSON payload received. %s", protojsonReason(err))
+	}
+	return nil
+}
+
+func protojsonReason(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, ": "); i >= 0 && strings.HasPrefix(s, "proto") {
+		s = s[i+2:]
+	}
+	return s
+}

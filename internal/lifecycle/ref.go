@@ -1,0 +1,107 @@
+package lifecycle
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ImageRef is an image reference reduced to what identifies it. Compute
+// Engine and its clients spell the same image in many ways (full URLs with any
+// host, paths with or without /compute/v1, bare names, family URLs); every
+// comparison of references in this project goes through ParseImageRef so that
+// the spellings agree in one place.
+type ImageRef struct {
+	// Project is empty when the reference did not name one (a bare name or
+	// global/images/NAME): the caller's default project applies.
+	Project string
+	// Name is the image name, or the family name when Family is true.
+	Name string
+	// Family is true for .../global/images/family/F: the reference follows
+	// whatever image heads the family.
+	Family bool
+}
+
+// String is the canonical short form, projects/P/global/images/NAME (or
+// .../family/F), or the bare name when no project is known.
+func (r ImageRef) String() string {
+	tail := r.Name
+	if r.Family {
+		tail = "family/" + r.Name
+	}
+	if r.Project == "" {
+		return tail
+	}
+	return "projects/" + r.Project + "/global/images/" + tail
+}
+
+// WithDefaultProject fills in the project of a reference that named none.
+func (r ImageRef) WithDefaultProject(project string) ImageRef {
+	if r.Project == "" {
+		r.Project = project
+	}
+	return r
+}
+
+// SameImage reports whether two references point at the same image or family
+// once both are resolved against defaultProject.
+func (r ImageRef) SameImage(o ImageRef, defaultProject string) bool {
+	a, b := r.WithDefaultProject(defaultProject), o.WithDefaultProject(defaultProject)
+	return a == b
+}
+
+// ParseImageRef reduces any spelling of an image reference to an ImageRef.
+// Accepted: http(s)://HOST[/compute/v1|beta|alpha]/projects/P/global/images/N,
+// the same without scheme and host, projects/P/global/images/N,
+// global/images/N, and a bare name; each with family/F in place of N.
+func ParseImageRef(s string) (ImageRef, error) {
+	orig := s
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ImageRef{}, fmt.Errorf("empty image reference")
+	}
+	if i := strings.Index(s, "://"); i >= 0 {
+		rest := s[i+3:]
+		slash := strings.IndexByte(rest, '/')
+		if slash < 0 {
+			return ImageRef{}, fmt.Errorf("image reference %q has a host but no path", orig)
+		}
+		s = rest[slash:]
+	}
+	s = strings.Trim(s, "/")
+	for _, prefix := range []string{"compute/v1/", "compute/beta/", "compute/alpha/"} {
+		s = strings.TrimPrefix(s, prefix)
+	}
+	parts := strings.Split(s, "/")
+	var ref ImageRef
+	switch {
+	case len(parts) == 1:
+		ref.Name = parts[0]
+	case len(parts) >= 3 && parts[0] == "global" && parts[1] == "images":
+		parts = parts[2:]
+	case len(parts) >= 5 && parts[0] == "projects" && parts[2] == "global" && parts[3] == "images":
+		ref.Project = parts[1]
+		parts = parts[4:]
+	default:
+		return ImageRef{}, fmt.Errorf("image reference %q is not an image: want NAME, global/images/NAME, projects/P/global/images/NAME or a URL to one (family/F in place of NAME follows a family)", orig)
+	}
+	if ref.Name == "" {
+		switch {
+		case len(parts) == 1:
+			ref.Name = parts[0]
+		case len(parts) == 2 && parts[0] == "family":
+			ref.Name, ref.Family = parts[1], true
+		default:
+			return ImageRef{}, fmt.Errorf("image reference %q has an unexpected tail %q", orig, strings.Join(parts, "/"))
+		}
+	}
+	if ref.Name == "" || (ref.Project == "" && len(strings.Split(s, "/")) > 1 && strings.HasPrefix(s, "projects/")) {
+		return ImageRef{}, fmt.Errorf("image reference %q names no image", orig)
+	}
+	return ref, nil
+}
+
+// SelfLink is the canonical https://www.googleapis.com URL that Compute Engine
+// writes into selfLink and replacement fields.
+func (r ImageRef) SelfLink() string {
+	return "https://www.googleapis.com/compute/v1/" + r.String()
+}

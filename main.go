@@ -1,0 +1,21 @@
+// Command packer-plugin-imagefamily is the Packer plugin binary. It registers
+// the suite's components; all decisions live in internal/lifecycle.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/packer-plugin-sdk/plugin"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/version"
+)
+
+func main() {
+	pps := plugin.NewSet()
+	pps.SetVersion(version.PluginVersion)
+	if err := pps.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, err.Error())
+		os.Exit(1)
+	}
+}
