@@ -1,0 +1,254 @@
+package emulator
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+	"weak"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/filter"
+)
+
+// maxListResults is Compute Engine's cap (and default) for maxResults.
+const maxListResults = 500
+
+// listPage applies a list request's filter, orderBy, maxResults and pageToken
+// to items and returns one page plus the token of the next (empty on the last
+// page). Other query parameters (alt, prettyPrint, returnPartialSuccess...)
+// are ignored, as gcloud and the client libraries send them freely.
+//
+// items is not modified; the returned page shares its elements.
+func listPage[T proto.Message](r *http.Request, items []T) (page []T, nextPageToken string, err error) {
+	q := r.URL.Query()
+	filterSrc := q.Get("filter")
+	orderBy := strings.Join(strings.Fields(q.Get("orderBy")), " ")
+
+	var descByTime bool
+	switch orderBy {
+	case "", "name":
+	case "creationTimestamp desc":
+		descByTime = true
+	default:
+		return nil, "", errInvalid("Invalid value for field 'orderBy': '%s'. Only 'name' and 'creationTimestamp desc' are supported.", q.Get("orderBy"))
+	}
+
+	max := maxListResults
+	if s := q.Get("maxResults"); s != "" {
+		n, convErr := strconv.Atoi(s)
+		if convErr != nil || n < 1 || n > maxListResults {
+			return nil, "", errInvalid("Invalid value for field 'maxResults': '%s'. Must be in the range [1, %d].", s, maxListResults)
+		}
+		max = n
+	}
+
+	expr, err := filter.Parse(filterSrc)
+	if err != nil {
+		return nil, "", errInvalid("%s", err.Error())
+	}
+
+	keys := make([]listKey, 0, len(items))
+	for i, it := range items {
+		if filterSrc != "" && !expr.Match(genericObject(it)) {
+			continue
+		}
+		keys = append(keys, keyOf(it, i))
+	}
+	less := func(a, b listKey) bool {
+		if descByTime && !a.created.Equal(b.created) {
+			return a.created.After(b.created)
+		}
+		if a.name != b.name {
+			return a.name < b.name
+		}
+		return a.index < b.index
+	}
+	sort.Slice(keys, func(i, j int) bool { return less(keys[i], keys[j]) })
+
+	// The token names the last item returned rather than an offset, so that
+	// a caller deleting or inserting while it pages (a rotator does both)
+	// neither skips nor repeats an item that was there all along.
+	start := 0
+	if tok := q.Get("pageToken"); tok != "" {
+		after, ok := decodePageToken(tok, filterSrc, orderBy)
+		if !ok {
+			return nil, "", errInvalid("Invalid value for field 'pageToken': '%s'. Invalid page token.", tok)
+		}
+		start = sort.Search(len(keys), func(i int) bool { return less(after, keys[i]) && !sameKey(after, keys[i]) })
+	}
+	end := min(start+max, len(keys))
+	page = make([]T, 0, end-start)
+	for _, k := range keys[start:end] {
+		page = append(page, items[k.index])
+	}
+	if end < len(keys) {
+		nextPageToken = encodePageToken(keys[end-1], filterSrc, orderBy)
+	}
+	return page, nextPageToken, nil
+}
+
+// listKey is what a list sorts on. index keeps the order total (and the
+// result stable) when names repeat, as they may across zones in one list.
+type listKey struct {
+	name    string
+	created time.Time
+	index   int
+}
+
+func sameKey(a, b listKey) bool { return a.name == b.name && a.created.Equal(b.created) }
+
+func keyOf(m proto.Message, index int) listKey {
+	k := listKey{index: index}
+	msg := m.ProtoReflect()
+	fields := msg.Descriptor().Fields()
+	if fd := fields.ByName("name"); fd != nil && fd.Kind() == protoreflect.StringKind {
+		k.name = msg.Get(fd).String()
+	}
+	if fd := fields.ByName("creation_timestamp"); fd != nil && fd.Kind() == protoreflect.StringKind {
+		// Parsed, not compared as text: fixtures may carry other UTC offsets
+		// (Compute Engine itself writes -07:00 on some resources).
+		k.created, _ = time.Parse(time.RFC3339Nano, msg.Get(fd).String())
+	}
+	return k
+}
+
+// pageToken is opaque to clients; it carries the last key served and a hash of
+// the query it belongs to, so a token reused with another filter is refused
+// instead of silently paging through a different list.
+type pageToken struct {
+	Name    string `json:"n"`
+	Created int64  `json:"c,omitempty"` // Unix nanoseconds
+	Query   string `json:"q"`
+}
+
+func queryHash(filterSrc, orderBy string) string {
+	sum := sha256.Sum256([]byte(filterSrc + "\x00" + orderBy))
+	return base64.RawURLEncoding.EncodeToString(sum[:8])
+}
+
+func encodePageToken(last listKey, filterSrc, orderBy string) string {
+	t := pageToken{Name: last.name, Query: queryHash(filterSrc, orderBy)}
+	if !last.created.IsZero() {
+		t.Created = last.created.UnixNano()
+	}
+	b, _ := json.Marshal(t)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodePageToken(s, filterSrc, orderBy string) (listKey, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return listKey{}, false
+	}
+	var t pageToken
+	if err := json.Unmarshal(b, &t); err != nil || t.Query != queryHash(filterSrc, orderBy) {
+		return listKey{}, false
+	}
+	k := listKey{name: t.Name, index: -1}
+	if t.Created != 0 {
+		k.created = time.Unix(0, t.Created).UTC()
+	}
+	return k, true
+}
+
+// Filtering converts every resource to its generic JSON form, which costs a
+// protojson round trip (several microseconds an image: a 10,000-image project
+// would pay that on every page). Two caches avoid most of it:
+//
+//   - frozen: resources whose owner promises never to modify them in place
+//     (images are copy-on-write in this package) are found by identity. The
+//     key is the object's address, validated through a weak pointer so that a
+//     new object reusing the address of a collected one never matches.
+//   - byContent: anything else is keyed by its deterministic binary encoding;
+//     equal bytes mean equal JSON, so a resource changed in place misses.
+var (
+	frozen    sync.Map // uintptr -> *frozenEntry
+	byContent = struct {
+		sync.Mutex
+		m map[string]map[string]any
+	}{m: map[string]map[string]any{}}
+)
+
+type frozenEntry struct {
+	same func(proto.Message) bool
+	obj  map[string]any
+}
+
+// byContentMax bounds the content cache; it is dropped whole when full, which
+// is rare and only costs the next list its conversions.
+const byContentMax = 100_000
+
+var deterministic = proto.MarshalOptions{Deterministic: true}
+
+// freeze records that m will never be modified again (mutations replace it
+// with a changed copy), so its generic form can be cached by identity.
+// Freezing the same object twice is cheap.
+func freeze[T any, P interface {
+	*T
+	proto.Message
+}](m P) {
+	addr := uintptr(unsafe.Pointer(m))
+	if e, ok := frozen.Load(addr); ok && e.(*frozenEntry).same(m) {
+		return
+	}
+	wp := weak.Make((*T)(m))
+	e := &frozenEntry{
+		same: func(x proto.Message) bool { p, ok := x.(P); return ok && wp.Value() == (*T)(p) },
+		obj:  toGeneric(m),
+	}
+	frozen.Store(addr, e)
+	runtime.AddCleanup((*T)(m), func(addr uintptr) { frozen.CompareAndDelete(addr, e) }, addr)
+}
+
+// genericObject returns m as the API writes it, decoded by encoding/json
+// (what filter.Expr.Match evaluates). Callers must not modify the result.
+func genericObject(m proto.Message) map[string]any {
+	if rv := reflect.ValueOf(m); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		if e, ok := frozen.Load(rv.Pointer()); ok && e.(*frozenEntry).same(m) {
+			return e.(*frozenEntry).obj
+		}
+	}
+	bin, err := deterministic.Marshal(m)
+	if err != nil {
+		return toGeneric(m)
+	}
+	key := string(bin)
+	byContent.Lock()
+	obj, ok := byContent.m[key]
+	byContent.Unlock()
+	if ok {
+		return obj
+	}
+	obj = toGeneric(m)
+	byContent.Lock()
+	if len(byContent.m) >= byContentMax {
+		byContent.m = map[string]map[string]any{}
+	}
+	byContent.m[key] = obj
+	byContent.Unlock()
+	return obj
+}
+
+func toGeneric(m proto.Message) map[string]any {
+	b, err := protojson.Marshal(m)
+	if err != nil {
+		return map[string]any{}
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(b, &obj); err != nil || obj == nil {
+		return map[string]any{}
+	}
+	return obj
+}
