@@ -1,7 +1,249 @@
 package emulator
 
-// imageRoutes registers the images.* methods.
-func (s *Server) imageRoutes() {}
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
 
-// labelFingerprint is the fingerprint Compute Engine reports for a label map.
-func labelFingerprint(labels map[string]string) string { return "42WmSpB8rSM=" }
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Stored images are never modified in place: every mutation stores a changed
+// copy. Responses can therefore share them after the store lock is released,
+// and list filtering caches their JSON form by identity (see freeze).
+
+// imageRoutes registers the images.* methods and the zonal family view.
+func (s *Server) imageRoutes() {
+	const base = "projects/{project}/global/images"
+	s.route("GET", base, "images.list", s.imageList)
+	s.route("POST", base, "images.insert", s.imageInsert)
+	s.route("GET", base+"/{image}", "images.get", s.imageGet)
+	s.route("DELETE", base+"/{image}", "images.delete", s.imageDelete)
+	s.route("PATCH", base+"/{image}", "images.patch", s.imagePatch)
+	s.route("POST", base+"/{image}/deprecate", "images.deprecate", s.imageDeprecate)
+	s.route("POST", base+"/{image}/setLabels", "images.setLabels", s.imageSetLabels)
+	s.route("GET", base+"/family/{family}", "images.getFromFamily", s.imageGetFromFamily)
+	s.route("GET", "projects/{project}/zones/{zone}/imageFamilyViews/{family}", "imageFamilyViews.get", s.imageFamilyView)
+}
+
+func imagePath(project, name string) string {
+	return fmt.Sprintf("projects/%s/global/images/%s", project, name)
+}
+
+// imageLocked finds an image by name or, as Compute Engine allows, by its
+// numeric id. It never creates the project: reads must not leave empty
+// projects behind in the state file.
+func (st *Store) imageLocked(projectName, nameOrID string) (*project, *computepb.Image, error) {
+	p := st.projects[projectName]
+	if p != nil {
+		if img, ok := p.images[nameOrID]; ok {
+			return p, img, nil
+		}
+		if id, err := strconv.ParseUint(nameOrID, 10, 64); err == nil {
+			for _, img := range p.images {
+				if img.GetId() == id {
+					return p, img, nil
+				}
+			}
+		}
+	}
+	return p, nil, errNotFound(imagePath(projectName, nameOrID))
+}
+
+// imageViewLocked is the image as a reader sees it now: PENDING until the
+// operation that created it is done, READY after.
+func (st *Store) imageViewLocked(p *project, img *computepb.Image) *computepb.Image {
+	readyAt, ok := p.imageReadyAt[img.GetName()]
+	if !ok {
+		return img
+	}
+	if !st.clock().Before(readyAt) {
+		delete(p.imageReadyAt, img.GetName())
+		return img
+	}
+	v := proto.Clone(img).(*computepb.Image)
+	v.Status = proto.String("PENDING")
+	return v
+}
+
+// familyHeadLocked is what getFromFamily returns: the newest READY image of
+// the family whose deprecation state is absent or ACTIVE. Creation times are
+// strictly increasing within a project, so "newest" is never a tie for images
+// created here; fixtures with equal times fall back to the greater name.
+func (st *Store) familyHeadLocked(p *project, family string) *computepb.Image {
+	if p == nil {
+		return nil
+	}
+	var best *computepb.Image
+	var bestT time.Time
+	for _, img := range p.images {
+		if img.GetFamily() != family || !isActive(img) {
+			continue
+		}
+		v := st.imageViewLocked(p, img)
+		if v.GetStatus() != "READY" {
+			continue
+		}
+		t := parseTimestamp(v.GetCreationTimestamp())
+		if best == nil || t.After(bestT) || (t.Equal(bestT) && v.GetName() > best.GetName()) {
+			best, bestT = v, t
+		}
+	}
+	return best
+}
+
+func isActive(img *computepb.Image) bool {
+	s := img.GetDeprecated().GetState()
+	return s == "" || s == "ACTIVE"
+}
+
+func parseTimestamp(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+func (s *Server) imageGet(r *http.Request) (proto.Message, error) {
+	s.store.lock()
+	defer s.store.unlock()
+	p, img, err := s.store.imageLocked(r.PathValue("project"), r.PathValue("image"))
+	if err != nil {
+		return nil, err
+	}
+	return s.store.imageViewLocked(p, img), nil
+}
+
+func (s *Server) imageList(r *http.Request) (proto.Message, error) {
+	s.store.lock()
+	defer s.store.unlock()
+	name := r.PathValue("project")
+	var items []*computepb.Image
+	if p := s.store.projects[name]; p != nil {
+		items = make([]*computepb.Image, 0, len(p.images))
+		for _, img := range p.images {
+			freeze(img)
+			items = append(items, s.store.imageViewLocked(p, img))
+		}
+	}
+	page, next, err := listPage(r, items)
+	if err != nil {
+		return nil, err
+	}
+	out := &computepb.ImageList{
+		Kind:     proto.String("compute#imageList"),
+		Id:       proto.String("projects/" + name + "/global/images"),
+		Items:    page,
+		SelfLink: proto.String(selfLink(name, "global/images")),
+	}
+	if next != "" {
+		out.NextPageToken = proto.String(next)
+	}
+	return out, nil
+}
+
+func (s *Server) imageGetFromFamily(r *http.Request) (proto.Message, error) {
+	s.store.lock()
+	defer s.store.unlock()
+	project, family := r.PathValue("project"), r.PathValue("family")
+	head := s.store.familyHeadLocked(s.store.projects[project], family)
+	if head == nil {
+		return nil, errNotFound(imagePath(project, "family/"+family))
+	}
+	return head, nil
+}
+
+// imageFamilyView answers the zonal view of a family. Every image is rolled
+// out to every zone at once here, so it is the project-wide head.
+func (s *Server) imageFamilyView(r *http.Request) (proto.Message, error) {
+	s.store.lock()
+	defer s.store.unlock()
+	project, zone, family := r.PathValue("project"), r.PathValue("zone"), r.PathValue("family")
+	head := s.store.familyHeadLocked(s.store.projects[project], family)
+	if head == nil {
+		return nil, errNotFound(fmt.Sprintf("projects/%s/zones/%s/imageFamilyViews/%s", project, zone, family))
+	}
+	return &computepb.ImageFamilyView{Image: head}, nil
+}
+
+// imageMutation is a validated change, applied once its operation exists.
+type imageMutation struct {
+	opType string
+	target *computepb.Image // names the operation's targetLink and targetId
+	apply  func(op *computepb.Operation)
+}
+
+// mutateImages runs the part every image mutation shares: a retried requestId
+// returns the first operation; prepare validates (its errors are synchronous,
+// as Compute Engine's are); an injected "fail" fault yields a failed operation
+// without applying the change; otherwise the change is applied and persisted.
+func (s *Server) mutateImages(r *http.Request, method string, prepare func(p *project) (*imageMutation, error)) (proto.Message, error) {
+	requestID, err := requestIDOf(r)
+	if err != nil {
+		return nil, err
+	}
+	// Drawn before locking: the draw takes the store lock itself.
+	fail := s.shouldFailOperation(method)
+	st := s.store
+	st.lock()
+	defer st.unlock()
+	p := st.projectLocked(r.PathValue("project"))
+	if op, ok := st.replayLocked(p.name, requestID); ok {
+		return op, nil
+	}
+	m, err := prepare(p)
+	if err != nil {
+		return nil, err
+	}
+	op := st.startOperationLocked(p, "global", m.opType, m.target.GetSelfLink(), m.target.GetId(), requestID)
+	if fail {
+		return st.failOperationLocked(p, op, &apiError{Code: http.StatusInternalServerError, Reason: "internalError",
+			Message: fmt.Sprintf("Injected operation failure for %s (emulator --faults): nothing was changed", method)}), nil
+	}
+	m.apply(op)
+	if err := st.persistLocked(); err != nil {
+		return nil, fmt.Errorf("the change is applied but the emulator state file could not be written: %w", err)
+	}
+	return op, nil
+}
+
+// replaceImageLocked stores a changed copy of an image (see the note at the
+// top of this file).
+func replaceImageLocked(p *project, img *computepb.Image) {
+	p.images[img.GetName()] = img
+	freeze(img)
+}
+
+func (s *Server) imageDelete(r *http.Request) (proto.Message, error) {
+	return s.mutateImages(r, "images.delete", func(p *project) (*imageMutation, error) {
+		_, img, err := s.store.imageLocked(p.name, r.PathValue("image"))
+		if err != nil {
+			return nil, err
+		}
+		return &imageMutation{opType: "delete", target: img, apply: func(*computepb.Operation) {
+			delete(p.images, img.GetName())
+			delete(p.imageReadyAt, img.GetName())
+		}}, nil
+	})
+}
+
+// PutImage stores img in project as a test fixture, filling the fields the
+// server sets (id, selfLink, creationTimestamp, status, labelFingerprint...)
+// when they are missing. An image of the same name is replaced.
+func (s *Server) PutImage(project string, img *computepb.Image) error {
+	if !validName(img.GetName()) {
+		return fmt.Errorf("emulator: PutImage: image name %q is not a valid Compute Engine name", img.GetName())
+	}
+	if err := checkLabels("labels", img.GetLabels()); err != nil {
+		return fmt.Errorf("emulator: PutImage %s: %w", img.GetName(), err)
+	}
+	c := proto.Clone(img).(*computepb.Image)
+	st := s.store
+	st.lock()
+	defer st.unlock()
+	p := st.projectLocked(project)
+	st.fillImageLocked(p, c)
+	delete(p.imageReadyAt, c.GetName())
+	replaceImageLocked(p, c)
+	return st.persistLocked()
+}

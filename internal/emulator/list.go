@@ -45,13 +45,16 @@ func listPage[T proto.Message](r *http.Request, items []T) (page []T, nextPageTo
 		return nil, "", errInvalid("Invalid value for field 'orderBy': '%s'. Only 'name' and 'creationTimestamp desc' are supported.", q.Get("orderBy"))
 	}
 
+	// Google documents 0 to 500 as acceptable, 0 meaning the default.
 	max := maxListResults
 	if s := q.Get("maxResults"); s != "" {
 		n, convErr := strconv.Atoi(s)
-		if convErr != nil || n < 1 || n > maxListResults {
-			return nil, "", errInvalid("Invalid value for field 'maxResults': '%s'. Must be in the range [1, %d].", s, maxListResults)
+		if convErr != nil || n < 0 || n > maxListResults {
+			return nil, "", errInvalid("Invalid value for field 'maxResults': '%s'. Must be in the range [0, %d].", s, maxListResults)
 		}
-		max = n
+		if n > 0 {
+			max = n
+		}
 	}
 
 	expr, err := filter.Parse(filterSrc)

@@ -60,7 +60,7 @@ func TestListPageWalksEveryItemOnceInOrder(t *testing.T) {
 func TestListPageRejectsBadParameters(t *testing.T) {
 	items := listImages(3)
 	for _, q := range []string{
-		"orderBy=family", "orderBy=name+desc", "maxResults=0", "maxResults=501", "maxResults=x",
+		"orderBy=family", "orderBy=name+desc", "maxResults=-1", "maxResults=501", "maxResults=x",
 		"pageToken=%21%21", "pageToken=e30", "filter=name%3Dx%20AND%20(",
 	} {
 		t.Run(q, func(t *testing.T) {

@@ -88,11 +88,24 @@ func (st *Store) failOperationLocked(p *project, op *computepb.Operation, ae *ap
 	stored.HttpErrorStatusCode = proto.Int32(int32(ae.Code))
 	stored.HttpErrorMessage = proto.String(http.StatusText(ae.Code))
 	stored.Error = &computepb.Error{Errors: []*computepb.Errors{{
-		Code:    proto.String(strings.ToUpper(ae.Reason)),
+		Code:    proto.String(upperSnake(ae.Reason)),
 		Message: proto.String(ae.Message),
 	}}}
 	p.opDoneAt[key] = st.clock()
 	return proto.Clone(stored).(*computepb.Operation)
+}
+
+// upperSnake spells an error reason the way operation errors carry it:
+// "resourceNotReady" becomes "RESOURCE_NOT_READY".
+func upperSnake(reason string) string {
+	var b strings.Builder
+	for i, r := range reason {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
 }
 
 func opKeyOf(op *computepb.Operation) string {

@@ -160,23 +160,35 @@ const maxBody = 4 << 20
 // decodeBody reads a JSON request body into msg. Unknown fields and malformed
 // JSON are the 400 `invalid`/`parseError` Compute Engine returns.
 func decodeBody(r *http.Request, msg proto.Message) error {
+	_, err := decodeBodyKeys(r, msg)
+	return err
+}
+
+// decodeBodyKeys is decodeBody that also returns the body's top-level keys
+// as sent: a PATCH must know which fields the caller set, and a proto message
+// cannot tell an absent field from one sent as its zero value. keys is nil for
+// an empty body.
+func decodeBodyKeys(r *http.Request, msg proto.Message) (keys map[string]json.RawMessage, err error) {
 	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
-		return errBadRequest("Could not read the request body: %v", err)
+		return nil, errBadRequest("Could not read the request body: %v", err)
 	}
 	if len(b) > maxBody {
-		return &apiError{Code: http.StatusRequestEntityTooLarge, Reason: "badRequest", Message: "Request body too large"}
+		return nil, &apiError{Code: http.StatusRequestEntityTooLarge, Reason: "badRequest", Message: "Request body too large"}
 	}
 	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil
+		return nil, nil
 	}
 	if !json.Valid(b) {
-		return &apiError{Code: http.StatusBadRequest, Reason: "parseError", Message: "Parse Error"}
+		return nil, &apiError{Code: http.StatusBadRequest, Reason: "parseError", Message: "Parse Error"}
+	}
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return nil, errInvalid("Invalid JSON payload received. The request body must be a JSON object.")
 	}
 	if err := protojson.Unmarshal(b, msg); err != nil {
-		return errInvalid("Invalid JSON payload received. %s", protojsonReason(err))
+		return nil, errInvalid("Invalid JSON payload received. %s", protojsonReason(err))
 	}
-	return nil
+	return keys, nil
 }
 
 func protojsonReason(err error) string {

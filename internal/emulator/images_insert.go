@@ -1,0 +1,261 @@
+package emulator
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+)
+
+// defaultDiskSizeGb is what an image records when neither the request nor its
+// source says otherwise (a raw disk or a snapshot, which are not emulated).
+const defaultDiskSizeGb = 10
+
+// imageInsert creates an image. The name, family, labels and source are
+// checked synchronously (400/404/409 on the POST, as Compute Engine does);
+// the image then reads PENDING until its operation is done.
+func (s *Server) imageInsert(r *http.Request) (proto.Message, error) {
+	body := &computepb.Image{}
+	if err := decodeBody(r, body); err != nil {
+		return nil, err
+	}
+	// forceCreate is accepted and has nothing to force: disks are never
+	// "in use" by a running instance when an image is taken here.
+	return s.mutateImages(r, "images.insert", func(p *project) (*imageMutation, error) {
+		img, err := s.store.newImageLocked(p, body)
+		if err != nil {
+			return nil, err
+		}
+		return &imageMutation{opType: "insert", target: img, apply: func(op *computepb.Operation) {
+			p.imageReadyAt[img.GetName()] = p.opDoneAt[opKeyOf(op)]
+			replaceImageLocked(p, img)
+		}}, nil
+	})
+}
+
+// newImageLocked validates an insert request and builds the image it creates.
+func (st *Store) newImageLocked(p *project, body *computepb.Image) (*computepb.Image, error) {
+	img := proto.Clone(body).(*computepb.Image)
+	if err := checkName("resource.name", img.GetName()); err != nil {
+		return nil, err
+	}
+	if img.Family != nil && img.GetFamily() != "" {
+		if err := checkName("resource.family", img.GetFamily()); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkLabels("resource.labels", img.GetLabels()); err != nil {
+		return nil, err
+	}
+	if img.Deprecated != nil {
+		dep, err := st.checkDeprecationLocked(p, nil, img.Deprecated, "resource.deprecated")
+		if err != nil {
+			return nil, err
+		}
+		img.Deprecated = dep
+	}
+	var sources []string
+	if img.GetRawDisk().GetSource() != "" {
+		sources = append(sources, "rawDisk.source")
+	}
+	for field, v := range map[string]string{"sourceDisk": img.GetSourceDisk(), "sourceImage": img.GetSourceImage(), "sourceSnapshot": img.GetSourceSnapshot()} {
+		if v != "" {
+			sources = append(sources, field)
+		}
+	}
+	if len(sources) != 1 {
+		return nil, errInvalid("Invalid value for field 'resource': ''. Exactly one of rawDisk.source, sourceDisk, sourceImage or sourceSnapshot must be specified; got %d (%s).", len(sources), strings.Join(sortedCopy(sources), ", "))
+	}
+	if _, exists := p.images[img.GetName()]; exists {
+		return nil, errAlreadyExists(imagePath(p.name, img.GetName()))
+	}
+
+	// Output-only fields are the server's to set, whatever the request says.
+	for _, f := range []**string{&img.Kind, &img.SelfLink, &img.CreationTimestamp, &img.Status,
+		&img.LabelFingerprint, &img.SourceDiskId, &img.SourceImageId, &img.SourceSnapshotId, &img.SourceType} {
+		*f = nil
+	}
+	img.Id, img.ArchiveSizeBytes, img.SatisfiesPzi, img.SatisfiesPzs = nil, nil, nil, nil
+	if len(img.Labels) == 0 {
+		img.Labels = nil
+	}
+
+	switch sources[0] {
+	case "sourceImage":
+		if err := st.copyFromImageLocked(p, img); err != nil {
+			return nil, err
+		}
+	case "sourceDisk":
+		if err := st.copyFromDiskLocked(p, img); err != nil {
+			return nil, err
+		}
+	case "sourceSnapshot":
+		// Snapshots are not emulated: any reference is accepted as is, and
+		// one spelled as a path is written back as a full URL.
+		if proj, name, ok := parseGlobalRef(img.GetSourceSnapshot(), "snapshots", p.name); ok {
+			img.SourceSnapshot = proto.String(selfLink(proj, "global/snapshots/"+name))
+		}
+	}
+
+	if img.DiskSizeGb == nil {
+		img.DiskSizeGb = proto.Int64(defaultDiskSizeGb)
+	}
+	// A compressed archive is a fraction of the disk; the number only has
+	// to be plausible and stable.
+	img.ArchiveSizeBytes = proto.Int64(img.GetDiskSizeGb() << 27)
+	if len(img.StorageLocations) == 0 {
+		img.StorageLocations = []string{"us"}
+	}
+	st.fillImageLocked(p, img)
+	return img, nil
+}
+
+// copyFromImageLocked resolves sourceImage in any emulated project and any
+// spelling, and inherits what Compute Engine copies from a source image.
+func (st *Store) copyFromImageLocked(p *project, img *computepb.Image) error {
+	srcP, src, err := st.resolveImageLocked(p.name, img.GetSourceImage(), "resource.sourceImage")
+	if err != nil {
+		return err
+	}
+	path := imagePath(srcP.name, src.GetName())
+	if src.GetStatus() != "READY" {
+		return errResourceNotReady("The resource '" + path + "' is not ready")
+	}
+	switch state := src.GetDeprecated().GetState(); state {
+	case "OBSOLETE", "DELETED":
+		// DEPRECATED sources are accepted (Compute Engine only warns).
+		return errInvalid("Invalid value for field 'resource.sourceImage': '%s'. The referenced image resource '%s' is %s and cannot be used.", img.GetSourceImage(), path, state)
+	}
+	img.SourceImage = proto.String(src.GetSelfLink())
+	img.SourceImageId = proto.String(strconv.FormatUint(src.GetId(), 10))
+	if img.Architecture == nil && src.Architecture != nil {
+		img.Architecture = proto.String(src.GetArchitecture())
+	}
+	if img.DiskSizeGb == nil && src.DiskSizeGb != nil {
+		img.DiskSizeGb = proto.Int64(src.GetDiskSizeGb())
+	}
+	if len(img.GuestOsFeatures) == 0 {
+		for _, f := range src.GuestOsFeatures {
+			img.GuestOsFeatures = append(img.GuestOsFeatures, proto.Clone(f).(*computepb.GuestOsFeature))
+		}
+	}
+	if len(img.Licenses) == 0 {
+		img.Licenses = append([]string(nil), src.Licenses...)
+		img.LicenseCodes = append([]int64(nil), src.LicenseCodes...)
+	}
+	return nil
+}
+
+// copyFromDiskLocked resolves sourceDisk (a URL, or a path without host as the
+// googlecompute builder sends it) and inherits the disk's size and features.
+func (st *Store) copyFromDiskLocked(p *project, img *computepb.Image) error {
+	proj, zone, name, ok := parseDiskRef(img.GetSourceDisk(), p.name)
+	if !ok {
+		return errInvalid("Invalid value for field 'resource.sourceDisk': '%s'. The URL is malformed.", img.GetSourceDisk())
+	}
+	var disk *computepb.Disk
+	if dp := st.projects[proj]; dp != nil {
+		disk = dp.disks[zone+"/"+name]
+	}
+	if disk == nil {
+		return errNotFound("projects/" + proj + "/zones/" + zone + "/disks/" + name)
+	}
+	img.SourceDisk = proto.String(selfLink(proj, "zones/"+zone+"/disks/"+name))
+	img.SourceDiskId = proto.String(strconv.FormatUint(disk.GetId(), 10))
+	if img.Architecture == nil && disk.Architecture != nil {
+		img.Architecture = proto.String(disk.GetArchitecture())
+	}
+	if img.DiskSizeGb == nil && disk.SizeGb != nil {
+		img.DiskSizeGb = proto.Int64(disk.GetSizeGb())
+	}
+	if len(img.GuestOsFeatures) == 0 {
+		for _, f := range disk.GuestOsFeatures {
+			img.GuestOsFeatures = append(img.GuestOsFeatures, proto.Clone(f).(*computepb.GuestOsFeature))
+		}
+	}
+	if len(img.Licenses) == 0 {
+		img.Licenses = append([]string(nil), disk.Licenses...)
+		img.LicenseCodes = append([]int64(nil), disk.LicenseCodes...)
+	}
+	return nil
+}
+
+// resolveImageLocked finds the image a reference names, in any emulated
+// project and any spelling (lifecycle.ParseImageRef), following a family
+// reference to its head. It returns the image as readers see it now.
+func (st *Store) resolveImageLocked(defaultProject, ref, field string) (*project, *computepb.Image, error) {
+	parsed, err := lifecycle.ParseImageRef(ref)
+	if err != nil {
+		return nil, nil, errInvalid("Invalid value for field '%s': '%s'. The URL is malformed.", field, ref)
+	}
+	parsed = parsed.WithDefaultProject(defaultProject)
+	if parsed.Family {
+		p := st.projects[parsed.Project]
+		head := st.familyHeadLocked(p, parsed.Name)
+		if head == nil {
+			return nil, nil, errNotFound(parsed.String())
+		}
+		return p, head, nil
+	}
+	p, img, err := st.imageLocked(parsed.Project, parsed.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, st.imageViewLocked(p, img), nil
+}
+
+// trimAPIPath reduces a resource URL or path to what follows /compute/vN/.
+func trimAPIPath(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, "://"); i >= 0 {
+		rest := s[i+3:]
+		if slash := strings.IndexByte(rest, '/'); slash >= 0 {
+			s = rest[slash:]
+		} else {
+			s = ""
+		}
+	}
+	s = strings.Trim(s, "/")
+	for _, prefix := range []string{"compute/v1/", "compute/beta/", "compute/alpha/"} {
+		s = strings.TrimPrefix(s, prefix)
+	}
+	return s
+}
+
+// parseDiskRef accepts projects/P/zones/Z/disks/N or zones/Z/disks/N, with or
+// without scheme, host and /compute/v1.
+func parseDiskRef(s, defaultProject string) (project, zone, name string, ok bool) {
+	parts := strings.Split(trimAPIPath(s), "/")
+	if len(parts) == 6 && parts[0] == "projects" {
+		defaultProject, parts = parts[1], parts[2:]
+	}
+	if len(parts) != 4 || parts[0] != "zones" || parts[2] != "disks" || defaultProject == "" || parts[1] == "" || parts[3] == "" {
+		return "", "", "", false
+	}
+	return defaultProject, parts[1], parts[3], true
+}
+
+// parseGlobalRef accepts projects/P/global/KIND/N or global/KIND/N in any
+// spelling parseDiskRef accepts.
+func parseGlobalRef(s, kind, defaultProject string) (project, name string, ok bool) {
+	parts := strings.Split(trimAPIPath(s), "/")
+	if len(parts) == 5 && parts[0] == "projects" {
+		defaultProject, parts = parts[1], parts[2:]
+	}
+	if len(parts) != 3 || parts[0] != "global" || parts[1] != kind || defaultProject == "" || parts[2] == "" {
+		return "", "", false
+	}
+	return defaultProject, parts[2], true
+}
+
+func sortedCopy(s []string) []string {
+	m := make(map[string]struct{}, len(s))
+	for _, v := range s {
+		m[v] = struct{}{}
+	}
+	return sortedKeys(m)
+}

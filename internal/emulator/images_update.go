@@ -1,0 +1,196 @@
+package emulator
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"time"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+)
+
+var deprecationStates = map[string]bool{"": true, "ACTIVE": true, "DEPRECATED": true, "OBSOLETE": true, "DELETED": true}
+
+// checkDeprecationLocked validates a requested deprecation status for img (nil
+// for an image being inserted) and returns what to store: nil when the image
+// becomes plainly ACTIVE. field prefixes error messages ("resource" for
+// images.deprecate, "resource.deprecated" for images.patch).
+//
+// An ACTIVE state keeps any dates and replacement it carries: the
+// googlecompute builder schedules deprecate_at/obsolete_at/delete_at exactly
+// that way, and the rotator must later see those dates.
+func (st *Store) checkDeprecationLocked(p *project, img *computepb.Image, req *computepb.DeprecationStatus, field string) (*computepb.DeprecationStatus, error) {
+	state := req.GetState()
+	if !deprecationStates[state] {
+		return nil, errInvalid("Invalid value for field '%s.state': '%s'. Must be one of ACTIVE, DEPRECATED, OBSOLETE or DELETED.", field, state)
+	}
+	for name, v := range map[string]*string{"deprecated": req.Deprecated, "obsolete": req.Obsolete, "deleted": req.Deleted} {
+		if v == nil || *v == "" {
+			continue
+		}
+		if _, err := time.Parse(time.RFC3339Nano, *v); err != nil {
+			return nil, errInvalid("Invalid value for field '%s.%s': '%s'. Must be an RFC 3339 timestamp, e.g. 2026-11-26T06:47:30Z.", field, name, *v)
+		}
+	}
+	out := proto.Clone(req).(*computepb.DeprecationStatus)
+	if r := req.GetReplacement(); r != "" {
+		ref, err := lifecycle.ParseImageRef(r)
+		if err != nil {
+			return nil, errInvalid("Invalid value for field '%s.replacement': '%s'. The URL is malformed.", field, r)
+		}
+		ref = ref.WithDefaultProject(p.name)
+		if _, _, err := st.resolveImageLocked(p.name, r, field+".replacement"); err != nil {
+			return nil, errInvalid("Invalid value for field '%s.replacement': '%s'. The referenced image resource %s cannot be found.", field, r, ref.String())
+		}
+		out.Replacement = proto.String(ref.SelfLink())
+	}
+	toActive := state == "" || state == "ACTIVE"
+	if img != nil && toActive && !isActive(img) && st.undeprec != UndeprecateAllow {
+		return nil, errInvalid("Invalid value for field '%s.state': '%s'. Image '%s' is %s and deprecation cannot be reverted to ACTIVE (Compute Engine documents deprecation as irreversible; the emulator allows it with --undeprecate=allow).",
+			field, state, imagePath(p.name, img.GetName()), img.GetDeprecated().GetState())
+	}
+	if toActive {
+		if out.GetDeprecated() == "" && out.GetObsolete() == "" && out.GetDeleted() == "" && out.GetReplacement() == "" {
+			return nil, nil
+		}
+		out.State = proto.String("ACTIVE")
+	}
+	return out, nil
+}
+
+// imageDeprecate sets an image's deprecation status. An empty body clears it:
+// on an ACTIVE image that changes nothing and must succeed in every
+// --undeprecate mode, because the googlecompute builder sends exactly that
+// after every image it creates and panics when it fails.
+func (s *Server) imageDeprecate(r *http.Request) (proto.Message, error) {
+	body := &computepb.DeprecationStatus{}
+	if err := decodeBody(r, body); err != nil {
+		return nil, err
+	}
+	return s.mutateImages(r, "images.deprecate", func(p *project) (*imageMutation, error) {
+		_, img, err := s.store.imageLocked(p.name, r.PathValue("image"))
+		if err != nil {
+			return nil, err
+		}
+		dep, err := s.store.checkDeprecationLocked(p, img, body, "resource")
+		if err != nil {
+			return nil, err
+		}
+		updated := proto.Clone(img).(*computepb.Image)
+		updated.Deprecated = dep
+		return &imageMutation{opType: "deprecate", target: img, apply: func(*computepb.Operation) { replaceImageLocked(p, updated) }}, nil
+	})
+}
+
+// imageSetLabels replaces the whole label map, guarded by the fingerprint of
+// the labels the caller read: two writers that read the same labels cannot
+// both win.
+func (s *Server) imageSetLabels(r *http.Request) (proto.Message, error) {
+	body := &computepb.GlobalSetLabelsRequest{}
+	if err := decodeBody(r, body); err != nil {
+		return nil, err
+	}
+	return s.mutateImages(r, "images.setLabels", func(p *project) (*imageMutation, error) {
+		_, img, err := s.store.imageLocked(p.name, r.PathValue("image"))
+		if err != nil {
+			return nil, err
+		}
+		if err := checkLabels("labels", body.GetLabels()); err != nil {
+			return nil, err
+		}
+		if body.GetLabelFingerprint() != img.GetLabelFingerprint() {
+			return nil, errConditionNotMet("Labels fingerprint either invalid or resource labels have changed")
+		}
+		updated := proto.Clone(img).(*computepb.Image)
+		updated.Labels = nil
+		if len(body.GetLabels()) > 0 {
+			updated.Labels = body.GetLabels()
+		}
+		updated.LabelFingerprint = proto.String(labelFingerprint(updated.Labels))
+		return &imageMutation{opType: "setLabels", target: img, apply: func(*computepb.Operation) { replaceImageLocked(p, updated) }}, nil
+	})
+}
+
+// patchable are the only image fields images.patch may change.
+var patchable = map[string]bool{"family": true, "description": true, "deprecated": true}
+
+// imagePatch changes family, description and deprecation status. The body's
+// raw keys tell which fields were sent: a field absent from the body is left
+// alone, one sent as null or empty is cleared. Any other field is refused
+// unless it equals the image's current value, so that a client sending back
+// the image it read (with only patchable fields changed) is not punished.
+func (s *Server) imagePatch(r *http.Request) (proto.Message, error) {
+	body := &computepb.Image{}
+	keys, err := decodeBodyKeys(r, body)
+	if err != nil {
+		return nil, err
+	}
+	return s.mutateImages(r, "images.patch", func(p *project) (*imageMutation, error) {
+		_, img, err := s.store.imageLocked(p.name, r.PathValue("image"))
+		if err != nil {
+			return nil, err
+		}
+		if err := checkUnpatchable(keys, body, img); err != nil {
+			return nil, err
+		}
+		updated := proto.Clone(img).(*computepb.Image)
+		if _, ok := keys["family"]; ok {
+			updated.Family = nil
+			if f := body.GetFamily(); f != "" {
+				if err := checkName("resource.family", f); err != nil {
+					return nil, err
+				}
+				updated.Family = proto.String(f)
+			}
+		}
+		if _, ok := keys["description"]; ok {
+			updated.Description = nil
+			if d := body.GetDescription(); d != "" {
+				updated.Description = proto.String(d)
+			}
+		}
+		if _, ok := keys["deprecated"]; ok {
+			req := body.GetDeprecated()
+			if req == nil {
+				req = &computepb.DeprecationStatus{}
+			}
+			dep, err := s.store.checkDeprecationLocked(p, img, req, "resource.deprecated")
+			if err != nil {
+				return nil, err
+			}
+			updated.Deprecated = dep
+		}
+		return &imageMutation{opType: "patch", target: img, apply: func(*computepb.Operation) { replaceImageLocked(p, updated) }}, nil
+	})
+}
+
+func checkUnpatchable(keys map[string]json.RawMessage, body, img *computepb.Image) error {
+	var sent, current map[string]any
+	for _, k := range sortedKeys(keys) {
+		if patchable[k] {
+			continue
+		}
+		if sent == nil {
+			sent, current = toGeneric(body), toGeneric(img)
+		}
+		if !reflect.DeepEqual(sent[k], current[k]) {
+			return errInvalid("Invalid value for field 'resource.%s': %s. images.patch can change only family, description and deprecated.", k, compactJSON(keys[k]))
+		}
+	}
+	return nil
+}
+
+func compactJSON(raw json.RawMessage) string {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return string(raw)
+	}
+	b, _ := json.Marshal(v)
+	if len(b) > 200 {
+		b = append(b[:200], "..."...)
+	}
+	return "'" + string(b) + "'"
+}
