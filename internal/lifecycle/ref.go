@@ -50,9 +50,11 @@ func (r ImageRef) SameImage(o ImageRef, defaultProject string) bool {
 }
 
 // ParseImageRef reduces any spelling of an image reference to an ImageRef.
-// Accepted: http(s)://HOST[/compute/v1|beta|alpha]/projects/P/global/images/N,
-// the same without scheme and host, projects/P/global/images/N,
-// global/images/N, and a bare name; each with family/F in place of N.
+// Accepted: http(s)://HOST[/compute/v1|beta|alpha]/projects/P/global/images/N
+// (a query string is ignored), the same without scheme (HOST is recognised by
+// a dot or colon in it) or without scheme and host, projects/P/global/images/N,
+// global/images/N, and a bare name or numeric id; each with family/F in place
+// of N.
 func ParseImageRef(s string) (ImageRef, error) {
 	orig := s
 	s = strings.TrimSpace(s)
@@ -66,6 +68,14 @@ func ParseImageRef(s string) (ImageRef, error) {
 			return ImageRef{}, fmt.Errorf("image reference %q has a host but no path", orig)
 		}
 		s = rest[slash:]
+	} else if first, _, ok := strings.Cut(s, "/"); ok && strings.ContainsAny(first, ".:") {
+		s = strings.TrimPrefix(s, first)
+	}
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i]
+	}
+	if strings.HasSuffix(s, "/family/") || s == "family/" {
+		return ImageRef{}, fmt.Errorf("image reference %q names no image: the family name is missing", orig)
 	}
 	s = strings.Trim(s, "/")
 	for _, prefix := range []string{"compute/v1/", "compute/beta/", "compute/alpha/"} {
@@ -79,6 +89,9 @@ func ParseImageRef(s string) (ImageRef, error) {
 	case len(parts) >= 3 && parts[0] == "global" && parts[1] == "images":
 		parts = parts[2:]
 	case len(parts) >= 5 && parts[0] == "projects" && parts[2] == "global" && parts[3] == "images":
+		if parts[1] == "" {
+			return ImageRef{}, fmt.Errorf("image reference %q names no image: the project is empty", orig)
+		}
 		ref.Project = parts[1]
 		parts = parts[4:]
 	default:
@@ -94,7 +107,7 @@ func ParseImageRef(s string) (ImageRef, error) {
 			return ImageRef{}, fmt.Errorf("image reference %q has an unexpected tail %q", orig, strings.Join(parts, "/"))
 		}
 	}
-	if ref.Name == "" || (ref.Project == "" && len(strings.Split(s, "/")) > 1 && strings.HasPrefix(s, "projects/")) {
+	if ref.Name == "" {
 		return ImageRef{}, fmt.Errorf("image reference %q names no image", orig)
 	}
 	return ref, nil

@@ -1,0 +1,237 @@
+package lifecycle
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+)
+
+// RollbackStep deprecates (or, with block, obsoletes) one ACTIVE image newer
+// than the rollback target.
+type RollbackStep struct {
+	Image  Image
+	Action Action // ActionDeprecate, or ActionObsolete with block
+	// Deprecation is the complete status to write. Its dates are now for the
+	// state entered (earlier dates on the image are kept); later dates are
+	// left as they are, and the rotator fills missing ones from the
+	// deprecated date.
+	Deprecation Deprecation
+	UsedBy      []Use
+}
+
+// Rerelease is a copy of a target that is no longer ACTIVE, made because
+// Compute Engine's deprecation cannot be relied on to be reversible.
+type Rerelease struct {
+	Source Image
+	// Name is the copy's name: empty until RollbackPlan.Named sets it (the
+	// caller names it with its convention).
+	Name string
+	// Labels are the copy's labels: the source's, with imagefamily-rollback-of
+	// = the source's name and imagefamily-released-at = now.
+	Labels map[string]string
+}
+
+// RollbackPlan moves a family back to an older image without un-deprecating
+// anything. Carry it out in this order: create the Rerelease copy (if any)
+// in the family, so that it becomes the head as the newest ACTIVE image;
+// then write the Steps, newest first. The family never resolves to nothing
+// in between.
+type RollbackPlan struct {
+	Project   string
+	Family    string
+	Now       time.Time
+	Head      string // the head before the rollback; "" when none
+	Target    Image
+	Block     bool
+	Rerelease *Rerelease
+	Steps     []RollbackStep
+	// Warnings are for people: users of images that the rollback deprecates
+	// or obsoletes, and templates that follow the family.
+	Warnings []string
+	taken    map[string]bool
+}
+
+// NewHead is the image the family resolves to after the rollback.
+func (p RollbackPlan) NewHead() string {
+	if p.Rerelease != nil {
+		return p.Rerelease.Name
+	}
+	return p.Target.Name
+}
+
+// PlanRollback plans moving a family back to target (any reference spelling
+// or id), or, when target is empty, to the newest ACTIVE image older than the
+// head. Every ACTIVE image newer than the target is deprecated (obsoleted
+// when block, so that nothing new starts from it) with replacement = the
+// target. A DEPRECATED target is re-released: copied under a new name (see
+// Rerelease, RollbackPlan.Named). Refused, with the reason: an OBSOLETE or
+// DELETED target, a target outside the family, not READY, revoked, or
+// already the head, and a family with nothing older to roll back to.
+func PlanRollback(s Snapshot, target string, block bool, now time.Time) (RollbackPlan, error) {
+	now = now.UTC()
+	plan := RollbackPlan{Project: s.Project, Family: s.Family, Now: now, Block: block, taken: map[string]bool{}}
+	for _, img := range s.Images {
+		plan.taken[img.Name] = true
+	}
+	head, hasHead := s.Head()
+	if hasHead {
+		plan.Head = head.Name
+	}
+	fam := slices.Clone(s.Images)
+	SortNewestFirst(fam)
+	fam = slices.DeleteFunc(fam, func(img Image) bool { return !s.inFamily(img) })
+
+	var tgt Image
+	if target == "" {
+		if !hasHead {
+			return RollbackPlan{}, fmt.Errorf("rollback: family %s in project %s has no ACTIVE image to roll back from: name the image to roll back to", s.Family, s.Project)
+		}
+		found := false
+		for _, img := range fam {
+			if img.Ready() && img.State() == StateActive && newer(head, img) && img.Labels[LabelRevokedReason] == "" {
+				tgt, found = img, true
+				break
+			}
+		}
+		if !found {
+			return RollbackPlan{}, fmt.Errorf("rollback: nothing older to roll back to: %s is the only ACTIVE image of family %s; name a DEPRECATED image to re-release it", head.Name, s.Family)
+		}
+	} else {
+		var err error
+		if tgt, err = findTarget(s, target, head, hasHead); err != nil {
+			return RollbackPlan{}, err
+		}
+	}
+	plan.Target = tgt.Clone()
+
+	replacement := s.refOf(tgt).SelfLink()
+	if tgt.State() != StateActive {
+		labels := maps.Clone(tgt.Labels)
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		delete(labels, LabelRotatedAt)
+		labels[LabelRollbackOf] = tgt.Name
+		labels[LabelReleasedAt] = LabelTimestamp(now)
+		if err := ValidateLabels(labels); err != nil {
+			return RollbackPlan{}, fmt.Errorf("rollback: the copy of %s cannot carry its labels: %w", tgt.Name, err)
+		}
+		plan.Rerelease = &Rerelease{Source: tgt.Clone(), Labels: labels}
+		replacement = "" // the copy's, once named
+	}
+
+	for _, img := range fam {
+		if img.State() != StateActive || !newer(img, tgt) || !(img.Ready() || img.Status == "PENDING") {
+			continue
+		}
+		d := img.Deprecation.clone()
+		st := RollbackStep{Image: img.Clone(), Action: ActionDeprecate, UsedBy: s.UsesOf(img), Deprecation: Deprecation{
+			State: StateDeprecated, Replacement: replacement,
+			Deprecated: earlier(d.Deprecated, now), Obsolete: d.Obsolete, Deleted: d.Deleted,
+		}}
+		effect := "new instances from it still start, with a deprecation warning"
+		if block {
+			st.Action, st.Deprecation.State = ActionObsolete, StateObsolete
+			st.Deprecation.Obsolete = earlier(d.Obsolete, now)
+			effect = "new instances from it will FAIL to start (autoscaling, autohealing)"
+		}
+		if len(st.UsedBy) > 0 {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s is used by %s: %s", img.Name, usesString(st.UsedBy), effect))
+		}
+		plan.Steps = append(plan.Steps, st)
+	}
+	if len(s.FamilyUses) > 0 {
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s follow family/%s and will use the new head from now on", usesString(s.FamilyUses), s.Family))
+	}
+	return plan, nil
+}
+
+func findTarget(s Snapshot, target string, head Image, hasHead bool) (Image, error) {
+	ref, err := ParseImageRef(target)
+	if err != nil {
+		return Image{}, fmt.Errorf("rollback: target: %w", err)
+	}
+	if ref.Family {
+		return Image{}, fmt.Errorf("rollback: target %q follows a family: name one image", target)
+	}
+	img, ok := s.Find(target)
+	switch {
+	case !ok:
+		return Image{}, fmt.Errorf("rollback: target %q is not an image of project %s", target, s.Project)
+	case !s.inFamily(img):
+		return Image{}, fmt.Errorf("rollback: target %q belongs to family %q, not to %s: roll back within one family", target, img.Family, s.Family)
+	case !img.Ready():
+		return Image{}, fmt.Errorf("rollback: target %q has status %s, not READY", target, img.Status)
+	case img.State() == StateObsolete || img.State() == StateDeleted:
+		return Image{}, fmt.Errorf("rollback: target %q is %s: Compute Engine rejects new uses of it; roll back to an ACTIVE or DEPRECATED image", target, img.State())
+	case img.State().Rank() < 0:
+		return Image{}, fmt.Errorf("rollback: target %q has deprecation state %q, which Compute Engine does not define", target, img.State())
+	case img.Labels[LabelRevokedReason] != "":
+		return Image{}, fmt.Errorf("rollback: target %q was revoked (%s=%s): choose another image", target, LabelRevokedReason, img.Labels[LabelRevokedReason])
+	case hasHead && s.refOf(img) == s.refOf(head):
+		return Image{}, fmt.Errorf("rollback: target %q is already the head of family %s: nothing to roll back", target, s.Family)
+	}
+	return img, nil
+}
+
+// Named sets the name of the re-released copy and points the steps'
+// replacement at it.
+func (p RollbackPlan) Named(name string) (RollbackPlan, error) {
+	if p.Rerelease == nil {
+		return p, fmt.Errorf("rollback: target %s is ACTIVE: there is no copy to name", p.Target.Name)
+	}
+	if err := ValidateName(name); err != nil {
+		return p, fmt.Errorf("rollback: copy of %s: %w", p.Target.Name, err)
+	}
+	if p.taken[name] {
+		return p, fmt.Errorf("rollback: copy of %s: an image named %q already exists", p.Target.Name, name)
+	}
+	r := *p.Rerelease
+	r.Name = name
+	p.Rerelease = &r
+	link := ImageRef{Project: p.copyProject(), Name: name}.SelfLink()
+	steps := make([]RollbackStep, len(p.Steps))
+	for i, st := range p.Steps {
+		st.Deprecation = st.Deprecation.clone()
+		st.Deprecation.Replacement = link
+		steps[i] = st
+	}
+	p.Steps = steps
+	return p, nil
+}
+
+func (p RollbackPlan) copyProject() string {
+	if p.Project != "" {
+		return p.Project
+	}
+	return p.Target.Project
+}
+
+// ApplyRollback returns the snapshot as it is after the rollback plan: the
+// copy (created at the plan's now) added, the steps written.
+func ApplyRollback(s Snapshot, p RollbackPlan) (Snapshot, error) {
+	out := s.Clone()
+	if p.Rerelease != nil {
+		if p.Rerelease.Name == "" {
+			return Snapshot{}, fmt.Errorf("rollback: the copy of %s has no name yet: call Named first", p.Target.Name)
+		}
+		src := p.Rerelease.Source
+		ref := ImageRef{Project: p.copyProject(), Name: p.Rerelease.Name}
+		out.Images = append(out.Images, Image{
+			Name: ref.Name, Project: ref.Project, Family: s.Family, CreatedAt: p.Now, Status: StatusReady,
+			Labels: maps.Clone(p.Rerelease.Labels), SelfLink: ref.SelfLink(),
+			Architecture: src.Architecture, DiskSizeGB: src.DiskSizeGB,
+		})
+	}
+	steps := map[ImageRef]RollbackStep{}
+	for _, st := range p.Steps {
+		steps[s.refOf(st.Image)] = st
+	}
+	for i, img := range out.Images {
+		if st, ok := steps[s.refOf(img)]; ok {
+			out.Images[i].Deprecation = st.Deprecation.clone()
+		}
+	}
+	return out, nil
+}
