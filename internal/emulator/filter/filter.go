@@ -1,25 +1,84 @@
 // Package filter parses and evaluates Compute Engine list filters in both of
 // their dialects: AIP-160 style comparisons and the older regex style
 // (`field eq RE2`). The two do not mix within one expression.
+//
+// AIP-160 dialect (what people type against the API):
+//
+//	name = web-v1            status != READY        diskSizeGb > 10
+//	labels.env:*             family:web             name = "web-*"
+//	(family = web) (deprecated.state != DEPRECATED)
+//	a = 1 OR b = 2 AND NOT c = 3     // OR binds tighter: (a OR b) AND NOT c
+//
+// Regex dialect (what gcloud sends, see gcloud's
+// googlecloudsdk/api_lib/compute/filter_rewrite.py):
+//
+//	family eq ".*\bweb\b.*"          name ne .*-test
+//	(family eq ".*\bweb\b.*")(status eq READY)
+//
+// The resource is the generic JSON object the API returns. Fields are
+// addressed with dots; arrays met on the way are searched element by element
+// ("any element matches"). A negative comparison (`!=`, `ne`, NOT, `-`) is the
+// negation of the positive one, so it is true for an absent field.
 package filter
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
-// Expr is a parsed filter. The zero Expr (from an empty string) matches
-// everything.
-type Expr struct {
-	src string
+// Limits that keep a hostile filter from costing more than a cheap parse.
+const (
+	// MaxLength bounds the filter's size in bytes.
+	MaxLength = 4096
+	// MaxDepth bounds nesting of parentheses and negations, which is also
+	// the recursion depth of the parser and of Match.
+	MaxDepth = 100
+)
+
+// Error is a filter Compute Engine would reject. Its message is exactly the
+// one Compute Engine returns (as a 400 `invalid`); Reason says what was
+// wrong, for logs and tests, and is deliberately not part of the message.
+type Error struct {
+	Filter string
+	Reason string
 }
 
-// Parse parses a list filter. Errors read like Compute Engine's:
-// "Invalid value for field 'filter': '<expr>'. Invalid list filter expression."
+func (e *Error) Error() string {
+	return fmt.Sprintf("Invalid value for field 'filter': '%s'. Invalid list filter expression.", e.Filter)
+}
+
+// Expr is a parsed filter. An Expr from an empty (or blank) filter matches
+// everything.
+type Expr struct {
+	src  string
+	root node // nil: match everything
+}
+
+// Parse parses a list filter in either dialect. Errors are *Error.
 func Parse(expr string) (*Expr, error) {
-	if expr != "" {
-		return nil, fmt.Errorf("Invalid value for field 'filter': '%s'. Invalid list filter expression.", expr)
+	root, err := parse(expr)
+	if err != nil {
+		return nil, err
 	}
-	return &Expr{src: expr}, nil
+	return &Expr{src: expr, root: root}, nil
 }
 
 // Match reports whether a resource, as the generic JSON object the API
 // returns (map[string]any from encoding/json), satisfies the filter.
-func (e *Expr) Match(resource map[string]any) bool { return e.src == "" }
+func (e *Expr) Match(resource map[string]any) bool {
+	if e == nil || e.root == nil {
+		return true
+	}
+	return e.root.eval(resource)
+}
+
+// String returns a canonical form of the filter: it parses back to a filter
+// that matches the same resources and prints the same way.
+func (e *Expr) String() string {
+	if e == nil || e.root == nil {
+		return ""
+	}
+	var b strings.Builder
+	e.root.write(&b)
+	return b.String()
+}
