@@ -266,8 +266,8 @@ func SortNewestFirst(images []Image) {
 // original alone.
 func (s Snapshot) Clone() Snapshot {
 	c := s
-	c.Images = make([]Image, len(s.Images))
-	for i, img := range s.Images {
+	c.Images = slices.Clone(s.Images)
+	for i, img := range c.Images {
 		c.Images[i] = img.Clone()
 	}
 	if s.Uses != nil {
