@@ -1,0 +1,169 @@
+package gce
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	compute "cloud.google.com/go/compute/apiv1"
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+)
+
+// ImageUses maps each referenced image to the resources that use it. Keys
+// have their project filled in; a key with Family set is a template that
+// follows a family (it uses whatever image heads it). A key may name an
+// image by numeric id: lifecycle.Snapshot.UsesOf matches those too.
+type ImageUses map[lifecycle.ImageRef][]lifecycle.Use
+
+// AddTo records the uses in a family snapshot through Snapshot.AddUse:
+// references to the snapshot's family become FamilyUses, to other families
+// are dropped, to images are kept whatever their family (a use of an image
+// outside the family is harmless there).
+func (u ImageUses) AddTo(s *lifecycle.Snapshot) error {
+	keys := slices.SortedFunc(maps.Keys(u), func(a, b lifecycle.ImageRef) int { return cmp.Compare(a.String(), b.String()) })
+	for _, ref := range keys {
+		for _, use := range u[ref] {
+			if err := s.AddUse(ref.String(), use); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (u ImageUses) add(source, project string, use lifecycle.Use) error {
+	ref, err := lifecycle.ParseImageRef(source)
+	if err != nil {
+		// Failing beats guessing: an unread use could let the rotator
+		// delete an image still in use.
+		return fmt.Errorf("%s: %w", use, err)
+	}
+	ref = ref.WithDefaultProject(project)
+	u[ref] = append(u[ref], use)
+	return nil
+}
+
+// ScanImageUses reads, in each project, the instance templates (global and
+// regional, through the aggregated list) and the instances, whose boot disks
+// lead to the image through disk.sourceImage: instances do not keep the
+// image themselves. Three aggregated listings per project, one call per 500
+// resources each.
+func (c *client) ScanImageUses(ctx context.Context, projects []string) (ImageUses, error) {
+	uses := ImageUses{}
+	for _, p := range projects {
+		if err := c.scanTemplates(ctx, p, uses); err != nil {
+			return nil, err
+		}
+		if err := c.scanInstances(ctx, p, uses); err != nil {
+			return nil, err
+		}
+	}
+	return uses, nil
+}
+
+func (c *client) scanTemplates(ctx context.Context, project string, uses ImageUses) error {
+	var scanErr error
+	err := c.pages(ctx, "instanceTemplates.aggregatedList", "projects/"+project+"/aggregated/instanceTemplates", func(ctx context.Context, token string) (string, error) {
+		it := c.templates.AggregatedList(ctx, &computepb.AggregatedListInstanceTemplatesRequest{Project: project,
+			MaxResults: proto.Uint32(pageSize), PageToken: optional(token)}, noRetry)
+		page, next, err := onePage[compute.InstanceTemplatesScopedListPair](it)
+		if err != nil {
+			return "", err
+		}
+		for _, pair := range page {
+			for _, t := range pair.Value.GetInstanceTemplates() {
+				use := lifecycle.Use{Kind: lifecycle.UseInstanceTemplate, Project: project, Name: t.GetName()}
+				if t.GetRegion() != "" || strings.HasPrefix(pair.Key, "regions/") {
+					use.Kind = lifecycle.UseRegionInstanceTemplate
+					use.Region = lastSegment(cmp.Or(t.GetRegion(), pair.Key))
+				}
+				for _, d := range t.GetProperties().GetDisks() {
+					if src := d.GetInitializeParams().GetSourceImage(); src != "" && scanErr == nil {
+						scanErr = uses.add(src, project, use)
+					}
+				}
+			}
+		}
+		return next, nil
+	})
+	if err != nil {
+		return err
+	}
+	return scanErr
+}
+
+func (c *client) scanInstances(ctx context.Context, project string, uses ImageUses) error {
+	// Disks first: an instance's boot disk names only the disk.
+	diskImage := map[string]string{} // resource path -> sourceImage
+	err := c.pages(ctx, "disks.aggregatedList", "projects/"+project+"/aggregated/disks", func(ctx context.Context, token string) (string, error) {
+		it := c.disks.AggregatedList(ctx, &computepb.AggregatedListDisksRequest{Project: project,
+			MaxResults: proto.Uint32(pageSize), PageToken: optional(token)}, noRetry)
+		page, next, err := onePage[compute.DisksScopedListPair](it)
+		if err != nil {
+			return "", err
+		}
+		for _, pair := range page {
+			for _, d := range pair.Value.GetDisks() {
+				if d.GetSourceImage() != "" {
+					diskImage[resourcePath(d.GetSelfLink())] = d.GetSourceImage()
+				}
+			}
+		}
+		return next, nil
+	})
+	if err != nil {
+		return err
+	}
+	var scanErr error
+	err = c.pages(ctx, "instances.aggregatedList", "projects/"+project+"/aggregated/instances", func(ctx context.Context, token string) (string, error) {
+		it := c.instances.AggregatedList(ctx, &computepb.AggregatedListInstancesRequest{Project: project,
+			MaxResults: proto.Uint32(pageSize), PageToken: optional(token)}, noRetry)
+		page, next, err := onePage[compute.InstancesScopedListPair](it)
+		if err != nil {
+			return "", err
+		}
+		for _, pair := range page {
+			for _, in := range pair.Value.GetInstances() {
+				for _, d := range in.GetDisks() {
+					if !d.GetBoot() {
+						continue
+					}
+					src, ok := diskImage[resourcePath(d.GetSource())]
+					if !ok || scanErr != nil {
+						continue
+					}
+					use := lifecycle.Use{Kind: lifecycle.UseInstance, Project: project, Name: in.GetName(), Zone: lastSegment(in.GetZone())}
+					scanErr = uses.add(src, project, use)
+				}
+			}
+		}
+		return next, nil
+	})
+	if err != nil {
+		return err
+	}
+	return scanErr
+}
+
+// resourcePath reduces a resource URL in any spelling to
+// projects/P/zones/Z/disks/D, so that an instance's disk URL and the disk's
+// selfLink compare equal whatever host wrote them.
+func resourcePath(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		rest := s[i+3:]
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			s = rest[j:]
+		}
+	}
+	s = strings.TrimPrefix(s, "/")
+	s = strings.TrimPrefix(s, "compute/v1/")
+	return s
+}
+
+func lastSegment(s string) string { return s[strings.LastIndexByte(s, '/')+1:] }
