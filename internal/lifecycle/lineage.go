@@ -182,8 +182,8 @@ func links(img Image) []lineageLink {
 // Descendants finds every image that comes from root through any number of
 // generations and families, by lineage labels: builds on it, promoted copies
 // and rollback copies (copies carry the same bits, so revoking the root
-// concerns them too). A root without a project matches parents by name in
-// any project. Images are given with their Project set. The result is
+// concerns them too). A root without a project stands for every image of
+// that name, in any project. Images are given with their Project set. The result is
 // ordered by generation, then project and name; the root itself is left out.
 func Descendants(images []Image, root ImageRef) []Descendant {
 	children := map[ImageRef][]int{}

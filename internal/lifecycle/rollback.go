@@ -122,7 +122,10 @@ func PlanRollback(s Snapshot, target string, block bool, now time.Time) (Rollbac
 	}
 
 	for _, img := range fam {
-		if img.State() != StateActive || !newer(img, tgt) || !(img.Ready() || img.Status == "PENDING") {
+		// A copy is created after now, so it outranks every image created
+		// before; one stamped at or after now (clock skew) must go too.
+		outranks := newer(img, tgt) || (plan.Rerelease != nil && !img.CreatedAt.Before(now))
+		if img.State() != StateActive || !outranks || !(img.Ready() || img.Status == "PENDING") {
 			continue
 		}
 		d := img.Deprecation.clone()
