@@ -104,12 +104,19 @@ func injectedFailure(method string) *apiError {
 		Message: fmt.Sprintf("Internal error for %s, the operation failed (injected by emulator --faults)", method)}
 }
 
+// opTarget is what a mutation's operation reports: the resource it changed
+// and any warnings (a deprecated image was used).
+type opTarget struct {
+	link     string
+	id       uint64
+	warnings []*computepb.Warnings
+}
+
 // mutation runs the shared part of every operation-producing method: the
 // requestId replay, the injected operation failure and persistence. apply
 // validates and applies the change under the store lock and returns the
-// operation's target (selfLink and id); a returned error is synchronous and
-// nothing is changed.
-func (s *Server) mutation(r *http.Request, method, opType string, apply func(p *project) (link string, id uint64, err error)) (proto.Message, error) {
+// operation's target; a returned error is synchronous and nothing is changed.
+func (s *Server) mutation(r *http.Request, method, opType string, apply func(p *project) (opTarget, error)) (proto.Message, error) {
 	reqID, err := requestIDOf(r)
 	if err != nil {
 		return nil, err
@@ -124,21 +131,29 @@ func (s *Server) mutation(r *http.Request, method, opType string, apply func(p *
 	}
 	if fail {
 		// Validate first: an invalid request is refused synchronously
-		// whatever the fault plan says. Then undo by not applying at all.
-		link, id, err := s.dryRun(p, apply)
+		// whatever the fault plan says; a valid one fails in its operation
+		// without being applied.
+		target, err := s.dryRun(p, apply)
 		if err != nil {
 			return nil, err
 		}
-		op := s.store.startOperationLocked(p, opScope(r), opType, link, id, reqID)
+		op := s.store.startOperationLocked(p, opScope(r), opType, target.link, target.id, reqID)
 		return s.store.failOperationLocked(p, op, injectedFailure(method)), nil
 	}
-	link, id, err := apply(p)
+	target, err := apply(p)
 	if err != nil {
 		return nil, err
 	}
-	op := s.store.startOperationLocked(p, opScope(r), opType, link, id, reqID)
+	op := s.store.startOperationLocked(p, opScope(r), opType, target.link, target.id, reqID)
+	if len(target.warnings) > 0 {
+		// On the stored operation too: Operation.Wait and gcloud read the
+		// warnings from the operation they poll.
+		stored := p.operations[opKeyOf(op)]
+		stored.Warnings = append(stored.Warnings, target.warnings...)
+		op.Warnings = cloneSlice(stored.Warnings)
+	}
 	if err := s.store.persistLocked(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the change is applied but the emulator state file could not be written: %w", err)
 	}
 	return op, nil
 }
@@ -146,7 +161,7 @@ func (s *Server) mutation(r *http.Request, method, opType string, apply func(p *
 // dryRun applies a mutation to a copy of the project's compute resources and
 // throws the copy away, so that an injected failure changes nothing while
 // validation errors still come back synchronously.
-func (s *Server) dryRun(p *project, apply func(p *project) (string, uint64, error)) (string, uint64, error) {
+func (s *Server) dryRun(p *project, apply func(p *project) (opTarget, error)) (opTarget, error) {
 	saved := struct {
 		disks     map[string]*computepb.Disk
 		instances map[string]*computepb.Instance

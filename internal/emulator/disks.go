@@ -142,37 +142,30 @@ func cloneSlice[M proto.Message](in []M) []M {
 }
 
 func (s *Server) diskInsert(r *http.Request) (proto.Message, error) {
-	d := &computepb.Disk{}
-	if err := decodeBody(r, d); err != nil {
+	req := &computepb.Disk{}
+	if err := decodeBody(r, req); err != nil {
 		return nil, err
 	}
 	// disks.insert also takes the source image as a query parameter.
 	if src := r.URL.Query().Get("sourceImage"); src != "" {
-		d.SourceImage = proto.String(src)
+		req.SourceImage = proto.String(src)
 	}
 	zone := r.PathValue("zone")
-	var warning *computepb.Warnings
-	op, err := s.mutation(r, "disks.insert", "insert", func(p *project) (string, uint64, error) {
+	return s.mutation(r, "disks.insert", "insert", func(p *project) (opTarget, error) {
 		if err := checkZone(p.name, zone); err != nil {
-			return "", 0, err
+			return opTarget{}, err
 		}
-		in := proto.Clone(d).(*computepb.Disk)
-		warn, err := s.store.newDiskLocked(p, zone, in)
+		d := proto.Clone(req).(*computepb.Disk)
+		warning, err := s.store.newDiskLocked(p, zone, d)
 		if err != nil {
-			return "", 0, err
+			return opTarget{}, err
 		}
-		warning = warn
-		return in.GetSelfLink(), in.GetId(), nil
+		target := opTarget{link: d.GetSelfLink(), id: d.GetId()}
+		if warning != nil {
+			target.warnings = append(target.warnings, warning)
+		}
+		return target, nil
 	})
-	return withWarning(op, warning), err
-}
-
-// withWarning adds a warning (a deprecated image was used) to an operation.
-func withWarning(op proto.Message, w *computepb.Warnings) proto.Message {
-	if o, ok := op.(*computepb.Operation); ok && w != nil && o.GetError() == nil {
-		o.Warnings = append(o.Warnings, w)
-	}
-	return op
 }
 
 func (s *Server) diskGet(r *http.Request) (proto.Message, error) {
@@ -231,19 +224,19 @@ func zonal[M proto.Message](m map[string]M, zone string) []M {
 
 func (s *Server) diskDelete(r *http.Request) (proto.Message, error) {
 	zone, name := r.PathValue("zone"), r.PathValue("disk")
-	return s.mutation(r, "disks.delete", "delete", func(p *project) (string, uint64, error) {
+	return s.mutation(r, "disks.delete", "delete", func(p *project) (opTarget, error) {
 		if err := checkZone(p.name, zone); err != nil {
-			return "", 0, err
+			return opTarget{}, err
 		}
 		d, ok := p.disks[zone+"/"+name]
 		if !ok {
-			return "", 0, errNotFound(fmt.Sprintf("projects/%s/zones/%s/disks/%s", p.name, zone, name))
+			return opTarget{}, errNotFound(fmt.Sprintf("projects/%s/zones/%s/disks/%s", p.name, zone, name))
 		}
 		if users := d.GetUsers(); len(users) > 0 {
-			return "", 0, &apiError{Code: http.StatusBadRequest, Reason: "resourceInUseByAnotherResource",
+			return opTarget{}, &apiError{Code: http.StatusBadRequest, Reason: "resourceInUseByAnotherResource",
 				Message: fmt.Sprintf("The disk resource '%s' is already being used by '%s'", relativePath(d.GetSelfLink()), relativePath(users[0]))}
 		}
 		delete(p.disks, zone+"/"+name)
-		return d.GetSelfLink(), d.GetId(), nil
+		return opTarget{link: d.GetSelfLink(), id: d.GetId()}, nil
 	})
 }

@@ -24,20 +24,14 @@ func (s *Server) instanceInsert(r *http.Request) (proto.Message, error) {
 		return nil, err
 	}
 	zone := r.PathValue("zone")
-	var warnings []*computepb.Warnings
-	op, err := s.mutation(r, "instances.insert", "insert", func(p *project) (string, uint64, error) {
+	return s.mutation(r, "instances.insert", "insert", func(p *project) (opTarget, error) {
 		in := proto.Clone(req).(*computepb.Instance)
-		w, err := s.store.newInstanceLocked(p, zone, in)
-		warnings = w
+		warnings, err := s.store.newInstanceLocked(p, zone, in)
 		if err != nil {
-			return "", 0, err
+			return opTarget{}, err
 		}
-		return in.GetSelfLink(), in.GetId(), nil
+		return opTarget{link: in.GetSelfLink(), id: in.GetId(), warnings: warnings}, nil
 	})
-	for _, w := range warnings {
-		op = withWarning(op, w)
-	}
-	return op, err
 }
 
 func (st *Store) newInstanceLocked(p *project, zone string, in *computepb.Instance) ([]*computepb.Warnings, error) {
@@ -334,13 +328,13 @@ func (s *Server) instanceList(r *http.Request) (proto.Message, error) {
 // instanceDelete deletes the instance, deletes its autoDelete disks and
 // detaches the others (which the googlecompute builder then deletes itself).
 func (s *Server) instanceDelete(r *http.Request) (proto.Message, error) {
-	return s.mutation(r, "instances.delete", "delete", func(p *project) (string, uint64, error) {
+	return s.mutation(r, "instances.delete", "delete", func(p *project) (opTarget, error) {
 		_, in, err := s.lookupInstanceLocked(r)
 		if err != nil {
-			return "", 0, err
+			return opTarget{}, err
 		}
 		if in.GetDeletionProtection() {
-			return "", 0, &apiError{Code: http.StatusBadRequest, Reason: "resourceIsProtected",
+			return opTarget{}, &apiError{Code: http.StatusBadRequest, Reason: "resourceIsProtected",
 				Message: "Invalid resource usage: 'Resource cannot be deleted if it's protected against deletion.'."}
 		}
 		zone := r.PathValue("zone")
@@ -368,7 +362,7 @@ func (s *Server) instanceDelete(r *http.Request) (proto.Message, error) {
 			d.LastDetachTimestamp = proto.String(now)
 		}
 		delete(p.instances, zone+"/"+in.GetName())
-		return in.GetSelfLink(), in.GetId(), nil
+		return opTarget{link: in.GetSelfLink(), id: in.GetId()}, nil
 	})
 }
 
@@ -438,23 +432,23 @@ func (s *Server) instanceSetMetadata(r *http.Request) (proto.Message, error) {
 	if err := decodeBody(r, md); err != nil {
 		return nil, err
 	}
-	return s.mutation(r, "instances.setMetadata", "setMetadata", func(p *project) (string, uint64, error) {
+	return s.mutation(r, "instances.setMetadata", "setMetadata", func(p *project) (opTarget, error) {
 		_, in, err := s.lookupInstanceLocked(r)
 		if err != nil {
-			return "", 0, err
+			return opTarget{}, err
 		}
 		if md.GetFingerprint() != in.GetMetadata().GetFingerprint() {
-			return "", 0, errConditionNotMet("Supplied fingerprint does not match current metadata fingerprint.")
+			return opTarget{}, errConditionNotMet("Supplied fingerprint does not match current metadata fingerprint.")
 		}
 		seen := map[string]bool{}
 		for _, it := range md.GetItems() {
 			if seen[it.GetKey()] {
-				return "", 0, errInvalid("Invalid value for field 'metadata.items[]': '%s'. Duplicate keys are not allowed.", it.GetKey())
+				return opTarget{}, errInvalid("Invalid value for field 'metadata.items[]': '%s'. Duplicate keys are not allowed.", it.GetKey())
 			}
 			seen[it.GetKey()] = true
 		}
 		in.Metadata = normalMetadata(&computepb.Metadata{Items: md.GetItems()})
-		return in.GetSelfLink(), in.GetId(), nil
+		return opTarget{link: in.GetSelfLink(), id: in.GetId()}, nil
 	})
 }
 
@@ -467,10 +461,10 @@ func (s *Server) instanceStart(r *http.Request) (proto.Message, error) {
 }
 
 func (s *Server) setInstanceStatus(r *http.Request, method, opType, status string) (proto.Message, error) {
-	return s.mutation(r, method, opType, func(p *project) (string, uint64, error) {
+	return s.mutation(r, method, opType, func(p *project) (opTarget, error) {
 		_, in, err := s.lookupInstanceLocked(r)
 		if err != nil {
-			return "", 0, err
+			return opTarget{}, err
 		}
 		if in.GetStatus() != status {
 			in.Status = proto.String(status)
@@ -481,6 +475,6 @@ func (s *Server) setInstanceStatus(r *http.Request, method, opType, status strin
 				in.LastStopTimestamp = now
 			}
 		}
-		return in.GetSelfLink(), in.GetId(), nil
+		return opTarget{link: in.GetSelfLink(), id: in.GetId()}, nil
 	})
 }

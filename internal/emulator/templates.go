@@ -37,12 +37,12 @@ func (s *Server) templateInsert(method string) handler {
 			return nil, err
 		}
 		region := r.PathValue("region")
-		return s.mutation(r, method+".insert", "insert", func(p *project) (string, uint64, error) {
+		return s.mutation(r, method+".insert", "insert", func(p *project) (opTarget, error) {
 			t := proto.Clone(req).(*computepb.InstanceTemplate)
 			if err := s.store.newTemplateLocked(p, region, t); err != nil {
-				return "", 0, err
+				return opTarget{}, err
 			}
-			return t.GetSelfLink(), t.GetId(), nil
+			return opTarget{link: t.GetSelfLink(), id: t.GetId()}, nil
 		})
 	}
 }
@@ -236,19 +236,19 @@ func (s *Server) templateList(r *http.Request) (proto.Message, error) {
 func (s *Server) templateDelete(method string) handler {
 	return func(r *http.Request) (proto.Message, error) {
 		region, name := r.PathValue("region"), r.PathValue("template")
-		return s.mutation(r, method+".delete", "delete", func(p *project) (string, uint64, error) {
+		return s.mutation(r, method+".delete", "delete", func(p *project) (opTarget, error) {
 			if region != "" {
 				if err := checkRegion(p.name, region); err != nil {
-					return "", 0, err
+					return opTarget{}, err
 				}
 			}
 			m, key := templateMap(p, region, name)
 			t, ok := m[key]
 			if !ok {
-				return "", 0, errNotFound(templatePath(p.name, region, name))
+				return opTarget{}, errNotFound(templatePath(p.name, region, name))
 			}
 			delete(m, key)
-			return t.GetSelfLink(), t.GetId(), nil
+			return opTarget{link: t.GetSelfLink(), id: t.GetId()}, nil
 		})
 	}
 }
