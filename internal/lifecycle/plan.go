@@ -219,8 +219,8 @@ func step(e Entry, s Snapshot, pol Policy, now time.Time, head Image) Entry {
 			Obsolete:    earlier(d.Obsolete, now.Add(pol.ObsoleteAfter)),
 			Deleted:     earlier(d.Deleted, now.Add(pol.ObsoleteAfter).Add(pol.DeleteAfter)),
 		}
-		e.Reason = fmt.Sprintf("older than the %d newest ACTIVE images and than min_age: deprecate, replaced by %s; obsolete %s, deleted %s",
-			pol.KeepActive, head.Name, stamp(*e.Deprecation.Obsolete), stamp(*e.Deprecation.Deleted))
+		e.Reason = fmt.Sprintf("not among the %d newest ACTIVE images (keep_active, the head included) and older than min_age %s: deprecate, replaced by %s; obsolete %s, deleted %s",
+			pol.KeepActive, FormatDuration(pol.MinAge), head.Name, stamp(*e.Deprecation.Obsolete), stamp(*e.Deprecation.Deleted))
 		return e
 	}
 	f, filled := fillDates(d, e.From, pol, now)
