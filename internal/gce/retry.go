@@ -3,6 +3,7 @@ package gce
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -107,13 +108,17 @@ func (r *retrier) do(ctx context.Context, fn func(ctx context.Context) error) (i
 			return attempt, err
 		}
 		if ctx.Err() != nil {
-			return attempt, err
+			return attempt, stopped(err, ctx.Err())
 		}
 		if serr := r.b.Sleep(ctx, r.delay(attempt)); serr != nil {
-			return attempt, err
+			return attempt, stopped(err, serr)
 		}
 	}
 }
+
+// stopped keeps both the last failure (what the user needs to read) and the
+// context's end (what errors.Is(err, context.Canceled) looks for).
+func stopped(last, why error) error { return fmt.Errorf("%w (stopped retrying: %w)", last, why) }
 
 // Retryable reports whether err is worth another attempt: 429, 500, 502,
 // 503, 504, a 403 rate limit, or a connection that broke (reset, EOF, broken

@@ -138,7 +138,7 @@ func TestRetryEndsWhenTheContextIsCancelled(t *testing.T) {
 	start := time.Now()
 	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
 	n, err := r.do(ctx, func(context.Context) error { calls++; return apiErr(503, "") })
-	if time.Since(start) > 5*time.Second || calls != 1 || n != 1 || err == nil {
+	if time.Since(start) > 5*time.Second || calls != 1 || n != 1 || !errors.Is(err, context.Canceled) || !Retryable(apiErr(503, "")) {
 		t.Fatalf("do() after cancel: %d attempts, %v, took %v", n, err, time.Since(start))
 	}
 }
