@@ -140,20 +140,26 @@ func TestMatch(t *testing.T) {
 		{`guestOsFeatures.type = GVNIC`, []string{"web-v1"}},
 		{`guestOsFeatures.type = UEFI_COMPATIBLE AND NOT guestOsFeatures.type = GVNIC`, []string{"web-v2"}},
 
-		// Regex dialect, as gcloud 528's filter_rewrite.py emits it.
-		{`family eq ".*\bweb\b.*"`, []string{"web-v1", "web-v2"}},                    // --filter=family=web
-		{`family ne ".*\bweb\b.*"`, []string{"db-v1", "legacy"}},                     // --filter=-family=web
-		{`name eq ".*\bweb\-v1\b.*"`, []string{"web-v1"}},                            // --filter=name=web-v1
-		{`name eq ".*\bweb.*"`, []string{"web-v1", "web-v2"}},                        // --filter=name:web*
-		{`name eq ".*(^web).*"`, []string{"web-v1", "web-v2"}},                       // --filter=name~^web
-		{`name ne ".*(v1$).*"`, []string{"web-v2", "legacy"}},                        // --filter=name!~v1$
-		{`description eq ".*\bWeb\ server\b.*"`, []string{"web-v1"}},                 // --filter='description="Web server"'
-		{`status eq READY`, []string{"web-v1", "web-v2", "legacy"}},                  // --filter=status=READY (enum)
-		{`id eq 42`, []string{"db-v1"}},                                              // --filter=id=42 (uint64)
-		{`satisfiesPzs eq true`, []string{"web-v1"}},                                 // --filter=satisfiesPzs=true
-		{`(family eq ".*\bweb\b.*")(status eq READY)`, []string{"web-v1", "web-v2"}}, // family=web AND status=READY
+		// Regex dialect exactly as gcloud 528 sent it (captured on the wire
+		// from `gcloud compute images list --filter=...`, shown on the right).
+		// For labels.*, OR, NOT of a group, <, > and lists gcloud sends no
+		// filter at all and filters client-side.
+		{`family eq ".*\bweb\b.*"`, []string{"web-v1", "web-v2"}},                                       // --filter=family=web
+		{`family ne ".*\bweb\b.*"`, []string{"db-v1", "legacy"}},                                        // --filter=-family=web
+		{`name eq ".*\bweb\-v1\b.*"`, []string{"web-v1"}},                                               // --filter=name=web-v1
+		{`name eq ".*\bweb.*"`, []string{"web-v1", "web-v2"}},                                           // --filter=name:web*
+		{`name eq ".*(^web).*"`, []string{"web-v1", "web-v2"}},                                          // --filter=name~^web
+		{`name ne ".*(v1$).*"`, []string{"web-v2", "legacy"}},                                           // --filter=name!~v1$
+		{`description eq ".*\bWeb\ server\b.*"`, []string{"web-v1"}},                                    // --filter='description="Web server"'
+		{`status eq READY`, []string{"web-v1", "web-v2", "legacy"}},                                     // --filter=status=READY (enum)
+		{`id eq 42`, []string{"db-v1"}},                                                                 // --filter=id=42 (uint64)
+		{`satisfiesPzs eq true`, []string{"web-v1"}},                                                    // --filter=satisfiesPzs=true
+		{`(family eq ".*\bweb\b.*")(status eq READY)`, []string{"web-v1", "web-v2"}},                    // family=web AND status=READY
+		{`(family eq ".*\bweb\b.*")((status eq READY)(name ne ".*\bweb\-v1\b.*"))`, []string{"web-v2"}}, // family=web status=READY name!=web-v1
 		{`((family eq ".*\bweb\b.*")(status eq READY))(name ne ".*\bweb\-v1\b.*")`, []string{"web-v2"}},
-		{`creationTimestamp eq 2026-11-26T14:47:30.000Z`, []string{"web-v2"}}, // unquoted timestamp: same instant
+		{`diskSizeGb eq 10`, []string{"web-v1"}},                              // --filter=diskSizeGb=10
+		{`zone eq ".*\bus\-central1\-a\b.*"`, []string{}},                     // --filter=zone:us-central1-a
+		{`creationTimestamp eq 2026-11-26T14:47:30.000Z`, []string{"web-v2"}}, // --filter=creationTimestamp=2026-11-26T14:47:30Z
 
 		// Regex dialect as people and other tools write it.
 		{`name eq web-v.*`, []string{"web-v1", "web-v2"}},
@@ -166,7 +172,6 @@ func TestMatch(t *testing.T) {
 		{`(name eq "backend-mig-.*")`, []string{}},
 		{`labels.env eq prod`, []string{"web-v1", "web-v2"}},
 		{`labels.env ne prod`, []string{"db-v1", "legacy"}},
-		{`diskSizeGb eq 10`, []string{"web-v1"}},
 		{`storageLocations eq eu`, []string{"web-v2", "db-v1"}},
 		{`name eq "(?i)WEB-V1"`, []string{"web-v1"}},
 		{`family eq ""`, []string{}}, // absent is not empty
