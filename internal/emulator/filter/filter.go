@@ -73,7 +73,8 @@ func (e *Expr) Match(resource map[string]any) bool {
 }
 
 // String returns a canonical form of the filter: it parses back to a filter
-// that matches the same resources and prints the same way.
+// that matches the same resources and prints the same way (quoting can make
+// it longer than the original, possibly beyond MaxLength).
 func (e *Expr) String() string {
 	if e == nil || e.root == nil {
 		return ""
