@@ -1,3 +1,179 @@
 package main
 
-func runEmulator(args []string) int { return exitUsage }
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
+)
+
+const emulatorUsage = `usage: imagefamily emulator [flags]
+
+Runs the local Compute Engine API emulator until interrupted. The first lines on
+stdout are KEY=VALUE settings for clients (the first is always
+IMAGEFAMILY_COMPUTE_ENDPOINT); the gcloud ones can be exported as they are.
+
+flags:
+  --listen ADDR          address to listen on (default 127.0.0.1:8085; port 0 picks a free port)
+  --state FILE           load resources from FILE and rewrite it after every change
+  --latency D            delay every response by D (e.g. 50ms)
+  --op-latency D         keep operations RUNNING for D after they start
+  --faults SPEC          inject errors: METHOD=KIND:P,... (KIND: an HTTP status, reset or fail)
+  --seed N               seed for faults and generated ids (default 0)
+  --undeprecate MODE     reject (default; deprecation is irreversible) or allow
+  --verbose              log every request to stderr
+`
+
+// runEmulator is `imagefamily emulator`.
+func runEmulator(args []string) int { return runEmulatorUntilSignal(args, os.Stdout, os.Stderr) }
+
+// runEmulatorUntilSignal serves until SIGINT or SIGTERM.
+func runEmulatorUntilSignal(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return emulatorCommand(ctx, args, stdout, stderr)
+}
+
+// emulatorCommand runs the emulator until ctx is done, then shuts it down
+// gracefully. It is separate from runEmulator so tests drive it in-process.
+func emulatorCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("imagefamily emulator", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported in one line below
+	listen := fs.String("listen", "127.0.0.1:8085", "")
+	stateFile := fs.String("state", "", "")
+	latency := fs.Duration("latency", 0, "")
+	opLatency := fs.Duration("op-latency", 0, "")
+	faultSpec := fs.String("faults", "", "")
+	seed := fs.Int64("seed", 0, "")
+	undeprecate := fs.String("undeprecate", string(emulator.UndeprecateReject), "")
+	verbose := fs.Bool("verbose", false, "")
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "imagefamily emulator: "+format+"\n", a...)
+		return exitUsage
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, emulatorUsage)
+			return exitOK
+		}
+		return fail("%v (run imagefamily emulator --help)", err)
+	}
+	if fs.NArg() > 0 {
+		return fail("unexpected argument %q: the emulator takes flags only", fs.Arg(0))
+	}
+	if *latency < 0 {
+		return fail("--latency must not be negative, got %s", *latency)
+	}
+	if *opLatency < 0 {
+		return fail("--op-latency must not be negative, got %s", *opLatency)
+	}
+	mode := emulator.UndeprecateMode(*undeprecate)
+	if mode != emulator.UndeprecateReject && mode != emulator.UndeprecateAllow {
+		return fail("--undeprecate must be reject or allow, got %q", *undeprecate)
+	}
+	faults, err := emulator.ParseFaults(*faultSpec)
+	if err != nil {
+		return fail("%v", err)
+	}
+	srv, err := emulator.New(emulator.Options{
+		StateFile: *stateFile, Latency: *latency, OpLatency: *opLatency,
+		Faults: faults, Seed: *seed, Undeprecate: mode,
+	})
+	if err != nil {
+		return fail("--state: %v", err)
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fail("--listen %s: %v", *listen, err)
+	}
+
+	var handler http.Handler = srv
+	if *verbose {
+		handler = logRequests(srv, stderr)
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	endpoint := "http://" + clientAddr(ln.Addr().(*net.TCPAddr))
+	out := bufio.NewWriter(stdout)
+	fmt.Fprintf(out, "IMAGEFAMILY_COMPUTE_ENDPOINT=%s\n", endpoint)
+	fmt.Fprintf(out, "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE=%s/compute/v1/\n", endpoint)
+	fmt.Fprintf(out, "CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true\n")
+	fmt.Fprintf(out, "CLOUDSDK_CORE_DISABLE_PROMPTS=1\n")
+	if err := out.Flush(); err != nil {
+		_ = hs.Close()
+		fmt.Fprintf(stderr, "imagefamily emulator: writing the endpoint to stdout: %v\n", err)
+		return exitPartial
+	}
+
+	select {
+	case err := <-served:
+		fmt.Fprintf(stderr, "imagefamily emulator: %v\n", err)
+		return exitPartial
+	case <-ctx.Done():
+	}
+	// A waiting client (operations.wait can block) gets a few seconds to be
+	// answered; then the remaining connections are closed.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		_ = hs.Close()
+	}
+	return exitOK
+}
+
+// clientAddr is the address clients should dial.
+func clientAddr(a *net.TCPAddr) string {
+	ip := a.IP
+	if ip == nil || ip.IsUnspecified() {
+		// A wildcard listener (dual-stack for "::") answers on IPv4
+		// loopback, which every client, gcloud included, can dial.
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return net.JoinHostPort(ip.String(), fmt.Sprint(a.Port))
+}
+
+// logRequests writes one line per request to w: method, path and query,
+// status and duration.
+func logRequests(next http.Handler, w io.Writer) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusWriter{ResponseWriter: rw, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		target := r.URL.Path
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		fmt.Fprintf(w, "%s %s %s %d %s\n", start.UTC().Format(time.RFC3339), r.Method, strings.ReplaceAll(target, "\n", ""), rec.status, time.Since(start).Round(time.Microsecond))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap and Hijack let the reset fault reach the connection through this
+// wrapper.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(s.ResponseWriter).Hijack()
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe to write from the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestEmulatorCommandPrintsItsEndpointServesAndStopsOnSIGTERM(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state.json")
+	stdoutR, stdoutW := io.Pipe()
+	var stderr syncBuffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- runEmulatorUntilSignal([]string{"--listen", "127.0.0.1:0", "--state", state, "--verbose"}, stdoutW, &stderr)
+		stdoutW.Close()
+	}()
+
+	lines := bufio.NewReader(stdoutR)
+	var got []string
+	for range 4 {
+		line, err := lines.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the endpoint lines: %v (stderr: %s)", err, stderr.String())
+		}
+		got = append(got, strings.TrimSuffix(line, "\n"))
+	}
+	endpoint, ok := strings.CutPrefix(got[0], "IMAGEFAMILY_COMPUTE_ENDPOINT=http://127.0.0.1:")
+	if !ok || endpoint == "0" || endpoint == "" {
+		t.Fatalf("first line %q, want IMAGEFAMILY_COMPUTE_ENDPOINT=http://127.0.0.1:PORT", got[0])
+	}
+	base := strings.TrimPrefix(got[0], "IMAGEFAMILY_COMPUTE_ENDPOINT=")
+	want := []string{
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE=" + base + "/compute/v1/",
+		"CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true",
+		"CLOUDSDK_CORE_DISABLE_PROMPTS=1",
+	}
+	if strings.Join(got[1:], "\n") != strings.Join(want, "\n") {
+		t.Errorf("gcloud lines:\n%s\nwant:\n%s", strings.Join(got[1:], "\n"), strings.Join(want, "\n"))
+	}
+
+	resp, err := http.Post(base+"/compute/v1/projects/acme/global/images", "application/json",
+		strings.NewReader(`{"name":"web-v1","rawDisk":{"source":"gs://b/o.tar.gz"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("images.insert: %s", resp.Status)
+	}
+
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-exit:
+		if code != 0 {
+			t.Errorf("exit code %d after SIGTERM, want 0 (stderr: %s)", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the emulator did not stop on SIGTERM")
+	}
+	if _, err := http.Get(base + "/compute/v1/projects/acme/global/images"); err == nil {
+		t.Error("still serving after SIGTERM")
+	}
+	b, err := os.ReadFile(state)
+	if err != nil || !strings.Contains(string(b), `"web-v1"`) {
+		t.Errorf("state file %q (%v) does not hold the inserted image", b, err)
+	}
+	if !strings.Contains(stderr.String(), "POST /compute/v1/projects/acme/global/images 200") {
+		t.Errorf("--verbose log %q lacks the request", stderr.String())
+	}
+}
+
+func TestEmulatorCommandRejectsBadFlagsInOneLine(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		names string
+	}{
+		{[]string{"--latency", "soon"}, "latency"},
+		{[]string{"--op-latency", "-1s"}, "--op-latency"},
+		{[]string{"--seed", "x"}, "seed"},
+		{[]string{"--undeprecate", "sometimes"}, "--undeprecate"},
+		{[]string{"--faults", "images.get=teapot:0.1"}, "--faults"},
+		{[]string{"--faults", "images.get=503"}, "--faults"},
+		{[]string{"--listen", "not-an-address"}, "--listen"},
+		{[]string{"--colour"}, "colour"},
+		{[]string{"serve"}, `"serve"`},
+		{[]string{"--state", "/dev/null/state.json"}, "--state"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // a command that got past its flags would stop at once
+			code := emulatorCommand(ctx, tc.args, &stdout, &stderr)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d (stderr %q)", code, exitUsage, stderr.String())
+			}
+			msg := stderr.String()
+			if strings.Count(msg, "\n") != 1 || !strings.Contains(msg, tc.names) || !strings.HasPrefix(msg, "imagefamily emulator: ") {
+				t.Errorf("stderr %q: want one line naming %s", msg, tc.names)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout %q, want nothing", stdout.String())
+			}
+		})
+	}
+}
+
+func TestEmulatorCommandHelpExitsZero(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := emulatorCommand(context.Background(), []string{"--help"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(stderr.String(), "--undeprecate") {
+		t.Errorf("usage %q lacks the flags", stderr.String())
+	}
+}
