@@ -347,7 +347,9 @@ func capLengths(order []part, vals map[part]string, avail int) map[part]int {
 // ParseName splits a name made with template back into its parts. A
 // shortened name parses too: its timestamp is intact, and the cut parts come
 // back as they appear in the name (one of them ending in the hash). Parts
-// that contain "-" can make the split ambiguous; Parts.Ambiguous says so. To
+// that contain "-" (or text that looks like a timestamp) can make the split
+// ambiguous: ParseName then returns the split with the earliest valid
+// timestamp and the earliest parts shortest, and sets Parts.Ambiguous. To
 // compare a name with known parts use Convention.Check.
 func ParseName(template, name string) (Parts, error) {
 	segs, err := parseTemplate(template)
@@ -360,10 +362,65 @@ func ParseName(template, name string) (Parts, error) {
 	if err := ValidateName(name); err != nil {
 		return Parts{}, err
 	}
+	ts := -1
+	for i, s := range segs {
+		if s.part == partTimestamp {
+			ts = i
+		}
+	}
+	if ts < 0 {
+		p, ok := splitParts(segs, name)
+		if !ok {
+			return Parts{}, fmt.Errorf("naming: name %q does not follow the template %s", name, template)
+		}
+		return p, nil
+	}
+	// The timestamp has a fixed shape: try each place it could be, and match
+	// the template's text before and after it.
+	var found []Parts
+	var badDate error
+	for i := 0; i+timestampLen <= len(name); i++ {
+		if !timestampRE.MatchString(name[i : i+timestampLen]) {
+			continue
+		}
+		before, ok1 := splitParts(segs[:ts], name[:i])
+		after, ok2 := splitParts(segs[ts+1:], name[i+timestampLen:])
+		if !ok1 || !ok2 {
+			continue
+		}
+		t, err := ParseTimestamp(name[i : i+timestampLen])
+		if err != nil {
+			badDate = err
+			continue
+		}
+		p := Parts{
+			OS:        before.OS + after.OS,
+			Software:  before.Software + after.Software,
+			Version:   before.Version + after.Version,
+			Timestamp: t,
+			Ambiguous: before.Ambiguous || after.Ambiguous,
+		}
+		found = append(found, p)
+	}
+	switch {
+	case len(found) > 0:
+		p := found[0]
+		p.Ambiguous = p.Ambiguous || len(found) > 1
+		return p, nil
+	case badDate != nil:
+		return Parts{}, fmt.Errorf("naming: name %q follows the template %s but %w", name, template, badDate)
+	}
+	return Parts{}, fmt.Errorf("naming: name %q does not follow the template %s", name, template)
+}
+
+var timestampRE = regexp.MustCompile(`^[0-9]{8}t[0-9]{6}$`)
+
+// splitParts matches text against segments without a timestamp.
+func splitParts(segs []segment, text string) (Parts, bool) {
 	lazy, greedy := nameRegexps(segs)
-	lm, gm := lazy.FindStringSubmatch(name), greedy.FindStringSubmatch(name)
+	lm, gm := lazy.FindStringSubmatch(text), greedy.FindStringSubmatch(text)
 	if lm == nil {
-		return Parts{}, fmt.Errorf("naming: name %q does not follow the template %s", name, template)
+		return Parts{}, false
 	}
 	var p Parts
 	for i, s := range partSegments(segs) {
@@ -378,15 +435,9 @@ func ParseName(template, name string) (Parts, error) {
 			p.Software = v
 		case partVersion:
 			p.Version = v
-		case partTimestamp:
-			t, err := ParseTimestamp(v)
-			if err != nil {
-				return Parts{}, fmt.Errorf("naming: name %q follows the template %s but %w", name, template, err)
-			}
-			p.Timestamp = t
 		}
 	}
-	return p, nil
+	return p, true
 }
 
 func partSegments(segs []segment) []part {
@@ -399,8 +450,9 @@ func partSegments(segs []segment) []part {
 	return ps
 }
 
-// nameRegexps match a template with the parts shortest-first and
-// longest-first: when both find the same split, the split is the only one.
+// nameRegexps match segments without a timestamp with the parts
+// shortest-first and longest-first: when both find the same split, the
+// split is the only one.
 func nameRegexps(segs []segment) (lazy, greedy *regexp.Regexp) {
 	var l, g strings.Builder
 	l.WriteString("^")
@@ -410,9 +462,6 @@ func nameRegexps(segs []segment) (lazy, greedy *regexp.Regexp) {
 		case partLiteral:
 			l.WriteString(regexp.QuoteMeta(s.text))
 			g.WriteString(regexp.QuoteMeta(s.text))
-		case partTimestamp:
-			l.WriteString(`([0-9]{8}t[0-9]{6})`)
-			g.WriteString(`([0-9]{8}t[0-9]{6})`)
 		default:
 			l.WriteString(`([a-z0-9]+?(?:-[a-z0-9]+?)*?)`)
 			g.WriteString(`([a-z0-9]+(?:-[a-z0-9]+)*)`)

@@ -197,6 +197,8 @@ func TestParseNameReadsThePartsBack(t *testing.T) {
 		{"separated parts", "{software}-{os}-v{timestamp}", "nginx-bookworm-v20261126t064730", Parts{Software: "nginx", OS: "bookworm", Timestamp: buildTime}},
 		{"hyphenated parts are ambiguous", "", "debian-12-nginx-1-24-0-v20261126t064730", Parts{OS: "debian", Software: "12", Version: "nginx-1-24-0", Timestamp: buildTime, Ambiguous: true}},
 		{"no timestamp", "{os}-{version}", "debian-12", Parts{OS: "debian", Version: "12"}},
+		{"digits that look like a timestamp but are no date are skipped", "a{version}{timestamp}{os}", "a000000000t020261126t064730a", Parts{Version: "000000000t0", OS: "a", Timestamp: buildTime}},
+		{"a part holding timestamp-like text still parses", "a{version}-{timestamp}", "a20250101t000000-20261126t064730", Parts{Version: "20250101t000000", Timestamp: buildTime}},
 		{"literal separators make it unique", "{os}-sw-{software}-ver-{version}-v{timestamp}", "debian-12-sw-nginx-ver-1-24-0-v20261126t064730", Parts{OS: "debian-12", Software: "nginx", Version: "1-24-0", Timestamp: buildTime}},
 	}
 	for _, tt := range tests {
