@@ -25,22 +25,17 @@ func TestInsertedImageIsReadableByNameAndIDAndDeletable(t *testing.T) {
 	ctx := ctxT(t)
 	img := c.mustInsert(t, withFamily(rawImage("web-v1"), "web"))
 
-	for field, got := range map[string]string{
-		"kind":              img.GetKind(),
-		"status":            img.GetStatus(),
-		"selfLink":          img.GetSelfLink(),
-		"labelFingerprint":  img.GetLabelFingerprint(),
-		"sourceType":        img.GetSourceType(),
-		"storageLocations":  strings.Join(img.GetStorageLocations(), ","),
-		"diskSizeGb":        strconv.FormatInt(img.GetDiskSizeGb(), 10),
+	for _, f := range []struct{ field, got, want string }{
+		{"kind", img.GetKind(), "compute#image"},
+		{"status", img.GetStatus(), "READY"},
+		{"selfLink", img.GetSelfLink(), "https://www.googleapis.com/compute/v1/projects/acme-images/global/images/web-v1"},
+		{"labelFingerprint", img.GetLabelFingerprint(), "42WmSpB8rSM="},
+		{"sourceType", img.GetSourceType(), "RAW"},
+		{"storageLocations", strings.Join(img.GetStorageLocations(), ","), "us"},
+		{"diskSizeGb", strconv.FormatInt(img.GetDiskSizeGb(), 10), "10"},
 	} {
-		want := map[string]string{
-			"kind": "compute#image", "status": "READY",
-			"selfLink":         "https://www.googleapis.com/compute/v1/projects/acme-images/global/images/web-v1",
-			"labelFingerprint": "42WmSpB8rSM=", "sourceType": "RAW", "storageLocations": "us", "diskSizeGb": "10",
-		}[field]
-		if got != want {
-			t.Errorf("%s = %q, want %q", field, got, want)
+		if f.got != f.want {
+			t.Errorf("%s = %q, want %q", f.field, f.got, f.want)
 		}
 	}
 	if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$`).MatchString(img.GetCreationTimestamp()) {
