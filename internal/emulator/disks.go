@@ -12,7 +12,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 )
 
-// defaultDiskSizeGb is the size of a disk made from nothing, or from an
+// Default disk sizes: a disk made from nothing, and one made from an
 // image that does not say how large it is.
 const (
 	defaultBlankDiskGb = 500
@@ -26,23 +26,10 @@ const (
 // image that is not READY, OBSOLETE or DELETED is refused. warning is set for
 // a DEPRECATED image, which Compute Engine still accepts with a warning.
 func (st *Store) resolveImageForUseLocked(defaultProject, ref string) (img *computepb.Image, warning *computepb.Warnings, err error) {
-	parsed, perr := lifecycle.ParseImageRef(ref)
-	if perr != nil {
-		return nil, nil, errInvalid("Invalid value for field 'sourceImage': '%s'. %v", ref, perr)
-	}
-	parsed = parsed.WithDefaultProject(defaultProject)
-	if parsed.Family {
-		img = st.familyHeadLocked(st.projects[parsed.Project], parsed.Name)
-		if img == nil {
-			return nil, nil, errNotFound(imagePath(parsed.Project, "family/"+parsed.Name))
-		}
-		return img, nil, nil
-	}
-	p, stored, err := st.imageLocked(parsed.Project, parsed.Name)
+	p, img, err := st.resolveImageLocked(defaultProject, ref, "sourceImage")
 	if err != nil {
 		return nil, nil, err
 	}
-	img = st.imageViewLocked(p, stored)
 	path := imagePath(p.name, img.GetName())
 	if img.GetStatus() != "READY" {
 		return nil, nil, errResourceNotReady(fmt.Sprintf("The resource '%s' is not ready", path))
