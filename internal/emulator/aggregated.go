@@ -48,7 +48,7 @@ func (s *Server) instanceAggregatedList(r *http.Request) (proto.Message, error) 
 	project := r.PathValue("project")
 	s.store.lock()
 	defer s.store.unlock()
-	p := s.store.projectLocked(project)
+	p := s.store.readProjectLocked(project)
 	groups, next, err := aggregatePage(r, zonal(p.instances, ""), func(in *computepb.Instance) string { return zoneScope(in.GetZone()) })
 	if err != nil {
 		return nil, err
@@ -74,7 +74,7 @@ func (s *Server) diskAggregatedList(r *http.Request) (proto.Message, error) {
 	project := r.PathValue("project")
 	s.store.lock()
 	defer s.store.unlock()
-	p := s.store.projectLocked(project)
+	p := s.store.readProjectLocked(project)
 	groups, next, err := aggregatePage(r, zonal(p.disks, ""), func(d *computepb.Disk) string { return zoneScope(d.GetZone()) })
 	if err != nil {
 		return nil, err
@@ -102,7 +102,7 @@ func (s *Server) templateAggregatedList(r *http.Request) (proto.Message, error) 
 	project := r.PathValue("project")
 	s.store.lock()
 	defer s.store.unlock()
-	p := s.store.projectLocked(project)
+	p := s.store.readProjectLocked(project)
 	all := append(zonal(p.templates, ""), zonal(p.regionalTemplates, "")...)
 	groups, next, err := aggregatePage(r, all, func(t *computepb.InstanceTemplate) string {
 		if t.GetRegion() == "" {
@@ -137,7 +137,7 @@ func (s *Server) operationAggregatedList(r *http.Request) (proto.Message, error)
 	project := r.PathValue("project")
 	s.store.lock()
 	defer s.store.unlock()
-	p := s.store.projectLocked(project)
+	p := s.store.readProjectLocked(project)
 	var all []*computepb.Operation
 	for _, k := range p.opOrder {
 		op, ok := p.operations[k]

@@ -63,7 +63,7 @@ func (s *Server) computeRoutes() {
 // check, so the metadata object is always present, even when empty.
 func (s *Server) projectGet(r *http.Request) (proto.Message, error) {
 	s.store.lock()
-	p := s.store.projectLocked(r.PathValue("project"))
+	p := s.store.readProjectLocked(r.PathValue("project"))
 	s.store.unlock()
 	number := projectNumber(p.name)
 	return &computepb.Project{
@@ -81,6 +81,18 @@ func (s *Server) projectGet(r *http.Request) (proto.Message, error) {
 		DefaultNetworkTier: proto.String("PREMIUM"),
 		VmDnsSetting:       proto.String("ZONAL_ONLY"),
 	}, nil
+}
+
+// readProjectLocked returns the project for a read: the stored one, or an
+// empty one that is not stored, so that reads (a gcloud list across the
+// standard image projects, a 404) leave no empty projects in the state file.
+func (st *Store) readProjectLocked(name string) *project {
+	if p, ok := st.projects[name]; ok {
+		return p
+	}
+	p := st.projectLocked(name)
+	delete(st.projects, name)
+	return p
 }
 
 // projectNumber is a stable, plausible 12-digit project number derived from

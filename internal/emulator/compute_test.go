@@ -472,3 +472,29 @@ func TestAggregatedInstancesFilterAcrossZones(t *testing.T) {
 		t.Errorf("aggregated instances = %v", got)
 	}
 }
+
+func TestReadsLeaveNoEmptyProjectsBehind(t *testing.T) {
+	c := startCompute(t, emulator.Options{})
+	ctx := ctxT(t)
+	if _, err := c.projects.Get(ctx, &computepb.GetProjectRequest{Project: "ghost"}); err != nil {
+		t.Fatal(err)
+	}
+	it := c.instances.AggregatedList(ctx, &computepb.AggregatedListInstancesRequest{Project: "ghost"})
+	for {
+		if _, err := it.Next(); err != nil {
+			if err != iterator.Done {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	_, err := c.disks.Get(ctx, &computepb.GetDiskRequest{Project: "ghost", Zone: zone, Disk: "d"})
+	wantAPIErr(t, err, http.StatusNotFound, "notFound")
+	state, err := c.env.Server.SnapshotState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := state.Projects["ghost"]; ok {
+		t.Errorf("reads created project ghost in the state: %v", state.Projects)
+	}
+}

@@ -162,7 +162,7 @@ func (s *Server) diskGet(r *http.Request) (proto.Message, error) {
 	}
 	s.store.lock()
 	defer s.store.unlock()
-	p := s.store.projectLocked(project)
+	p := s.store.readProjectLocked(project)
 	d, ok := p.disks[zone+"/"+name]
 	if !ok {
 		return nil, errNotFound(fmt.Sprintf("projects/%s/zones/%s/disks/%s", project, zone, name))
@@ -177,7 +177,7 @@ func (s *Server) diskList(r *http.Request) (proto.Message, error) {
 	}
 	s.store.lock()
 	defer s.store.unlock()
-	p := s.store.projectLocked(project)
+	p := s.store.readProjectLocked(project)
 	items := zonal(p.disks, zone)
 	page, next, err := listPage(r, items)
 	if err != nil {

@@ -286,7 +286,7 @@ func (s *Server) lookupInstanceLocked(r *http.Request) (*project, *computepb.Ins
 	if err := checkZone(project, zone); err != nil {
 		return nil, nil, err
 	}
-	p := s.store.projectLocked(project)
+	p := s.store.readProjectLocked(project)
 	in, ok := p.instances[zone+"/"+name]
 	if !ok {
 		return nil, nil, errNotFound(instancePath(project, zone, name))
@@ -311,7 +311,7 @@ func (s *Server) instanceList(r *http.Request) (proto.Message, error) {
 	}
 	s.store.lock()
 	defer s.store.unlock()
-	p := s.store.projectLocked(project)
+	p := s.store.readProjectLocked(project)
 	page, next, err := listPage(r, zonal(p.instances, zone))
 	if err != nil {
 		return nil, err

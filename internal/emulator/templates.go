@@ -129,7 +129,7 @@ func (st *Store) newTemplateLocked(p *project, region string, t *computepb.Insta
 func (st *Store) propertiesFromInstanceLocked(p *project, src string) (*computepb.InstanceProperties, error) {
 	url := canonicalURL(p.name, src)
 	zone := zoneOfURL(url)
-	in, ok := st.projectLocked(projectOfURL(url)).instances[zone+"/"+lastSegment(url)]
+	in, ok := st.readProjectLocked(projectOfURL(url)).instances[zone+"/"+lastSegment(url)]
 	if !ok {
 		return nil, errInvalid("Invalid value for field 'resource.sourceInstance': '%s'. The referenced instance resource cannot be found.", src)
 	}
@@ -144,7 +144,7 @@ func (st *Store) propertiesFromInstanceLocked(p *project, src string) (*computep
 	if md := in.GetMetadata(); md != nil {
 		props.Metadata = &computepb.Metadata{Items: cloneSlice(md.GetItems())}
 	}
-	owner := st.projectLocked(projectOfURL(url))
+	owner := st.readProjectLocked(projectOfURL(url))
 	for _, ad := range in.GetDisks() {
 		d := owner.disks[zoneOfURL(ad.GetSource())+"/"+lastSegment(ad.GetSource())]
 		td := &computepb.AttachedDisk{
@@ -194,7 +194,7 @@ func (s *Server) templateGet(r *http.Request) (proto.Message, error) {
 	}
 	s.store.lock()
 	defer s.store.unlock()
-	m, key := templateMap(s.store.projectLocked(project), region, name)
+	m, key := templateMap(s.store.readProjectLocked(project), region, name)
 	t, ok := m[key]
 	if !ok {
 		return nil, errNotFound(templatePath(project, region, name))
@@ -213,7 +213,7 @@ func (s *Server) templateList(r *http.Request) (proto.Message, error) {
 	}
 	s.store.lock()
 	defer s.store.unlock()
-	p := s.store.projectLocked(project)
+	p := s.store.readProjectLocked(project)
 	var items []*computepb.InstanceTemplate
 	if region == "" {
 		items = zonal(p.templates, "")
