@@ -1,0 +1,26 @@
+// Package rotation carries out lifecycle rotation plans against Compute
+// Engine: Gather reads a family into a lifecycle.Snapshot, lifecycle.Plan
+// decides, Apply executes the plan's actions and returns a Report. It makes
+// no decisions of its own about which image moves where.
+//
+// Apply's concurrency, in one place:
+//
+//   - A pool of at most Options.Parallelism actions in flight (4 by default).
+//   - Every action runs to an outcome; a failure never stops the others. Each
+//     action's outcome is in Report.Results, in plan order (newest first),
+//     whatever order they completed in.
+//   - gce retries every call itself (bounded backoff). When a call still ends
+//     in gce.ErrQuota (429, or a 403 rate limit), Apply treats it as a signal
+//     that it is pushing too hard: the allowed parallelism is halved (never
+//     below 1), the action goes to the back of the queue, and it is sent again
+//     after Options.QuotaPause. Every action that completes without a quota
+//     error raises the allowed parallelism by one, up to Parallelism (AIMD,
+//     as TCP does). An action gets at most Options.QuotaRetries such retries;
+//     after that its quota error is its outcome.
+//   - An action is idempotent: the label write (imagefamily-rotated-at,
+//     from the plan's time) is a no-op when it is already there, and the
+//     deprecation status is written whole. So re-sending an action whose
+//     label write succeeded and whose deprecate hit the quota is safe.
+//   - When ctx ends, actions not yet started are reported with ctx's error
+//     and never sent.
+package rotation

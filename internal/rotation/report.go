@@ -1,0 +1,273 @@
+package rotation
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+)
+
+// Result is the outcome of one action of a rotation plan.
+//
+// JSON (stable, documented in docs/cli.md):
+//
+//	{"image": "web-v1", "action": "deprecate", "from": "ACTIVE", "to": "DEPRECATED",
+//	 "reason": "...", "replacement": "https://www.googleapis.com/compute/v1/projects/p/global/images/web-v3",
+//	 "deprecated": "2026-11-26T06:47:30Z", "obsolete": "...", "deleted": "...",
+//	 "quota_retries": 0, "error": "..."}
+//
+// replacement is absent when the status written has none; the three dates are
+// null when unset (purge writes no status: all null); error is absent on
+// success and in dry runs.
+type Result struct {
+	Image  string
+	Action lifecycle.Action
+	From   lifecycle.State
+	To     lifecycle.State
+	Reason string
+	// Replacement and the dates are the deprecation status written (or, in
+	// a dry run, that would be written).
+	Replacement string
+	Deprecated  *time.Time
+	Obsolete    *time.Time
+	Deleted     *time.Time
+	// QuotaRetries counts how often Apply sent the action again after a
+	// quota error (see the package documentation).
+	QuotaRetries int
+	// Err is nil when the action was carried out.
+	Err error
+}
+
+type resultJSON struct {
+	Image        string           `json:"image"`
+	Action       lifecycle.Action `json:"action"`
+	From         lifecycle.State  `json:"from"`
+	To           lifecycle.State  `json:"to"`
+	Reason       string           `json:"reason"`
+	Replacement  string           `json:"replacement,omitempty"`
+	Deprecated   *time.Time       `json:"deprecated"`
+	Obsolete     *time.Time       `json:"obsolete"`
+	Deleted      *time.Time       `json:"deleted"`
+	QuotaRetries int              `json:"quota_retries"`
+	Error        string           `json:"error,omitempty"`
+}
+
+// MarshalJSON writes the stable form, the error as its message.
+func (r Result) MarshalJSON() ([]byte, error) {
+	j := resultJSON{Image: r.Image, Action: r.Action, From: r.From, To: r.To, Reason: r.Reason,
+		Replacement: r.Replacement, Deprecated: utc(r.Deprecated), Obsolete: utc(r.Obsolete), Deleted: utc(r.Deleted),
+		QuotaRetries: r.QuotaRetries}
+	if r.Err != nil {
+		j.Error = r.Err.Error()
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads the stable form back; an error comes back as a plain
+// error carrying the message.
+func (r *Result) UnmarshalJSON(b []byte) error {
+	var j resultJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*r = Result{Image: j.Image, Action: j.Action, From: j.From, To: j.To, Reason: j.Reason, Replacement: j.Replacement,
+		Deprecated: j.Deprecated, Obsolete: j.Obsolete, Deleted: j.Deleted, QuotaRetries: j.QuotaRetries}
+	if j.Error != "" {
+		r.Err = errors.New(j.Error)
+	}
+	return nil
+}
+
+// Untouched is an image the plan leaves alone, and why.
+type Untouched struct {
+	Image string          `json:"image"`
+	State lifecycle.State `json:"state"`
+	// Why classifies the reason for programs (lifecycle.Why: head,
+	// keep_active, min_age, protected, in_use, waiting, ...).
+	Why    lifecycle.Why `json:"why"`
+	Reason string        `json:"reason"`
+	// Next is when the image's next step falls due, for a waiting image.
+	Next *time.Time `json:"next,omitempty"`
+	// UsedBy names the image's users ("instance template acme/web-tpl").
+	UsedBy []string `json:"used_by,omitempty"`
+}
+
+// PolicyReport is the policy a report was planned with, durations written
+// as lifecycle.FormatDuration does ("7d", "36h0m0s").
+type PolicyReport struct {
+	KeepActive    int    `json:"keep_active"`
+	MinAge        string `json:"min_age"`
+	ObsoleteAfter string `json:"obsolete_after"`
+	DeleteAfter   string `json:"delete_after"`
+	PurgeAfter    string `json:"purge_after"`
+	ProtectLabel  string `json:"protect_label"`
+	CheckInUse    bool   `json:"check_in_use"`
+}
+
+// Report is one rotation run over one family. Its JSON form is stable and
+// documented in docs/cli.md:
+//
+//	{"project": "p", "family": "web", "at": "2026-11-26T06:47:30Z", "head": "web-v3",
+//	 "dry_run": false, "policy": {...}, "results": [Result...], "untouched": [Untouched...]}
+//
+// results and untouched are in plan order (newest image first) and are []
+// rather than null when empty.
+type Report struct {
+	Project string    `json:"project"`
+	Family  string    `json:"family"`
+	At      time.Time `json:"at"`
+	// Head is the family head the plan was made with; "" when none.
+	Head      string       `json:"head"`
+	DryRun    bool         `json:"dry_run"`
+	Policy    PolicyReport `json:"policy"`
+	Results   []Result     `json:"results"`
+	Untouched []Untouched  `json:"untouched"`
+}
+
+// Failed counts the actions that failed.
+func (r Report) Failed() int {
+	n := 0
+	for _, res := range r.Results {
+		if res.Err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Done counts the actions carried out (none in a dry run).
+func (r Report) Done() int {
+	if r.DryRun {
+		return 0
+	}
+	return len(r.Results) - r.Failed()
+}
+
+// Err joins the errors of the failed actions, each prefixed with its image;
+// nil when none failed.
+func (r Report) Err() error {
+	var errs []error
+	for _, res := range r.Results {
+		if res.Err != nil {
+			errs = append(errs, fmt.Errorf("%s %s: %w", res.Action, res.Image, res.Err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Preview is the report of a dry run: every action the plan would take,
+// none carried out.
+func Preview(plan lifecycle.RotationPlan) Report {
+	r := newReport(plan, true)
+	for _, e := range plan.Actions() {
+		r.Results = append(r.Results, resultOf(e))
+	}
+	return r
+}
+
+func newReport(plan lifecycle.RotationPlan, dryRun bool) Report {
+	p := plan.Policy
+	r := Report{Project: plan.Project, Family: plan.Family, At: plan.Now.UTC(), Head: plan.Head, DryRun: dryRun,
+		Policy: PolicyReport{KeepActive: p.KeepActive, MinAge: lifecycle.FormatDuration(p.MinAge),
+			ObsoleteAfter: lifecycle.FormatDuration(p.ObsoleteAfter), DeleteAfter: lifecycle.FormatDuration(p.DeleteAfter),
+			PurgeAfter: lifecycle.FormatDuration(p.PurgeAfter), ProtectLabel: p.ProtectLabel, CheckInUse: p.CheckInUse},
+		Results: []Result{}, Untouched: []Untouched{}}
+	for _, e := range plan.Entries {
+		if e.Action != lifecycle.ActionNone {
+			continue
+		}
+		u := Untouched{Image: e.Image.Name, State: e.From, Why: e.Why, Reason: e.Reason, Next: utc(e.Next)}
+		for _, use := range e.UsedBy {
+			u.UsedBy = append(u.UsedBy, use.String())
+		}
+		r.Untouched = append(r.Untouched, u)
+	}
+	return r
+}
+
+func resultOf(e lifecycle.Entry) Result {
+	d := e.Deprecation
+	return Result{Image: e.Image.Name, Action: e.Action, From: e.From, To: e.To, Reason: e.Reason,
+		Replacement: d.Replacement, Deprecated: utc(d.Deprecated), Obsolete: utc(d.Obsolete), Deleted: utc(d.Deleted)}
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// WriteTable writes the report for people: a heading line, the actions as an
+// aligned table (image, action, from -> to, the dates written, the outcome,
+// the reason), the errors of failed actions, then the untouched images and
+// why.
+func WriteTable(w io.Writer, r Report) {
+	head := r.Head
+	if head == "" {
+		head = "(none)"
+	}
+	mode := ""
+	if r.DryRun {
+		mode = " (dry run: nothing changed)"
+	}
+	fmt.Fprintf(w, "family %s of project %s at %s: head %s%s\n", r.Family, r.Project, stamp(&r.At), head, mode)
+	if len(r.Results) == 0 {
+		fmt.Fprintln(w, "no actions")
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "IMAGE\tACTION\tFROM -> TO\tDEPRECATED\tOBSOLETE\tDELETED\tOUTCOME\tREASON")
+		for _, res := range r.Results {
+			fmt.Fprintf(tw, "%s\t%s\t%s -> %s\t%s\t%s\t%s\t%s\t%s\n", res.Image, res.Action, res.From, res.To,
+				stamp(res.Deprecated), stamp(res.Obsolete), stamp(res.Deleted), outcome(r, res), oneLine(res.Reason))
+		}
+		_ = tw.Flush()
+	}
+	if r.Failed() > 0 {
+		fmt.Fprintf(w, "%d of %d actions failed:\n", r.Failed(), len(r.Results))
+		for _, res := range r.Results {
+			if res.Err != nil {
+				fmt.Fprintf(w, "  %s %s: %s\n", res.Action, res.Image, oneLine(res.Err.Error()))
+			}
+		}
+	}
+	if len(r.Untouched) > 0 {
+		fmt.Fprintln(w, "untouched:")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  IMAGE\tSTATE\tWHY\tNEXT\tREASON")
+		for _, u := range r.Untouched {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", u.Image, u.State, u.Why, stamp(u.Next), oneLine(u.Reason))
+		}
+		_ = tw.Flush()
+	}
+}
+
+func outcome(r Report, res Result) string {
+	switch {
+	case r.DryRun:
+		return "planned"
+	case res.Err != nil:
+		return "FAILED"
+	case res.QuotaRetries > 0:
+		return fmt.Sprintf("done (%d quota retries)", res.QuotaRetries)
+	}
+	return "done"
+}
+
+func stamp(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// oneLine keeps a message on its table row.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
