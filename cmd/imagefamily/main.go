@@ -1,12 +1,17 @@
 // Command imagefamily is the operator's side of the suite: status, rotation,
 // rollback, revoke, outdated-children report, naming, and the local Compute
 // Engine emulator. Flags and output live here; decisions live in
-// internal/lifecycle.
+// internal/lifecycle, execution of rotation plans in internal/rotation.
+// docs/cli.md documents every command, flag, output format and exit code.
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 // Exit codes shared by every command.
@@ -18,31 +23,57 @@ const (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string) int {
+// command is one subcommand: it parses args itself and returns the exit code.
+type command struct {
+	name    string
+	summary string
+	run     func(e *env, args []string) int
+}
+
+var commands = []command{
+	{"status", "every image of a family: state, dates, protection, next step", cmdStatus},
+	{"rotate", "deprecate, obsolete, mark deleted and purge old images of families", cmdRotate},
+	{"rollback", "move a family back to an older image (never un-deprecates)", cmdRollback},
+	{"revoke", "make an image (and its descendants) OBSOLETE now, with a reason", cmdRevoke},
+	{"outdated", "family heads built on a parent that is no longer its family's head", cmdOutdated},
+	{"name", "print the conventional name of an image", cmdName},
+	{"emulator", "run the local Compute Engine emulator", nil},
+}
+
+// run is the whole CLI: tests call it in-process with their own writers and
+// environment.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 {
-		usage()
+		usage(stderr)
 		return exitUsage
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "emulator":
-		return runEmulator(rest)
+	name, rest := args[0], args[1:]
+	switch name {
 	case "-h", "--help", "help":
-		usage()
+		usage(stdout)
 		return exitOK
-	default:
-		fmt.Fprintf(os.Stderr, "imagefamily: unknown command %q (run imagefamily --help)\n", cmd)
-		return exitUsage
+	case "emulator":
+		return emulatorCommand(ctx, rest, stdout, stderr)
 	}
+	for _, c := range commands {
+		if c.name == name && c.run != nil {
+			return c.run(&env{ctx: ctx, cmd: name, stdout: stdout, stderr: stderr, getenv: getenv}, rest)
+		}
+	}
+	fmt.Fprintf(stderr, "imagefamily: unknown command %q (run imagefamily --help)\n", name)
+	return exitUsage
 }
 
-func usage() {
-	fmt.Fprint(os.Stderr, `usage: imagefamily COMMAND [flags]
-
-commands:
-  emulator   run the local Compute Engine emulator
-`)
+func usage(w io.Writer) {
+	fmt.Fprint(w, "usage: imagefamily COMMAND [flags]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s  %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun imagefamily COMMAND --help for its flags; docs/cli.md has them all.\n")
 }

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
+)
+
+const webTemplate = `{"projects": {"p": {"instanceTemplates": [{"name": "web-tpl", "properties": {"disks": [
+  {"boot": true, "initializeParams": {"sourceImage": "projects/p/global/images/web-v4"}}]}}]}}}`
+
+// webFamily lays a family with an image for every reason rotation has:
+// head, keep_active, in use, protected, due, waiting, and a later step due.
+func webFamily(t *testing.T, env *emulatortest.Env) {
+	t.Helper()
+	put(t, env, "p", "web", "web-v6", 10*time.Minute)
+	put(t, env, "p", "web", "web-v5", 2*day)
+	put(t, env, "p", "web", "web-v4", 3*day)
+	put(t, env, "p", "web", "web-v3", 4*day, labels("imagefamily-protect", "true"))
+	put(t, env, "p", "web", "web-v2", 5*day)
+	put(t, env, "p", "web", "web-v1", 10*day, deprecated("DEPRECATED", t0.Add(-2*day), t0.Add(5*day), t0.Add(35*day)))
+	put(t, env, "p", "web", "web-v0", 60*day, deprecated("OBSOLETE", t0.Add(-45*day), t0.Add(-38*day), t0.Add(-day)))
+	loadState(t, env, webTemplate)
+}
+
+func TestStatusShowsEveryImageWithProtectionAndNextStep(t *testing.T) {
+	env := emu(t, emulator.Options{})
+	webFamily(t, env)
+	table := mustCLI(t, env, exitOK, "status", "--project", "p", "--family", "web")
+	golden(t, "status", table.stdout)
+	js := mustCLI(t, env, exitOK, "status", "--project", "p", "--family", "web", "--format", "json")
+	golden(t, "status_json", js.stdout)
+
+	var rep statusReport
+	if err := json.Unmarshal([]byte(js.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"web-v6": "head", "web-v5": "keep_active", "web-v4": "in_use", "web-v3": "protected"}
+	for _, img := range rep.Images {
+		got := ""
+		if img.ProtectedBy != nil {
+			got = string(*img.ProtectedBy)
+		}
+		if got != want[img.Name] {
+			t.Errorf("%s protected by %q, want %q", img.Name, got, want[img.Name])
+		}
+	}
+	if !strings.Contains(table.stdout, "in use by instance template p/web-tpl") {
+		t.Errorf("table does not name the template using web-v4:\n%s", table.stdout)
+	}
+}
+
+func TestStatusAtShowsTheFamilyLater(t *testing.T) {
+	env := emu(t, emulator.Options{})
+	webFamily(t, env)
+	// Six days on, web-v1's obsolete date has come.
+	r := mustCLI(t, env, exitOK, "status", "--project", "p", "--family", "web", "--at", t0.Add(6*day).Format(time.RFC3339), "--format", "json")
+	var rep statusReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range rep.Images {
+		if img.Name == "web-v1" && (img.Next.Action != "obsolete" || img.Next.Condition != "due now") {
+			t.Errorf("web-v1 next = %+v, want obsolete due now", img.Next)
+		}
+	}
+}
+
+func TestStatusOfAnEmptyFamily(t *testing.T) {
+	env := emu(t, emulator.Options{})
+	r := mustCLI(t, env, exitOK, "status", "--project", "p", "--family", "none")
+	if !strings.Contains(r.stdout, "no images") || !strings.Contains(r.stdout, "head -") {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+}
