@@ -1,0 +1,135 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
+)
+
+func TestInvalidFlagsExitTwoWithOneClearLine(t *testing.T) {
+	env := emu(t, emulator.Options{})
+	missing := filepath.Join(t.TempDir(), "missing.json")
+	tests := []struct {
+		name string
+		args []string
+		want string // the whole stderr line after "imagefamily CMD: "
+	}{
+		{"no command", nil, ""},
+		{"unknown command", []string{"rotat"}, `imagefamily: unknown command "rotat" (run imagefamily --help)`},
+		{"unknown flag", []string{"status", "--project", "p", "--family", "web", "--keep", "2"}, "unknown flag --keep (run imagefamily status --help)"},
+		{"flag without value", []string{"status", "--family", "web", "--project"}, "--project needs a value"},
+		{"missing project", []string{"status", "--family", "web"}, "--project is required: name the project that holds the images, e.g. --project acme-images"},
+		{"bad project", []string{"status", "--project", "Acme", "--family", "web"}, `--project "Acme": naming: name "Acme" is not a valid name: it must start with a lower-case letter, hold only a-z, 0-9 and "-", and end with a letter or digit`},
+		{"missing family", []string{"status", "--project", "p"}, "--family is required: name the image family, e.g. --family web"},
+		{"bad format", []string{"status", "--project", "p", "--family", "web", "--format", "yaml"}, `--format "yaml": must be table or json`},
+		{"keep-active not a number", []string{"rotate", "--project", "p", "--family", "web", "--keep-active", "two"}, `--keep-active "two": not a whole number: use 0 or more, e.g. 2`},
+		{"keep-active negative", []string{"rotate", "--project", "p", "--family", "web", "--keep-active", "-1"}, "--keep-active: -1 is negative: keep_active counts the newest ACTIVE images kept, the head being the first of them; use 0 or more (0 and 1 keep only the head)"},
+		{"bad duration", []string{"rotate", "--project", "p", "--family", "web", "--obsolete-after", "a week"}, `--obsolete-after: "a week" is not a duration: use a number with a unit (ns, us, ms, s, m, h or d for days), e.g. "168h" or "7d"`},
+		{"negative duration", []string{"rotate", "--project", "p", "--family", "web", "--min-age", "-2h"}, `--min-age: -2h0m0s is negative: use 0 or more, e.g. "1h"`},
+		{"protect label is a lineage key", []string{"rotate", "--project", "p", "--family", "web", "--protect-label", "imagefamily-parent-image"}, `--protect-label: "imagefamily-parent-image" is a lineage key imagefamily writes itself: choose another key, e.g. "imagefamily-protect"`},
+		{"bad bool", []string{"rotate", "--project", "p", "--family", "web", "--check-in-use=maybe"}, `--check-in-use "maybe": must be true or false`},
+		{"bad in-use project", []string{"rotate", "--project", "p", "--family", "web", "--in-use-projects", "a,B"}, `--in-use-projects "a,B": project "B": naming: name "B" is not a valid name: it must start with a lower-case letter, hold only a-z, 0-9 and "-", and end with a letter or digit`},
+		{"parallelism zero", []string{"rotate", "--project", "p", "--family", "web", "--parallelism", "0"}, "--parallelism 0: use 1 or more, e.g. 4"},
+		{"no family selection", []string{"rotate", "--project", "p"}, "choose the families with exactly one of --family F (repeatable), --all-families or --family-label K=V"},
+		{"two family selections", []string{"rotate", "--project", "p", "--family", "web", "--all-families"}, "choose the families with exactly one of --family F (repeatable), --all-families or --family-label K=V"},
+		{"bad family", []string{"rotate", "--project", "p", "--family", "Web_1"}, `--family "Web_1": naming: name "Web_1" is not a valid name: it must start with a lower-case letter, hold only a-z, 0-9 and "-", and end with a letter or digit`},
+		{"family label without =", []string{"rotate", "--project", "p", "--family-label", "team"}, `--family-label "team": write it as KEY=VALUE, e.g. team=web`},
+		{"bad --at", []string{"rotate", "--project", "p", "--family", "web", "--at", "tomorrow"}, `--at "tomorrow": not an RFC 3339 time: write it like 2026-12-01T00:00:00Z`},
+		{"unwritable report", []string{"rotate", "--project", "p", "--family", "web", "--report", filepath.Join(missing, "r.json")}, ""},
+		{"positional for rotate", []string{"rotate", "--project", "p", "web"}, `unexpected argument "web": name families with --family F`},
+		{"bad endpoint", []string{"status", "--project", "p", "--family", "web", "--endpoint", "127.0.0.1:1"}, `--endpoint: "127.0.0.1:1" must start with http:// or https:// (e.g. http://127.0.0.1:8080/compute/v1/)`},
+		{"missing credentials file", []string{"status", "--project", "p", "--family", "web", "--credentials-file", missing}, ""},
+		{"two credentials", []string{"status", "--project", "p", "--family", "web", "--credentials-file", missing, "--access-token", "x"}, ""},
+		{"bad service account", []string{"status", "--project", "p", "--family", "web", "--impersonate-service-account", "bob"}, `--impersonate-service-account "bob" is not a service account email (want NAME@PROJECT.iam.gserviceaccount.com)`},
+		{"rollback target spelled wrong", []string{"rollback", "--project", "p", "--family", "web", "--to", "projects//x"}, ""},
+		{"revoke without image", []string{"revoke", "--project", "p"}, "revoke takes exactly one IMAGE, got 0 arguments: imagefamily revoke --project P IMAGE"},
+		{"revoke two images", []string{"revoke", "--project", "p", "a", "b"}, "revoke takes exactly one IMAGE, got 2 arguments: imagefamily revoke --project P IMAGE"},
+		{"revoke a family", []string{"revoke", "--project", "p", "projects/p/global/images/family/web"}, `IMAGE "projects/p/global/images/family/web" follows a family: name one image`},
+		{"name without parts", []string{"name", "--os", "debian"}, `--software "" sanitises to nothing: each part needs at least one letter or digit`},
+		{"name bad timestamp", []string{"name", "--os", "d", "--software", "s", "--version", "1", "--timestamp", "now"}, `--timestamp "now": not an RFC 3339 time: write it like 2026-11-26T06:47:30Z`},
+		{"name starting with a digit", []string{"name", "--os", "12", "--software", "s", "--version", "1"}, `--os "12" starts the name with the digit "1": a name must start with a letter; put a part that starts with a letter first in the template, or start it with a literal prefix`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := cli(t, env, tt.args...)
+			if r.code != exitUsage {
+				t.Fatalf("exit %d, want 2; stderr %q", r.code, r.stderr)
+			}
+			if r.stdout != "" && len(tt.args) > 0 {
+				t.Errorf("stdout %q, want nothing", r.stdout)
+			}
+			if len(tt.args) == 0 {
+				return // usage on stderr
+			}
+			if strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("stderr %q, want exactly one line", r.stderr)
+			}
+			line := strings.TrimSuffix(r.stderr, "\n")
+			if tt.want == "" {
+				if !strings.HasPrefix(line, "imagefamily "+tt.args[0]+": --") && !strings.HasPrefix(line, "imagefamily "+tt.args[0]+": ") {
+					t.Errorf("stderr %q, want it to start with the command", line)
+				}
+				return
+			}
+			want := "imagefamily " + tt.args[0] + ": " + tt.want
+			if strings.HasPrefix(tt.want, "imagefamily") {
+				want = tt.want
+			}
+			if line != want {
+				t.Errorf("stderr:\n%s\nwant:\n%s", line, want)
+			}
+		})
+	}
+}
+
+func TestFlagsMayFollowPositionalArguments(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"img", "--descendants"}, []string{"img"}},
+		{[]string{"--descendants", "img"}, []string{"img"}},
+		{[]string{"img", "--reason", "x y", "--force"}, []string{"img"}},
+		{[]string{"a", "--force", "b"}, []string{"a", "b"}},
+		{[]string{"--force", "--", "--not-a-flag"}, []string{"--not-a-flag"}},
+	}
+	for _, tt := range tests {
+		fs := newFlagSet("revoke")
+		var desc, force bool
+		var reason string
+		fs.Var(boolFlag{&desc}, "descendants", "")
+		fs.Var(boolFlag{&force}, "force", "")
+		fs.StringVar(&reason, "reason", "", "")
+		got, err := parseArgs(fs, "revoke", tt.args)
+		if err != nil || strings.Join(got, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("parseArgs(%q) = %q, %v; want %q", tt.args, got, err, tt.want)
+		}
+	}
+}
+
+func TestHelpExitsZeroOnStdout(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"help"}, {"status", "--help"}, {"rotate", "-h"}, {"rollback", "--help"},
+		{"revoke", "--help"}, {"outdated", "--help"}, {"name", "--help"}} {
+		r := cli(t, nil, args...)
+		if r.code != exitOK || !strings.Contains(r.stdout, "usage: imagefamily") || r.stderr != "" {
+			t.Errorf("%v: exit %d stdout %q stderr %q", args, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+func TestEndpointFromFlagOverridesEnvironment(t *testing.T) {
+	env := emu(t, emulator.Options{})
+	put(t, env, "p", "web", "web-v1", day)
+	// The environment names a dead endpoint; the flag wins.
+	var r result
+	{
+		dead := *env
+		dead.URL = "http://127.0.0.1:1"
+		r = cli(t, &dead, "status", "--project", "p", "--family", "web", "--endpoint", env.URL+"/compute/v1/")
+	}
+	if r.code != exitOK || !strings.Contains(r.stdout, "web-v1") {
+		t.Errorf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
