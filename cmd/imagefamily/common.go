@@ -271,7 +271,10 @@ func (c *commonFlags) auth() gce.AuthConfig {
 func (c *commonFlags) client(e *env) (gce.Compute, error) {
 	cl, err := gce.New(e.ctx, c.auth(), gceOptions...)
 	if err != nil {
-		return nil, usageError{"connecting to Compute Engine: " + authFlagNames.Replace(err.Error())}
+		// Every client fails the same way (e.g. no application default
+		// credentials): the first says it.
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		return nil, usageError{"connecting to Compute Engine: " + authFlagNames.Replace(first)}
 	}
 	return cl, nil
 }
