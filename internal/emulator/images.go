@@ -122,7 +122,6 @@ func (s *Server) imageList(r *http.Request) (proto.Message, error) {
 	if p := s.store.projects[name]; p != nil {
 		items = make([]*computepb.Image, 0, len(p.images))
 		for _, img := range p.images {
-			freeze(img)
 			items = append(items, s.store.imageViewLocked(p, img))
 		}
 	}
@@ -207,8 +206,8 @@ func (s *Server) mutateImages(r *http.Request, method string, prepare func(p *pr
 	return op, nil
 }
 
-// replaceImageLocked stores a changed copy of an image (see the note at the
-// top of this file).
+// replaceImageLocked stores an image, new or a changed copy (see the note at
+// the top of this file). Every write to project.images goes through it.
 func replaceImageLocked(p *project, img *computepb.Image) {
 	p.images[img.GetName()] = img
 	freeze(img)

@@ -421,3 +421,45 @@ func TestStateFileThatCannotBeWrittenIsA500(t *testing.T) {
 		t.Errorf("code %d, want 500", code)
 	}
 }
+
+func TestListFiltersInBothDialects(t *testing.T) {
+	c := start(t, emulator.Options{})
+	c.mustInsert(t, labelled(withFamily(rawImage("web-v1"), "web"), "team", "web"))
+	c.mustInsert(t, withFamily(rawImage("web-v2"), "web"))
+	c.mustInsert(t, withFamily(rawImage("webapp-v1"), "webapp"))
+	c.mustInsert(t, rawImage("api-v1"))
+	if err := c.deprecate(t, "web-v1", &computepb.DeprecationStatus{State: proto.String("DEPRECATED")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ filter, want string }{
+		{`family = web`, "web-v1,web-v2"},
+		{`family eq ".*\bweb\b.*"`, "web-v1,web-v2"}, // what gcloud sends for --filter=family=web
+		{`labels.team:*`, "web-v1"},
+		{`(family = web) (deprecated.state != DEPRECATED)`, "web-v2"},
+		{`name eq web.*-v1`, "web-v1,webapp-v1"},
+		{`  `, "api-v1,web-v1,web-v2,webapp-v1"},
+	} {
+		t.Run(tc.filter, func(t *testing.T) {
+			it := c.images.List(ctxT(t), &computepb.ListImagesRequest{Project: proj, Filter: proto.String(tc.filter)})
+			var got []string
+			for {
+				img, err := it.Next()
+				if errors.Is(err, iterator.Done) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, img.GetName())
+			}
+			if strings.Join(got, ",") != tc.want {
+				t.Errorf("got %v, want %s", got, tc.want)
+			}
+		})
+	}
+	_, err := c.images.List(ctxT(t), &computepb.ListImagesRequest{Project: proj, Filter: proto.String(`family = (`)}).Next()
+	msg := wantAPIErr(t, err, 400, "invalid")
+	if want := "Invalid value for field 'filter': 'family = ('. Invalid list filter expression."; msg != want {
+		t.Errorf("message %q, want %q", msg, want)
+	}
+}

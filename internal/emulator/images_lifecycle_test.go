@@ -42,6 +42,9 @@ func TestDeprecateStoresStatesDatesAndReplacement(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := c.mustGet(t, "web-v1").GetDeprecated()
+	if err := c.deprecate(t, "web-v2", &computepb.DeprecationStatus{State: proto.String("ACTIVE"), Obsolete: proto.String("2027-02-01T08:32:28")}); err != nil {
+		t.Errorf("a date without offset, as gcloud --obsolete-in sends it: %v", err)
+	}
 	if got.GetState() != "ACTIVE" || got.GetDeprecated() != sched.GetDeprecated() || got.GetDeleted() != sched.GetDeleted() {
 		t.Errorf("scheduled deprecation stored as %v", got)
 	}

@@ -31,7 +31,7 @@ func (st *Store) checkDeprecationLocked(p *project, img *computepb.Image, req *c
 		if v == nil || *v == "" {
 			continue
 		}
-		if _, err := time.Parse(time.RFC3339Nano, *v); err != nil {
+		if !validDeprecationDate(*v) {
 			return nil, errInvalid("Invalid value for field '%s.%s': '%s'. Must be an RFC 3339 timestamp, e.g. 2026-11-26T06:47:30Z.", field, name, *v)
 		}
 	}
@@ -59,6 +59,18 @@ func (st *Store) checkDeprecationLocked(p *project, img *computepb.Image, req *c
 		out.State = proto.String("ACTIVE")
 	}
 	return out, nil
+}
+
+// validDeprecationDate accepts RFC 3339, and the same without a UTC offset:
+// gcloud's --obsolete-in/--delete-in send local-less times such as
+// 2026-11-27T08:32:28, which Compute Engine accepts. Dates are stored as sent.
+func validDeprecationDate(s string) bool {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
+		if _, err := time.Parse(layout, s); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // imageDeprecate sets an image's deprecation status. An empty body clears it:

@@ -62,12 +62,13 @@ func listPage[T proto.Message](r *http.Request, items []T) (page []T, nextPageTo
 		return nil, "", errInvalid("%s", err.Error())
 	}
 
+	filtering := strings.TrimSpace(filterSrc) != ""
 	keys := make([]listKey, 0, len(items))
 	for i, it := range items {
-		if filterSrc != "" && !expr.Match(genericObject(it)) {
+		if filtering && !expr.Match(genericObject(it)) {
 			continue
 		}
-		keys = append(keys, keyOf(it, i))
+		keys = append(keys, keyOf(it, i, descByTime))
 	}
 	less := func(a, b listKey) bool {
 		if descByTime && !a.created.Equal(b.created) {
@@ -112,17 +113,35 @@ type listKey struct {
 
 func sameKey(a, b listKey) bool { return a.name == b.name && a.created.Equal(b.created) }
 
-func keyOf(m proto.Message, index int) listKey {
+// named is what every Compute Engine resource message offers; asserting it is
+// much cheaper than reflection on a list of 10,000.
+type named interface {
+	GetName() string
+	GetCreationTimestamp() string
+}
+
+func keyOf(m proto.Message, index int, byTime bool) listKey {
 	k := listKey{index: index}
-	msg := m.ProtoReflect()
-	fields := msg.Descriptor().Fields()
-	if fd := fields.ByName("name"); fd != nil && fd.Kind() == protoreflect.StringKind {
-		k.name = msg.Get(fd).String()
+	var ts string
+	if n, ok := m.(named); ok {
+		k.name = n.GetName()
+		if byTime {
+			ts = n.GetCreationTimestamp()
+		}
+	} else {
+		msg := m.ProtoReflect()
+		fields := msg.Descriptor().Fields()
+		if fd := fields.ByName("name"); fd != nil && fd.Kind() == protoreflect.StringKind {
+			k.name = msg.Get(fd).String()
+		}
+		if fd := fields.ByName("creation_timestamp"); byTime && fd != nil && fd.Kind() == protoreflect.StringKind {
+			ts = msg.Get(fd).String()
+		}
 	}
-	if fd := fields.ByName("creation_timestamp"); fd != nil && fd.Kind() == protoreflect.StringKind {
+	if ts != "" {
 		// Parsed, not compared as text: fixtures may carry other UTC offsets
 		// (Compute Engine itself writes -07:00 on some resources).
-		k.created, _ = time.Parse(time.RFC3339Nano, msg.Get(fd).String())
+		k.created, _ = time.Parse(time.RFC3339Nano, ts)
 	}
 	return k
 }
@@ -177,7 +196,10 @@ func decodePageToken(s, filterSrc, orderBy string) (listKey, bool) {
 //   - byContent: anything else is keyed by its deterministic binary encoding;
 //     equal bytes mean equal JSON, so a resource changed in place misses.
 var (
-	frozen    sync.Map // uintptr -> *frozenEntry
+	frozen = struct {
+		sync.RWMutex
+		m map[uintptr]*frozenEntry
+	}{m: map[uintptr]*frozenEntry{}}
 	byContent = struct {
 		sync.Mutex
 		m map[string]map[string]any
@@ -186,6 +208,7 @@ var (
 
 type frozenEntry struct {
 	same func(proto.Message) bool
+	once sync.Once
 	obj  map[string]any
 }
 
@@ -203,24 +226,38 @@ func freeze[T any, P interface {
 	proto.Message
 }](m P) {
 	addr := uintptr(unsafe.Pointer(m))
-	if e, ok := frozen.Load(addr); ok && e.(*frozenEntry).same(m) {
+	frozen.RLock()
+	e, ok := frozen.m[addr]
+	frozen.RUnlock()
+	if ok && e.same(m) {
 		return
 	}
 	wp := weak.Make((*T)(m))
-	e := &frozenEntry{
-		same: func(x proto.Message) bool { p, ok := x.(P); return ok && wp.Value() == (*T)(p) },
-		obj:  toGeneric(m),
-	}
-	frozen.Store(addr, e)
-	runtime.AddCleanup((*T)(m), func(addr uintptr) { frozen.CompareAndDelete(addr, e) }, addr)
+	e = &frozenEntry{same: func(x proto.Message) bool { p, ok := x.(P); return ok && wp.Value() == (*T)(p) }}
+	frozen.Lock()
+	frozen.m[addr] = e
+	frozen.Unlock()
+	runtime.AddCleanup((*T)(m), func(addr uintptr) {
+		frozen.Lock()
+		if frozen.m[addr] == e {
+			delete(frozen.m, addr)
+		}
+		frozen.Unlock()
+	}, addr)
 }
 
 // genericObject returns m as the API writes it, decoded by encoding/json
 // (what filter.Expr.Match evaluates). Callers must not modify the result.
 func genericObject(m proto.Message) map[string]any {
 	if rv := reflect.ValueOf(m); rv.Kind() == reflect.Pointer && !rv.IsNil() {
-		if e, ok := frozen.Load(rv.Pointer()); ok && e.(*frozenEntry).same(m) {
-			return e.(*frozenEntry).obj
+		frozen.RLock()
+		e, ok := frozen.m[rv.Pointer()]
+		frozen.RUnlock()
+		if ok && e.same(m) {
+			// Converted on first use: freezing is on every list's path,
+			// conversion only on filtered ones.
+			e.once.Do(func() { e.obj = toGeneric(m) })
+			return e.obj
 		}
 	}
 	bin, err := deterministic.Marshal(m)

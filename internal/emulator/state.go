@@ -102,7 +102,7 @@ func (st *Store) applyStateLocked(state State) error {
 				return fmt.Errorf("projects.%s.images[%d]: name is required", name, i)
 			}
 			st.fillImageLocked(p, img)
-			p.images[img.GetName()] = img
+			replaceImageLocked(p, img)
 		}
 		for i, raw := range ps.InstanceTemplates {
 			t := &computepb.InstanceTemplate{}
