@@ -1,32 +1,162 @@
 package emulator
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
 )
 
-// aggregatePage applies a list request to the resources of every scope as
-// one flattened list, so that filter, orderBy, maxResults and pageToken work
-// across scopes as in Compute Engine, and groups the page by scope.
+// aggregatePage answers an aggregated list: the resources of every scope, in
+// scope order, as one list that filter, orderBy, maxResults and pageToken
+// apply to (a page may span scopes, as in Compute Engine). Within a scope,
+// listPage filters and orders; names are unique there, so its paging is
+// exact. Across scopes names repeat (an instance "web" in two zones), so the
+// page token here names the scope as well as the last item.
 // returnPartialSuccess and includeAllScopes are accepted and ignored: every
 // scope is always reachable here.
-func aggregatePage[T proto.Message](r *http.Request, items []T, scopeOf func(T) string) (map[string][]T, string, error) {
-	page, next, err := listPage(r, items)
-	if err != nil {
+func aggregatePage[T proto.Message](r *http.Request, scopes []string, itemsOf func(scope string) []T) (map[string][]T, string, error) {
+	q := r.URL.Query()
+	filterSrc := q.Get("filter")
+	orderBy := strings.Join(strings.Fields(q.Get("orderBy")), " ")
+	byTime := orderBy == "creationTimestamp desc"
+	// listPage's own checks of filter, orderBy and maxResults, on nothing.
+	if _, _, err := listPage(withQuery(r, q, func(v url.Values) { v.Del("pageToken") }), []T(nil)); err != nil {
 		return nil, "", err
 	}
-	out := map[string][]T{}
-	for _, it := range page {
-		scope := scopeOf(it)
-		out[scope] = append(out[scope], proto.Clone(it).(T))
+	max := maxListResults
+	if n, _ := strconv.Atoi(q.Get("maxResults")); n > 0 {
+		max = n
 	}
-	return out, next, nil
+	first := 0
+	var after *aggregateToken
+	if tok := q.Get("pageToken"); tok != "" {
+		after = decodeAggregateToken(tok, filterSrc, orderBy)
+		first = slices.Index(scopes, after.GetScope())
+		if after == nil || first < 0 {
+			return nil, "", errInvalid("Invalid value for field 'pageToken': '%s'. Invalid page token.", tok)
+		}
+	}
+
+	type entry struct {
+		scope string
+		key   listKey
+		item  T
+	}
+	var picked []entry // up to max+1: the extra one says there is a next page
+collect:
+	for si := first; si < len(scopes); si++ {
+		items := itemsOf(scopes[si])
+		next := ""
+		for {
+			req := withQuery(r, q, func(v url.Values) {
+				v.Set("maxResults", strconv.Itoa(maxListResults))
+				v.Del("pageToken")
+				if next != "" {
+					v.Set("pageToken", next)
+				}
+			})
+			page, tok, err := listPage(req, items)
+			if err != nil {
+				return nil, "", err
+			}
+			for _, it := range page {
+				k := keyOf(it, 0, byTime)
+				if after != nil && si == first && !after.precedes(k, byTime) {
+					continue
+				}
+				picked = append(picked, entry{scopes[si], k, it})
+				if len(picked) > max {
+					break collect
+				}
+			}
+			if tok == "" {
+				break
+			}
+			next = tok
+		}
+	}
+	nextToken := ""
+	if len(picked) > max {
+		last := picked[max-1]
+		nextToken = encodeAggregateToken(last.scope, last.key, filterSrc, orderBy)
+		picked = picked[:max]
+	}
+	out := map[string][]T{}
+	for _, e := range picked {
+		out[e.scope] = append(out[e.scope], proto.Clone(e.item).(T))
+	}
+	return out, nextToken, nil
 }
 
-func zoneScope(zoneURL string) string { return "zones/" + lastSegment(zoneURL) }
+// withQuery is r with its query changed by edit (r itself is not modified).
+func withQuery(r *http.Request, q url.Values, edit func(url.Values)) *http.Request {
+	v := url.Values{}
+	for k, vs := range q {
+		v[k] = append([]string(nil), vs...)
+	}
+	edit(v)
+	u := *r.URL
+	u.RawQuery = v.Encode()
+	out := *r
+	out.URL = &u
+	return &out
+}
+
+// aggregateToken is an aggregated list's page token: the last item served,
+// with its scope, and a hash of the query it belongs to.
+type aggregateToken struct {
+	Scope   string `json:"s"`
+	Name    string `json:"n"`
+	Created int64  `json:"c,omitempty"` // Unix nanoseconds, with orderBy=creationTimestamp desc
+	Query   string `json:"q"`
+}
+
+func (t *aggregateToken) GetScope() string {
+	if t == nil {
+		return ""
+	}
+	return t.Scope
+}
+
+// precedes reports whether the token's item comes before k within a scope,
+// in listPage's order: by name, or newest first then by name.
+func (t *aggregateToken) precedes(k listKey, byTime bool) bool {
+	if byTime {
+		if c := time.Unix(0, t.Created).UTC(); !k.created.Equal(c) {
+			return k.created.Before(c)
+		}
+	}
+	return k.name > t.Name
+}
+
+func encodeAggregateToken(scope string, last listKey, filterSrc, orderBy string) string {
+	t := aggregateToken{Scope: scope, Name: last.name, Query: "agg:" + queryHash(filterSrc, orderBy)}
+	if !last.created.IsZero() {
+		t.Created = last.created.UnixNano()
+	}
+	b, _ := json.Marshal(t)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeAggregateToken(s, filterSrc, orderBy string) *aggregateToken {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil
+	}
+	var t aggregateToken
+	if err := json.Unmarshal(b, &t); err != nil || t.Query != "agg:"+queryHash(filterSrc, orderBy) {
+		return nil
+	}
+	return &t
+}
 
 func zoneScopes() []string {
 	out := make([]string, 0, len(allZones))
@@ -49,7 +179,9 @@ func (s *Server) instanceAggregatedList(r *http.Request) (proto.Message, error) 
 	s.store.lock()
 	defer s.store.unlock()
 	p := s.store.readProjectLocked(project)
-	groups, next, err := aggregatePage(r, zonal(p.instances, ""), func(in *computepb.Instance) string { return zoneScope(in.GetZone()) })
+	groups, next, err := aggregatePage(r, zoneScopes(), func(scope string) []*computepb.Instance {
+		return zonal(p.instances, strings.TrimPrefix(scope, "zones/"))
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +207,12 @@ func (s *Server) diskAggregatedList(r *http.Request) (proto.Message, error) {
 	s.store.lock()
 	defer s.store.unlock()
 	p := s.store.readProjectLocked(project)
-	groups, next, err := aggregatePage(r, zonal(p.disks, ""), func(d *computepb.Disk) string { return zoneScope(d.GetZone()) })
+	groups, next, err := aggregatePage(r, append(zoneScopes(), regionScopes()...), func(scope string) []*computepb.Disk {
+		if !strings.HasPrefix(scope, "zones/") {
+			return nil // no regional disks here
+		}
+		return zonal(p.disks, strings.TrimPrefix(scope, "zones/"))
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -103,18 +240,18 @@ func (s *Server) templateAggregatedList(r *http.Request) (proto.Message, error) 
 	s.store.lock()
 	defer s.store.unlock()
 	p := s.store.readProjectLocked(project)
-	all := append(zonal(p.templates, ""), zonal(p.regionalTemplates, "")...)
-	groups, next, err := aggregatePage(r, all, func(t *computepb.InstanceTemplate) string {
-		if t.GetRegion() == "" {
-			return "global"
+	scopes := append([]string{"global"}, regionScopes()...)
+	groups, next, err := aggregatePage(r, scopes, func(scope string) []*computepb.InstanceTemplate {
+		if scope == "global" {
+			return zonal(p.templates, "")
 		}
-		return "regions/" + lastSegment(t.GetRegion())
+		return zonal(p.regionalTemplates, strings.TrimPrefix(scope, "regions/"))
 	})
 	if err != nil {
 		return nil, err
 	}
 	items := map[string]*computepb.InstanceTemplatesScopedList{}
-	for _, scope := range append([]string{"global"}, regionScopes()...) {
+	for _, scope := range scopes {
 		if g := groups[scope]; len(g) > 0 {
 			items[scope] = &computepb.InstanceTemplatesScopedList{InstanceTemplates: g}
 		} else {
@@ -138,24 +275,23 @@ func (s *Server) operationAggregatedList(r *http.Request) (proto.Message, error)
 	s.store.lock()
 	defer s.store.unlock()
 	p := s.store.readProjectLocked(project)
-	var all []*computepb.Operation
+	byScope := map[string][]*computepb.Operation{}
 	for _, k := range p.opOrder {
 		op, ok := p.operations[k]
 		if !ok {
 			continue
 		}
 		s.store.refreshOpLocked(p, op)
-		all = append(all, op)
+		scope := k[:strings.LastIndexByte(k, '/')]
+		byScope[scope] = append(byScope[scope], op)
 	}
-	groups, next, err := aggregatePage(r, all, func(op *computepb.Operation) string {
-		key := opKeyOf(op)
-		return key[:strings.LastIndexByte(key, '/')]
-	})
+	scopes := append(append([]string{"global"}, regionScopes()...), zoneScopes()...)
+	groups, next, err := aggregatePage(r, scopes, func(scope string) []*computepb.Operation { return byScope[scope] })
 	if err != nil {
 		return nil, err
 	}
 	items := map[string]*computepb.OperationsScopedList{}
-	for _, scope := range append(append([]string{"global"}, regionScopes()...), zoneScopes()...) {
+	for _, scope := range scopes {
 		if g := groups[scope]; len(g) > 0 {
 			items[scope] = &computepb.OperationsScopedList{Operations: g}
 		} else {

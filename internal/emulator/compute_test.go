@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -497,4 +498,52 @@ func TestReadsLeaveNoEmptyProjectsBehind(t *testing.T) {
 	if _, ok := state.Projects["ghost"]; ok {
 		t.Errorf("reads created project ghost in the state: %v", state.Projects)
 	}
+}
+
+// TestAggregatedListPagesThroughEqualNamesInDifferentZones: names repeat
+// across zones (a disk "d" in three zones, created in the same millisecond),
+// and every page size and order must still serve each resource exactly once.
+func TestAggregatedListPagesThroughEqualNamesInDifferentZones(t *testing.T) {
+	fixed := newFakeClock()
+	c := startCompute(t, emulator.Options{Clock: fixed.Now})
+	ctx := ctxT(t)
+	for _, d := range []struct{ zone, name string }{
+		{"us-east1-b", "d"}, {"us-central1-a", "d"}, {"asia-east1-a", "d"}, {"us-central1-a", "e"},
+	} {
+		op, err := c.disks.Insert(ctx, &computepb.InsertDiskRequest{Project: proj, Zone: d.zone, DiskResource: &computepb.Disk{Name: proto.String(d.name)}})
+		if err != nil || op.Wait(ctx) != nil {
+			t.Fatalf("insert %v: %v", d, err)
+		}
+	}
+	want := "zones/asia-east1-a/d zones/us-central1-a/d zones/us-central1-a/e zones/us-east1-b/d"
+	for _, orderBy := range []string{"", "name", "creationTimestamp desc"} {
+		for _, max := range []uint32{1, 2, 3, 500} {
+			t.Run(fmt.Sprintf("orderBy=%q/maxResults=%d", orderBy, max), func(t *testing.T) {
+				req := &computepb.AggregatedListDisksRequest{Project: proj, MaxResults: proto.Uint32(max)}
+				if orderBy != "" {
+					req.OrderBy = proto.String(orderBy)
+				}
+				var got []string
+				it := c.disks.AggregatedList(ctx, req)
+				for {
+					pair, err := it.Next()
+					if err == iterator.Done {
+						break
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, d := range pair.Value.GetDisks() {
+						got = append(got, pair.Key+"/"+d.GetName())
+					}
+				}
+				sort.Strings(got)
+				if strings.Join(got, " ") != want {
+					t.Errorf("served %v, want each of %s once", got, want)
+				}
+			})
+		}
+	}
+	_, err := c.disks.AggregatedList(ctx, &computepb.AggregatedListDisksRequest{Project: proj, PageToken: proto.String("bogus")}).Next()
+	wantAPIErr(t, err, http.StatusBadRequest, "invalid")
 }
