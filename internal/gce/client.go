@@ -43,9 +43,6 @@ func WithClientOptions(opts ...option.ClientOption) Option {
 	return func(s *settings) { s.extra = append(s.extra, opts...) }
 }
 
-// withRequestIDs replaces the requestId generator (tests only).
-func withRequestIDs(f func() string) Option { return func(s *settings) { s.newRequestID = f } }
-
 // client implements Compute over the generated REST clients.
 type client struct {
 	images    *compute.ImagesClient
