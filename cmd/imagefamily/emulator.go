@@ -9,10 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
@@ -35,18 +32,8 @@ flags:
   --verbose              log every request to stderr
 `
 
-// runEmulator is `imagefamily emulator`.
-func runEmulator(args []string) int { return runEmulatorUntilSignal(args, os.Stdout, os.Stderr) }
-
-// runEmulatorUntilSignal serves until SIGINT or SIGTERM.
-func runEmulatorUntilSignal(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return emulatorCommand(ctx, args, stdout, stderr)
-}
-
-// emulatorCommand runs the emulator until ctx is done, then shuts it down
-// gracefully. It is separate from runEmulator so tests drive it in-process.
+// emulatorCommand is `imagefamily emulator`: it serves until ctx is done
+// (main cancels it on SIGINT and SIGTERM), then shuts down gracefully.
 func emulatorCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("imagefamily emulator", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported in one line below
@@ -64,7 +51,7 @@ func emulatorCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, emulatorUsage)
+			fmt.Fprint(stdout, emulatorUsage) // like every other command's --help
 			return exitOK
 		}
 		return fail("%v (run imagefamily emulator --help)", err)

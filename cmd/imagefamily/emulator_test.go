@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -33,27 +35,40 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func TestEmulatorCommandPrintsItsEndpointServesAndStopsOnSIGTERM(t *testing.T) {
-	state := filepath.Join(t.TempDir(), "state.json")
-	stdoutR, stdoutW := io.Pipe()
-	var stderr syncBuffer
-	exit := make(chan int, 1)
-	go func() {
-		exit <- runEmulatorUntilSignal([]string{"--listen", "127.0.0.1:0", "--state", state, "--verbose"}, stdoutW, &stderr)
-		stdoutW.Close()
-	}()
+// buildCLI builds the imagefamily binary once per test run: only a real
+// process shows that main stops the emulator cleanly on SIGTERM.
+var buildCLI = sync.OnceValues(func() (string, error) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "imagefamily-cli-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "imagefamily")
+	out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
 
-	lines := bufio.NewReader(stdoutR)
+// readEndpointLines reads the four KEY=VALUE lines the command starts with
+// and returns the endpoint.
+func readEndpointLines(t *testing.T, stdout io.Reader, stderr fmt.Stringer) string {
+	t.Helper()
+	lines := bufio.NewReader(stdout)
 	var got []string
 	for range 4 {
 		line, err := lines.ReadString('\n')
 		if err != nil {
-			t.Fatalf("reading the endpoint lines: %v (stderr: %s)", err, stderr.String())
+			t.Fatalf("reading the endpoint lines: %v (stderr: %s)", err, stderr)
 		}
 		got = append(got, strings.TrimSuffix(line, "\n"))
 	}
-	endpoint, ok := strings.CutPrefix(got[0], "IMAGEFAMILY_COMPUTE_ENDPOINT=http://127.0.0.1:")
-	if !ok || endpoint == "0" || endpoint == "" {
+	port, ok := strings.CutPrefix(got[0], "IMAGEFAMILY_COMPUTE_ENDPOINT=http://127.0.0.1:")
+	if !ok || port == "0" || port == "" {
 		t.Fatalf("first line %q, want IMAGEFAMILY_COMPUTE_ENDPOINT=http://127.0.0.1:PORT", got[0])
 	}
 	base := strings.TrimPrefix(got[0], "IMAGEFAMILY_COMPUTE_ENDPOINT=")
@@ -65,7 +80,11 @@ func TestEmulatorCommandPrintsItsEndpointServesAndStopsOnSIGTERM(t *testing.T) {
 	if strings.Join(got[1:], "\n") != strings.Join(want, "\n") {
 		t.Errorf("gcloud lines:\n%s\nwant:\n%s", strings.Join(got[1:], "\n"), strings.Join(want, "\n"))
 	}
+	return base
+}
 
+func insertOne(t *testing.T, base string) {
+	t.Helper()
 	resp, err := http.Post(base+"/compute/v1/projects/acme/global/images", "application/json",
 		strings.NewReader(`{"name":"web-v1","rawDisk":{"source":"gs://b/o.tar.gz"}}`))
 	if err != nil {
@@ -75,20 +94,45 @@ func TestEmulatorCommandPrintsItsEndpointServesAndStopsOnSIGTERM(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("images.insert: %s", resp.Status)
 	}
+}
 
-	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+func TestEmulatorBinaryPrintsItsEndpointServesAndStopsOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin, err := buildCLI()
+	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Errorf("exit code %d after SIGTERM, want 0 (stderr: %s)", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the emulator did not stop on SIGTERM")
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
+	state := filepath.Join(t.TempDir(), "state.json")
+	cmd := exec.Command(bin, "emulator", "--listen", "127.0.0.1:0", "--state", state, "--verbose")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := http.Get(base + "/compute/v1/projects/acme/global/images"); err == nil {
-		t.Error("still serving after SIGTERM")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	base := readEndpointLines(t, stdout, &stderr)
+	insertOne(t, base)
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v, want a clean exit (stderr: %s)", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the emulator did not stop on SIGTERM")
 	}
 	b, err := os.ReadFile(state)
 	if err != nil || !strings.Contains(string(b), `"web-v1"`) {
@@ -96,6 +140,35 @@ func TestEmulatorCommandPrintsItsEndpointServesAndStopsOnSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "POST /compute/v1/projects/acme/global/images 200") {
 		t.Errorf("--verbose log %q lacks the request", stderr.String())
+	}
+}
+
+func TestEmulatorCommandStopsWhenItsContextEnds(t *testing.T) {
+	stdoutR, stdoutW := io.Pipe()
+	var stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run(ctx, []string{"emulator", "--listen", "127.0.0.1:0"}, stdoutW, &stderr, func(string) string { return "" })
+		stdoutW.Close()
+	}()
+	base := readEndpointLines(t, stdoutR, &stderr)
+	insertOne(t, base)
+	cancel()
+	select {
+	case code := <-exit:
+		if code != exitOK {
+			t.Errorf("exit %d, want 0 (stderr: %s)", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the emulator did not stop")
+	}
+	if _, err := http.Get(base + "/compute/v1/projects/acme/global/images"); err == nil {
+		t.Error("still serving after its context ended")
+	}
+	if stderr.String() != "" {
+		t.Errorf("stderr %q without --verbose, want nothing", stderr.String())
 	}
 }
 
@@ -139,7 +212,7 @@ func TestEmulatorCommandHelpExitsZero(t *testing.T) {
 	if code := emulatorCommand(context.Background(), []string{"--help"}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	if !strings.Contains(stderr.String(), "--undeprecate") {
-		t.Errorf("usage %q lacks the flags", stderr.String())
+	if !strings.Contains(stdout.String(), "--undeprecate") || stderr.Len() != 0 {
+		t.Errorf("usage %q (stderr %q): want the flags on stdout", stdout.String(), stderr.String())
 	}
 }
