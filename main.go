@@ -8,11 +8,15 @@ import (
 
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/family"
+	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/name"
 	"github.com/immutable-infra/packer-plugin-imagefamily/version"
 )
 
 func main() {
 	pps := plugin.NewSet()
+	pps.RegisterDatasource(plugin.DEFAULT_NAME, new(family.Datasource))
+	pps.RegisterDatasource("name", new(name.Datasource))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err.Error())
