@@ -1,0 +1,489 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/rotation"
+)
+
+// cleanupTimeout bounds the removal of a copy after a failed release.
+const cleanupTimeout = 2 * time.Minute
+
+// Reporter is where Run tells people what it does. packersdk.Ui satisfies it.
+type Reporter interface {
+	// Say reports a step.
+	Say(string)
+	// Error reports a problem: a warning after the release, or what stops it.
+	Error(string)
+}
+
+// Rename says what to do with an image whose name breaks the convention.
+type Rename string
+
+const (
+	// RenameNever fails the release, saying what the convention wanted.
+	RenameNever Rename = "never"
+	// RenameCopy creates the image again under the conventional name from the
+	// built one, releases the copy and deletes the built one.
+	RenameCopy Rename = "copy"
+)
+
+// Request is one release.
+type Request struct {
+	// Project is the image project: where the built image is and where the
+	// family lives.
+	Project string
+	Family  string
+	// Image is the built image's name.
+	Image string
+	// Parent is the image the build started from, in any spelling
+	// lifecycle.ParseImageRef takes (a bare name means Project); "" when
+	// unknown: no parent lineage labels are written then.
+	Parent string
+	// Labels are the user's labels, written over existing values.
+	Labels map[string]string
+	// Convention is what the name must follow; nil skips the check.
+	Convention *lifecycle.Convention
+	Rename     Rename
+	// Description is the description of a copy (RenameCopy).
+	Description string
+	Policy      lifecycle.Policy
+	// InUseProjects are scanned for uses of the family's images along with
+	// Project (when Policy.CheckInUse).
+	InUseProjects []string
+	// Parallelism bounds the rotation actions in flight (rotation.Options).
+	Parallelism int
+	// DryRun reads, plans and prints, and changes nothing.
+	DryRun bool
+	// FailOnRotationError makes rotation problems that can be known before
+	// the family moves fail the release (see the package documentation).
+	FailOnRotationError bool
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+func (r Request) now() time.Time {
+	if r.Now != nil {
+		return r.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Run releases req.Image into req.Family. It returns an error only while the
+// image is not released (see the package documentation); out describes what
+// happened either way and is what the JSON report holds.
+func Run(ctx context.Context, c gce.Compute, req Request, rep Reporter) (out *Outcome, err error) {
+	r := &run{c: c, req: req, rep: rep, out: newOutcome(req)}
+	defer func() {
+		if err != nil {
+			r.out.Error = err.Error()
+		}
+		if err != nil && r.out.Released {
+			// Unreachable by construction; kept so that a future change
+			// cannot make Packer delete a released image.
+			r.warn(fmt.Sprintf("not failing the build for an error after the release (Packer would delete the image): %v", err))
+			err = nil
+		}
+	}()
+	if err := r.prepare(ctx); err != nil {
+		if req.DryRun {
+			// A dry run never fails the build: Packer would delete the image.
+			r.out.DryRun = true
+			r.out.Error = err.Error()
+			rep.Error(fmt.Sprintf("image %s, family %s: DRY RUN: the release would fail: %v", r.target, req.Family, err))
+			return r.out, nil
+		}
+		return r.out, r.fail(ctx, err)
+	}
+	if req.DryRun {
+		r.dryRun(ctx)
+		return r.out, nil
+	}
+	if err := r.release(ctx); err != nil {
+		return r.out, r.fail(ctx, err)
+	}
+	r.afterRelease(ctx)
+	return r.out, nil
+}
+
+// run is one Run's working state.
+type run struct {
+	c   gce.Compute
+	req Request
+	rep Reporter
+	out *Outcome
+
+	built   lifecycle.Image // the image the build made, as read
+	target  string          // the name to release: built's, or the copy's
+	copy    bool            // a copy is to be (or was) made
+	copied  bool            // the copy exists
+	lineage map[string]string
+}
+
+func (r *run) say(format string, args ...any) {
+	r.rep.Say(fmt.Sprintf("image %s, family %s: ", r.target, r.req.Family) + fmt.Sprintf(format, args...))
+}
+
+func (r *run) warn(msg string) {
+	r.out.Warnings = append(r.out.Warnings, msg)
+	r.rep.Error(fmt.Sprintf("image %s, family %s: WARNING: %s", r.target, r.req.Family, msg))
+}
+
+// fail cleans up what Run made itself before the release and returns err.
+func (r *run) fail(ctx context.Context, err error) error {
+	if r.copied && !r.out.Released {
+		// Packer deletes the built image; the copy is ours to remove, even
+		// when the build was cancelled.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if derr := r.c.DeleteImage(cctx, r.req.Project, r.target); derr != nil {
+			r.rep.Error(fmt.Sprintf("image %s: could not delete the copy made for the failed release: %v", r.target, derr))
+		} else {
+			r.rep.Say(fmt.Sprintf("image %s: deleted the copy made for the failed release", r.target))
+		}
+	}
+	if !r.out.Released {
+		err = fmt.Errorf("%w (the family %s was not moved; Packer deletes the unreleased image %s)", err, r.req.Family, r.req.Image)
+	}
+	return err
+}
+
+// prepare reads everything the release needs and decides the name; it
+// changes nothing.
+func (r *run) prepare(ctx context.Context) error {
+	req := r.req
+	r.target = req.Image
+	r.say("releasing into project %s", req.Project)
+
+	built, err := r.c.GetImage(ctx, req.Project, req.Image)
+	if err != nil {
+		if errors.Is(err, gce.ErrNotFound) {
+			return fmt.Errorf("the built image %s is not in project %s: project_id must be the project the image was created in (googlecompute's image_project_id): %w", req.Image, req.Project, err)
+		}
+		return fmt.Errorf("reading the built image %s: %w", req.Image, err)
+	}
+	r.built = built
+	if !built.Ready() {
+		return fmt.Errorf("the built image %s is %s, not READY: only a finished image can be released", built.Name, built.Status)
+	}
+	if st := built.State(); st != lifecycle.StateActive {
+		return fmt.Errorf("the built image %s is %s: only an ACTIVE image can be released (a deprecated image is never un-deprecated)", built.Name, st)
+	}
+	if built.Family != "" && built.Family != req.Family {
+		r.say("the image is in family %s now; the release moves it to %s", built.Family, req.Family)
+	}
+	if built.Family == req.Family {
+		r.say("the builder already put the image in the family (googlecompute's image_family), before the release checks: leave image_family out so that the family moves only once the checks pass")
+	}
+
+	if err := r.checkName(); err != nil {
+		return err
+	}
+
+	head, err := r.c.GetFromFamily(ctx, req.Project, req.Family)
+	switch {
+	case err == nil:
+		r.out.PreviousHead = head.Name
+		r.say("the family points to %s now", head.Name)
+	case errors.Is(err, gce.ErrNotFound):
+		r.say("the family resolves to no image yet: this is its first release")
+	default:
+		r.warn(fmt.Sprintf("could not read the family's head before the release: %v", err))
+	}
+
+	r.lineage, err = r.lineageLabels(ctx)
+	if err != nil {
+		return err
+	}
+	// Check the merge now against the labels as read, so that a collision
+	// fails before anything is written; SetLabels merges again on the
+	// labels current at the time of writing.
+	if _, err := lifecycle.MergeLabels(built.Labels, r.lineage, req.Labels); err != nil {
+		return fmt.Errorf("labels: %w", err)
+	}
+	return nil
+}
+
+// checkName decides the name to release under.
+func (r *run) checkName() error {
+	conv := r.req.Convention
+	if conv == nil {
+		r.say("no naming convention given: the name is not checked")
+		return nil
+	}
+	err := conv.Check(r.built.Name)
+	if err == nil {
+		r.say("the name follows the convention %s", conv.TemplateOrDefault())
+		return nil
+	}
+	if r.req.Rename != RenameCopy {
+		return fmt.Errorf("the image name %s breaks the naming convention: %v (set rename = \"copy\" to release a copy under the conventional name)", r.built.Name, err)
+	}
+	name, nerr := conv.Name(r.built.CreatedAt)
+	if nerr != nil {
+		return fmt.Errorf("naming the copy of %s: %w", r.built.Name, nerr)
+	}
+	r.say("the name breaks the convention (%v): releasing a copy named %s", err, name)
+	r.copy = true
+	r.target = name.String()
+	r.out.Renamed = true
+	r.out.Image = r.target
+	r.out.SelfLink = lifecycle.ImageRef{Project: r.req.Project, Name: r.target}.SelfLink()
+	return nil
+}
+
+// lineageLabels computes the labels the release owns.
+func (r *run) lineageLabels(ctx context.Context) (map[string]string, error) {
+	req := r.req
+	l := lifecycle.Lineage{ReleasedAt: req.now()}
+	r.out.ReleasedAt = &l.ReleasedAt
+	if c := req.Convention; c != nil {
+		l.OS, l.Software, l.Version = c.OS, c.Software, c.Version
+	}
+	if req.Parent != "" {
+		ref, err := lifecycle.ParseImageRef(req.Parent)
+		if err != nil {
+			return nil, fmt.Errorf("parent %q: %w", req.Parent, err)
+		}
+		if ref.Family {
+			return nil, fmt.Errorf("parent %q names a family, not an image: give the image the build started from (data.imagefamily.X.self_link)", req.Parent)
+		}
+		ref = ref.WithDefaultProject(req.Project)
+		r.out.Parent = ref.String()
+		l.ParentImage, l.ParentProject = ref.String(), ref.Project
+		if p, err := r.c.GetImage(ctx, ref.Project, ref.Name); err != nil {
+			r.warn(fmt.Sprintf("could not read the parent image %s to learn its family; %s is left out: %v", ref, lifecycle.LabelParentFamily, err))
+		} else {
+			l.ParentFamily = p.Family
+			r.out.ParentFamily = p.Family
+		}
+	} else {
+		r.say("the parent image is unknown: no parent lineage labels are written (set parent)")
+	}
+	labels, err := lifecycle.LineageLabels(l)
+	if err != nil {
+		return nil, fmt.Errorf("lineage labels: %w", err)
+	}
+	return labels, nil
+}
+
+// release makes the copy, writes the labels and moves the family.
+func (r *run) release(ctx context.Context) error {
+	req := r.req
+	if r.copy {
+		spec := gce.ImageSpec{Name: r.target, SourceImage: lifecycle.ImageRef{Project: req.Project, Name: r.built.Name}.String(),
+			Description: req.Description, Labels: maps.Clone(r.built.Labels), Architecture: r.built.Architecture}
+		img, err := r.c.InsertImageFromImage(ctx, req.Project, spec)
+		if err != nil {
+			return fmt.Errorf("copying %s to %s: %w", r.built.Name, r.target, err)
+		}
+		r.copied = true
+		if img.SelfLink != "" {
+			r.out.SelfLink = img.SelfLink
+		}
+		r.say("created the copy from %s", r.built.Name)
+	}
+
+	merge := func(cur map[string]string) (map[string]string, error) {
+		labels, err := lifecycle.MergeLabels(cur, r.lineage, req.Labels)
+		if err == nil {
+			r.out.Labels = maps.Clone(labels)
+		}
+		return labels, err
+	}
+	if err := r.c.SetLabels(ctx, req.Project, r.target, merge); err != nil {
+		return fmt.Errorf("writing the labels: %w", err)
+	}
+	r.say("wrote the labels %s", formatLabels(r.lineage, req.Labels))
+
+	if req.FailOnRotationError {
+		if _, err := rotation.Gather(ctx, r.c, req.Project, req.Family, req.InUseProjects, req.Policy.CheckInUse); err != nil {
+			return fmt.Errorf("rotation (fail_on_rotation_error): %w", err)
+		}
+		r.say("read the family and what uses its images before the release (fail_on_rotation_error)")
+	}
+
+	if r.built.Family == req.Family && !r.copy {
+		r.out.Released = true
+		r.say("the image is already in the family")
+		return nil
+	}
+	if err := r.c.SetFamily(ctx, req.Project, r.target, req.Family); err != nil {
+		// The call may have gone through anyway (a lost response): only a
+		// read that shows the image outside the family lets it go.
+		img, rerr := r.c.GetImage(ctx, req.Project, r.target)
+		switch {
+		case rerr == nil && img.Family != req.Family:
+			return fmt.Errorf("moving the family: %w", err)
+		case rerr == nil:
+			r.out.Released = true
+			r.warn(fmt.Sprintf("moving the family reported %v, but the image is in the family: released", err))
+			return nil
+		default:
+			r.out.Released = true
+			r.out.ReleaseUnconfirmed = true
+			r.warn(fmt.Sprintf("moving the family reported %v, and reading the image back failed (%v): the image may be in the family, so it is kept; check the family (imagefamily status)", err, rerr))
+			return nil
+		}
+	}
+	r.out.Released = true
+	from := r.out.PreviousHead
+	if from == "" {
+		from = "(none)"
+	}
+	r.say("moved the family pointer: %s -> %s", from, r.target)
+	return nil
+}
+
+// afterRelease verifies the head, deletes the uncopied image and rotates.
+// Nothing here is an error any more.
+func (r *run) afterRelease(ctx context.Context) {
+	req := r.req
+	head, err := r.c.GetFromFamily(ctx, req.Project, req.Family)
+	switch {
+	case err != nil:
+		r.warn(fmt.Sprintf("could not verify the family's head after the release: %v", err))
+	case head.Name == r.target:
+		r.out.Head = head.Name
+		r.say("verified: the family resolves to %s", head.Name)
+	default:
+		r.out.Head = head.Name
+		r.out.Raced = true
+		r.warn(fmt.Sprintf("the family resolves to %s, not to this image: %s (created %s) is newer and ACTIVE, so it raced this release in; the release stands and the rotation is planned relative to %s",
+			head.Name, head.Name, head.CreatedAt.UTC().Format(time.RFC3339), head.Name))
+	}
+
+	if r.copied {
+		if err := r.c.DeleteImage(ctx, req.Project, r.built.Name); err != nil && !errors.Is(err, gce.ErrNotFound) {
+			r.warn(fmt.Sprintf("could not delete the built image %s after releasing its copy; delete it by hand: %v", r.built.Name, err))
+		} else {
+			r.out.BuiltDeleted = true
+			r.say("deleted the built image %s (released as its copy)", r.built.Name)
+		}
+	}
+
+	s, err := rotation.Gather(ctx, r.c, req.Project, req.Family, req.InUseProjects, req.Policy.CheckInUse)
+	if err != nil {
+		r.rotationProblem(fmt.Sprintf("rotation skipped: %v; run `imagefamily rotate` once it is fixed", err))
+		return
+	}
+	plan := lifecycle.Plan(s, req.Policy, req.now())
+	r.out.Plan = summarize(plan)
+	if len(plan.Actions()) == 0 {
+		r.say("rotation: nothing to do")
+	} else {
+		r.say("rotation: %d actions (parallelism %d)", len(plan.Actions()), parallelism(req.Parallelism))
+	}
+	rep := rotation.Apply(ctx, r.c, req.Project, plan, rotation.Options{Parallelism: req.Parallelism, Progress: func(res rotation.Result) {
+		if res.Err != nil {
+			r.rep.Error(fmt.Sprintf("image %s, family %s: %s %s -> %s FAILED: %v", res.Image, req.Family, res.Action, res.From, res.To, res.Err))
+			return
+		}
+		r.rep.Say(fmt.Sprintf("image %s, family %s: %s %s -> %s", res.Image, req.Family, res.Action, res.From, res.To))
+	}})
+	r.out.Rotation = &rep
+	r.printTable(rep)
+	if n := rep.Failed(); n > 0 {
+		r.rotationProblem(fmt.Sprintf("%d of %d rotation actions failed; the release stands, and `imagefamily rotate` retries them: %v", n, len(rep.Results), rep.Err()))
+	}
+}
+
+func (r *run) rotationProblem(msg string) {
+	r.out.RotationFailed = true
+	if r.req.FailOnRotationError {
+		msg += " (fail_on_rotation_error: not failing the build, because Packer would then delete the released image)"
+	}
+	r.warn(msg)
+}
+
+// dryRun prints what the release would do.
+func (r *run) dryRun(ctx context.Context) {
+	req := r.req
+	r.out.DryRun = true
+	if r.copy {
+		r.say("DRY RUN: would copy %s to %s, release the copy and delete %s", r.built.Name, r.target, r.built.Name)
+	}
+	labels, _ := lifecycle.MergeLabels(r.built.Labels, r.lineage, req.Labels)
+	r.out.Labels = labels
+	r.say("DRY RUN: would write the labels %s", formatLabels(r.lineage, req.Labels))
+	if r.built.Family == req.Family && !r.copy {
+		r.say("DRY RUN: the image is already in the family")
+	} else {
+		from := r.out.PreviousHead
+		if from == "" {
+			from = "(none)"
+		}
+		r.say("DRY RUN: would move the family pointer: %s -> %s", from, r.target)
+	}
+	s, err := rotation.Gather(ctx, r.c, req.Project, req.Family, req.InUseProjects, req.Policy.CheckInUse)
+	if err != nil {
+		r.rotationProblem(fmt.Sprintf("the rotation could not be planned: %v", err))
+		return
+	}
+	now := req.now()
+	s = withReleased(s, r.built, r.target, req.Family, now)
+	plan := lifecycle.Plan(s, req.Policy, now)
+	r.out.Plan = summarize(plan)
+	rep := rotation.Preview(plan)
+	r.out.Rotation = &rep
+	r.printTable(rep)
+	r.say("DRY RUN: nothing was changed")
+}
+
+// withReleased is the family as it would be after the release: the image in
+// it (a copy created now).
+func withReleased(s lifecycle.Snapshot, built lifecycle.Image, name, family string, now time.Time) lifecycle.Snapshot {
+	s = s.Clone()
+	img := built.Clone()
+	img.Family = family
+	if name != built.Name {
+		img.Name, img.ID, img.CreatedAt = name, 0, now
+		img.SelfLink = lifecycle.ImageRef{Project: built.Project, Name: name}.SelfLink()
+	}
+	for i := range s.Images {
+		if s.Images[i].Name == img.Name {
+			s.Images[i] = img
+			return s
+		}
+	}
+	s.Images = append(s.Images, img)
+	return s
+}
+
+func (r *run) printTable(rep rotation.Report) {
+	var b bytes.Buffer
+	rotation.WriteTable(&b, rep)
+	r.rep.Say(strings.TrimRight(b.String(), "\n"))
+}
+
+func parallelism(n int) int {
+	if n <= 0 {
+		return 4
+	}
+	return n
+}
+
+func formatLabels(lineage, user map[string]string) string {
+	all := map[string]string{}
+	maps.Copy(all, lineage)
+	maps.Copy(all, user)
+	keys := make([]string, 0, len(all))
+	for k := range all {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + all[k]
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,635 @@
+package release_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce/gcetest"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+)
+
+const (
+	project = "acme-images"
+	family  = "app-nginx"
+)
+
+var (
+	now  = time.Date(2026, 11, 26, 6, 47, 30, 0, time.UTC)
+	conv = lifecycle.Convention{OS: "debian-12", Software: "nginx", Version: "1.26"}
+)
+
+// built is the image a build just made, conventionally named, outside any
+// family.
+func built() lifecycle.Image {
+	return lifecycle.Image{Name: "debian-12-nginx-1-26-v20261126t064500", ID: 9, Project: project,
+		CreatedAt: now.Add(-2 * time.Minute), Status: lifecycle.StatusReady, Labels: map[string]string{"team": "web"}}
+}
+
+// older makes n released images app-v1 (oldest) .. app-vN in the family,
+// a day apart, the newest two days old.
+func older(n int) []lifecycle.Image {
+	var out []lifecycle.Image
+	for i := 1; i <= n; i++ {
+		out = append(out, lifecycle.Image{Name: fmt.Sprintf("app-v%d", i), ID: uint64(i), Project: project, Family: family,
+			CreatedAt: now.Add(-time.Duration(n-i+2) * 24 * time.Hour), Status: lifecycle.StatusReady})
+	}
+	return out
+}
+
+func parentImage() lifecycle.Image {
+	return lifecycle.Image{Name: "base-v7", ID: 77, Project: "acme-base", Family: "base-debian-12",
+		CreatedAt: now.Add(-72 * time.Hour), Status: lifecycle.StatusReady}
+}
+
+func policy() lifecycle.Policy {
+	p := lifecycle.DefaultPolicy()
+	p.KeepActive = 2
+	p.MinAge = 0
+	return p
+}
+
+func request() release.Request {
+	c := conv
+	return release.Request{
+		Project: project, Family: family, Image: built().Name,
+		Parent: "https://www.googleapis.com/compute/v1/projects/acme-base/global/images/base-v7",
+		Labels: map[string]string{"owner": "web-team"}, Convention: &c, Rename: release.RenameNever,
+		Policy: policy(), Parallelism: 2, Now: func() time.Time { return now },
+	}
+}
+
+// recorder is a Reporter that keeps every line.
+type recorder struct{ says, errs []string }
+
+func (r *recorder) Say(s string)   { r.says = append(r.says, s) }
+func (r *recorder) Error(s string) { r.errs = append(r.errs, s) }
+func (r *recorder) all() string {
+	return strings.Join(r.says, "\n") + "\n" + strings.Join(r.errs, "\n")
+}
+
+var mutations = []string{"InsertImageFromImage", "SetFamily", "SetLabels", "Deprecate", "DeleteImage"}
+
+func mutatingCalls(f *gcetest.Fake) []string {
+	var out []string
+	for _, c := range f.Calls() {
+		if slices.Contains(mutations, c.Method) {
+			out = append(out, c.String())
+		}
+	}
+	return out
+}
+
+func fake(extra ...lifecycle.Image) *gcetest.Fake {
+	f := gcetest.New(append([]lifecycle.Image{built(), parentImage()}, extra...)...)
+	f.Now = func() time.Time { return now }
+	return f
+}
+
+func mustImage(t *testing.T, f *gcetest.Fake, name string) lifecycle.Image {
+	t.Helper()
+	img, ok := f.Image(project, name)
+	if !ok {
+		t.Fatalf("image %s is gone", name)
+	}
+	return img
+}
+
+func TestReleaseLabelsMovesTheFamilyAndRotates(t *testing.T) {
+	f := fake(older(2)...)
+	rep := &recorder{}
+	out, err := release.Run(context.Background(), f, request(), rep)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, rep.all())
+	}
+	name := built().Name
+	wantCalls := []string{
+		"SetLabels(acme-images, " + name + ")",
+		"SetFamily(acme-images, " + name + ", app-nginx)",
+		"Deprecate(acme-images, app-v1, DEPRECATED)",
+	}
+	if got := mutatingCalls(f); !slices.Equal(got, wantCalls) {
+		t.Errorf("mutations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantCalls, "\n"))
+	}
+	img := mustImage(t, f, name)
+	selfLink := lifecycle.ImageRef{Project: project, Name: name}.SelfLink()
+	if img.Family != family {
+		t.Errorf("family = %q, want %q", img.Family, family)
+	}
+	for k, want := range map[string]string{
+		"team":                       "web",
+		"owner":                      "web-team",
+		lifecycle.LabelParentImage:   "base-v7",
+		lifecycle.LabelParentProject: "acme-base",
+		lifecycle.LabelParentFamily:  "base-debian-12",
+		lifecycle.LabelReleasedAt:    lifecycle.LabelTimestamp(now),
+		lifecycle.LabelOS:            "debian-12",
+		lifecycle.LabelSoftware:      "nginx",
+		lifecycle.LabelVersion:       "1-26",
+	} {
+		if got := img.Labels[k]; got != want {
+			t.Errorf("label %s = %q, want %q", k, got, want)
+		}
+	}
+	if v1 := mustImage(t, f, "app-v1"); v1.State() != lifecycle.StateDeprecated || v1.Deprecation.Replacement != selfLink {
+		t.Errorf("app-v1 = %s replacement %q, want DEPRECATED replaced by %s", v1.State(), v1.Deprecation.Replacement, selfLink)
+	}
+	if v2 := mustImage(t, f, "app-v2"); v2.State() != lifecycle.StateActive {
+		t.Errorf("app-v2 = %s, want ACTIVE (keep_active 2: the warm rollback target)", v2.State())
+	}
+	if !out.Released || out.Raced || out.PreviousHead != "app-v2" || out.Head != name || out.RotationFailed {
+		t.Errorf("outcome = %+v", out)
+	}
+	if out.Plan == nil || out.Plan.Actions["deprecate"] != 1 || out.Rotation == nil || out.Rotation.Failed() != 0 {
+		t.Errorf("plan = %+v, rotation = %+v", out.Plan, out.Rotation)
+	}
+	text := rep.all()
+	for _, want := range []string{
+		"image " + name + ", family app-nginx: the name follows the convention",
+		"moved the family pointer: app-v2 -> " + name,
+		"verified: the family resolves to " + name,
+		"image app-v1, family app-nginx: deprecate ACTIVE -> DEPRECATED",
+		"IMAGE", // the summary table
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	if len(rep.errs) != 0 {
+		t.Errorf("unexpected errors: %q", rep.errs)
+	}
+}
+
+func TestReleaseRefusesANameThatBreaksTheConvention(t *testing.T) {
+	img := built()
+	img.Name = "nginx-latest"
+	f := fake(img)
+	req := request()
+	req.Image = img.Name
+	out, err := release.Run(context.Background(), f, req, &recorder{})
+	if err == nil {
+		t.Fatal("Run succeeded; want the convention error")
+	}
+	for _, want := range []string{"nginx-latest breaks the naming convention", "debian-12-nginx-1-26-v", `rename = "copy"`, "Packer deletes the unreleased image nginx-latest"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if m := mutatingCalls(f); len(m) != 0 {
+		t.Errorf("a refused release changed things: %q", m)
+	}
+	if out.Released {
+		t.Error("Released = true for a refused release")
+	}
+}
+
+func TestReleaseCopiesUnderTheConventionalNameWhenAsked(t *testing.T) {
+	img := built()
+	img.Name = "nginx-latest"
+	f := fake(append(older(1), img)...)
+	req := request()
+	req.Image, req.Rename, req.Description = img.Name, release.RenameCopy, "nginx for the web tier"
+	out, err := release.Run(context.Background(), f, req, &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "debian-12-nginx-1-26-v" + lifecycle.FormatTimestamp(img.CreatedAt)
+	if out.Image != want || !out.Renamed || !out.BuiltDeleted || out.BuiltImage != "nginx-latest" {
+		t.Errorf("outcome image %q renamed %v built_deleted %v built %q; want %q, true, true, nginx-latest", out.Image, out.Renamed, out.BuiltDeleted, out.BuiltImage, want)
+	}
+	wantCalls := []string{
+		"InsertImageFromImage(acme-images, " + want + ", projects/acme-images/global/images/nginx-latest)",
+		"SetLabels(acme-images, " + want + ")",
+		"SetFamily(acme-images, " + want + ", app-nginx)",
+		"DeleteImage(acme-images, nginx-latest)",
+	}
+	if got := mutatingCalls(f); !slices.Equal(got, wantCalls) {
+		t.Errorf("mutations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantCalls, "\n"))
+	}
+	if _, ok := f.Image(project, "nginx-latest"); ok {
+		t.Error("the built image is still there")
+	}
+	cp := mustImage(t, f, want)
+	if cp.Family != family || cp.Labels["team"] != "web" || cp.Labels[lifecycle.LabelSoftware] != "nginx" {
+		t.Errorf("copy = family %q labels %v", cp.Family, cp.Labels)
+	}
+}
+
+func TestReleaseDeletesItsCopyWhenTheReleaseFailsBeforeTheFamilyMoves(t *testing.T) {
+	img := built()
+	img.Name = "nginx-latest"
+	f := fake(img)
+	f.Fail("SetLabels", &gce.Error{Kind: gce.ErrPermissionDenied, Method: "images.setLabels", Code: 403, Message: "Required 'compute.images.setLabels' permission"})
+	req := request()
+	req.Image, req.Rename = img.Name, release.RenameCopy
+	out, err := release.Run(context.Background(), f, req, &recorder{})
+	if err == nil || !strings.Contains(err.Error(), "writing the labels") {
+		t.Fatalf("err = %v, want the label write's failure", err)
+	}
+	if out.Released {
+		t.Error("Released = true")
+	}
+	copyName := "debian-12-nginx-1-26-v" + lifecycle.FormatTimestamp(img.CreatedAt)
+	if _, ok := f.Image(project, copyName); ok {
+		t.Errorf("the copy %s was left behind", copyName)
+	}
+	if _, ok := f.Image(project, "nginx-latest"); !ok {
+		t.Error("the built image was deleted by Run: that is Packer's to do")
+	}
+}
+
+func TestReleaseRefusesUserLabelsThatCollideBeforeWritingAnything(t *testing.T) {
+	tooMany := map[string]string{}
+	for i := range 60 {
+		tooMany[fmt.Sprintf("k%02d", i)] = "v"
+	}
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		want   string
+	}{
+		{"lineage key", map[string]string{lifecycle.LabelParentImage: "mine"}, lifecycle.LabelParentImage},
+		{"more than 64 labels", tooMany, "64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := fake()
+			req := request()
+			req.Labels = tc.labels
+			out, err := release.Run(context.Background(), f, req, &recorder{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one naming %q", err, tc.want)
+			}
+			if m := mutatingCalls(f); len(m) != 0 || out.Released {
+				t.Errorf("mutations %q, released %v", m, out.Released)
+			}
+		})
+	}
+}
+
+func TestReleaseReportsARacedHeadAndRotatesRelativeToIt(t *testing.T) {
+	racer := lifecycle.Image{Name: "debian-12-nginx-1-26-v20261126t064600", ID: 50, Project: project, Family: family,
+		CreatedAt: now.Add(-time.Minute), Status: lifecycle.StatusReady}
+	f := fake(append(older(1), racer)...)
+	rep := &recorder{}
+	req := request()
+	req.Policy.KeepActive = 1
+	out, err := release.Run(context.Background(), f, req, rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.Released || !out.Raced || out.Head != racer.Name {
+		t.Errorf("released %v raced %v head %q; want true, true, %s", out.Released, out.Raced, out.Head, racer.Name)
+	}
+	if !strings.Contains(strings.Join(rep.errs, "\n"), "raced this release in") {
+		t.Errorf("no word about the race: %q", rep.errs)
+	}
+	if out.Rotation == nil || out.Rotation.Head != racer.Name {
+		t.Fatalf("rotation = %+v, want it planned with head %s", out.Rotation, racer.Name)
+	}
+	// keep_active 1, min_age 0: relative to the racer, both app-v1 and the
+	// image just released are superseded.
+	for _, name := range []string{"app-v1", built().Name} {
+		img := mustImage(t, f, name)
+		if img.State() != lifecycle.StateDeprecated || !strings.HasSuffix(img.Deprecation.Replacement, "/"+racer.Name) {
+			t.Errorf("%s = %s replaced by %q, want DEPRECATED replaced by %s", name, img.State(), img.Deprecation.Replacement, racer.Name)
+		}
+	}
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*release.Request, *lifecycle.Image)
+		want   string
+		fails  bool
+	}{
+		{name: "release", want: "DRY RUN: nothing was changed"},
+		{name: "copy", mutate: func(r *release.Request, img *lifecycle.Image) {
+			img.Name, r.Image, r.Rename = "nginx-latest", "nginx-latest", release.RenameCopy
+		}, want: "DRY RUN: would copy nginx-latest to debian-12-nginx-1-26-v"},
+		{name: "bad name", mutate: func(r *release.Request, img *lifecycle.Image) {
+			img.Name, r.Image = "nginx-latest", "nginx-latest"
+		}, want: "DRY RUN: the release would fail", fails: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, img := request(), built()
+			req.DryRun = true
+			if tc.mutate != nil {
+				tc.mutate(&req, &img)
+			}
+			f := gcetest.New(append(older(3), img, parentImage())...)
+			rep := &recorder{}
+			out, err := release.Run(context.Background(), f, req, rep)
+			if err != nil {
+				t.Fatalf("a dry run returned an error (Packer would delete the image): %v", err)
+			}
+			if m := mutatingCalls(f); len(m) != 0 {
+				t.Errorf("a dry run changed things: %q", m)
+			}
+			if !strings.Contains(rep.all(), tc.want) {
+				t.Errorf("output lacks %q:\n%s", tc.want, rep.all())
+			}
+			if !out.DryRun || out.Released || (out.Error != "") != tc.fails {
+				t.Errorf("dry_run %v released %v error %q", out.DryRun, out.Released, out.Error)
+			}
+			if !tc.fails {
+				// The plan is made as if the image were the head: with
+				// keep_active 2 the two oldest would be deprecated.
+				if out.Plan == nil || out.Plan.Head != out.Image || out.Plan.Actions["deprecate"] != 2 {
+					t.Errorf("plan = %+v, want head %s and 2 deprecations", out.Plan, out.Image)
+				}
+				if out.Rotation == nil || !out.Rotation.DryRun {
+					t.Errorf("rotation = %+v, want a preview", out.Rotation)
+				}
+			}
+		})
+	}
+}
+
+func TestRotationProblemsAreWarningsUnlessTheyCanFailTheBuildBeforeTheRelease(t *testing.T) {
+	deprecateFails := func(f *gcetest.Fake) {
+		f.Fail("Deprecate", &gce.Error{Kind: gce.ErrInvalid, Method: "images.deprecate", Code: 400, Message: "bad"})
+	}
+	scanFails := func(f *gcetest.Fake) {
+		f.Fail("ScanImageUses", &gce.Error{Kind: gce.ErrPermissionDenied, Method: "instanceTemplates.aggregatedList", Code: 403, Message: "Required 'compute.instanceTemplates.list' permission"})
+	}
+	for _, tc := range []struct {
+		name        string
+		failOnError bool
+		script      func(*gcetest.Fake)
+		wantErr     bool
+		wantFamily  bool
+	}{
+		{"failed action, warning", false, deprecateFails, false, true},
+		{"failed action, fail_on_rotation_error: still no error after the release", true, deprecateFails, false, true},
+		{"failed in-use scan, warning", false, scanFails, false, true},
+		{"failed in-use scan, fail_on_rotation_error: fails before the release", true, scanFails, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := fake(older(2)...)
+			tc.script(f)
+			req := request()
+			req.FailOnRotationError = tc.failOnError
+			rep := &recorder{}
+			out, err := release.Run(context.Background(), f, req, rep)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v\n%s", err, tc.wantErr, rep.all())
+			}
+			img := mustImage(t, f, built().Name)
+			if (img.Family == family) != tc.wantFamily || out.Released != tc.wantFamily {
+				t.Errorf("image family %q released %v, want in family %v", img.Family, out.Released, tc.wantFamily)
+			}
+			if !tc.wantErr && (!out.RotationFailed || len(rep.errs) == 0) {
+				t.Errorf("rotation_failed %v, errors %q: the problem must be reported", out.RotationFailed, rep.errs)
+			}
+			if tc.wantErr && !strings.Contains(err.Error(), "fail_on_rotation_error") {
+				t.Errorf("error does not name fail_on_rotation_error: %v", err)
+			}
+		})
+	}
+}
+
+// appliedButFailed moves the family and then reports an error, like a lost
+// response; with readFails the read-back fails too.
+type appliedButFailed struct {
+	*gcetest.Fake
+	readFails bool
+	moved     bool
+}
+
+func (a *appliedButFailed) SetFamily(ctx context.Context, p, image, fam string) error {
+	if err := a.Fake.SetFamily(ctx, p, image, fam); err != nil {
+		return err
+	}
+	a.moved = true
+	return &gce.Error{Kind: gce.ErrQuota, Method: "images.patch", Code: 503, Message: "backend error"}
+}
+
+func (a *appliedButFailed) GetImage(ctx context.Context, p, name string) (lifecycle.Image, error) {
+	if a.moved && a.readFails {
+		return lifecycle.Image{}, &gce.Error{Method: "images.get", Code: 503, Message: "backend error"}
+	}
+	return a.Fake.GetImage(ctx, p, name)
+}
+
+func TestAFailedFamilyMoveFailsOnlyWhenTheImageIsProvablyOutsideTheFamily(t *testing.T) {
+	t.Run("move refused", func(t *testing.T) {
+		f := fake(older(1)...)
+		f.Fail("SetFamily", &gce.Error{Kind: gce.ErrPermissionDenied, Method: "images.patch", Code: 403, Message: "denied"})
+		out, err := release.Run(context.Background(), f, request(), &recorder{})
+		if err == nil || out.Released {
+			t.Fatalf("err %v released %v: want an error and no release", err, out.Released)
+		}
+	})
+	for _, readFails := range []bool{false, true} {
+		t.Run(fmt.Sprintf("move applied, read-back fails %v", readFails), func(t *testing.T) {
+			f := &appliedButFailed{Fake: fake(older(1)...), readFails: readFails}
+			rep := &recorder{}
+			out, err := release.Run(context.Background(), f, request(), rep)
+			if err != nil {
+				t.Fatalf("err = %v: the image may be released and must be kept", err)
+			}
+			if !out.Released || out.ReleaseUnconfirmed != readFails || len(rep.errs) == 0 {
+				t.Errorf("released %v unconfirmed %v errors %q", out.Released, out.ReleaseUnconfirmed, rep.errs)
+			}
+		})
+	}
+}
+
+// TestAnErrorNeverComesWithAReleasedImage injects a failure into each call a
+// release makes, one at a time, and checks the rule Packer's clean-up needs:
+// an error only while the family does not hold the image.
+func TestAnErrorNeverComesWithAReleasedImage(t *testing.T) {
+	methods := []string{"GetImage", "GetFromFamily", "InsertImageFromImage", "SetLabels", "SetFamily",
+		"ListFamily", "ScanImageUses", "Deprecate", "DeleteImage"}
+	for _, copyMode := range []bool{false, true} {
+		for _, failOnRotation := range []bool{false, true} {
+			for _, method := range methods {
+				for nth := 0; nth < 3; nth++ {
+					name := fmt.Sprintf("copy=%v/fail_on_rotation_error=%v/%s#%d", copyMode, failOnRotation, method, nth+1)
+					t.Run(name, func(t *testing.T) {
+						img := built()
+						req := request()
+						req.FailOnRotationError = failOnRotation
+						if copyMode {
+							img.Name, req.Image, req.Rename = "nginx-latest", "nginx-latest", release.RenameCopy
+						}
+						f := gcetest.New(append(older(3), img, parentImage())...)
+						f.Now = func() time.Time { return now }
+						script := make([]error, nth+1)
+						script[nth] = &gce.Error{Kind: gce.ErrInvalid, Method: method, Code: 400, Message: "injected"}
+						f.Fail(method, script...)
+						out, err := release.Run(context.Background(), f, req, &recorder{})
+						inFamily := false
+						if cur, ok := f.Image(project, out.Image); ok {
+							inFamily = cur.Family == family
+						}
+						if err != nil && (out.Released || inFamily) {
+							t.Fatalf("error %v with the image released (released %v, in family %v)", err, out.Released, inFamily)
+						}
+						if err == nil && (!out.Released || !inFamily) {
+							t.Fatalf("no error, but released %v, in family %v", out.Released, inFamily)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+func TestReleaseStepsForEdgeCases(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		setup   func(*gcetest.Fake, *release.Request)
+		wantErr string
+		check   func(*testing.T, *gcetest.Fake, *release.Outcome, *recorder)
+	}{
+		{
+			name:    "image not in the project",
+			setup:   func(_ *gcetest.Fake, r *release.Request) { r.Project = "other-project" },
+			wantErr: "image_project_id",
+		},
+		{
+			name: "deprecated image",
+			setup: func(f *gcetest.Fake, _ *release.Request) {
+				img := built()
+				img.Deprecation.State = lifecycle.StateDeprecated
+				f.Put(img)
+			},
+			wantErr: "only an ACTIVE image can be released",
+		},
+		{
+			name: "image already in the family",
+			setup: func(f *gcetest.Fake, _ *release.Request) {
+				img := built()
+				img.Family = family
+				f.Put(img)
+			},
+			check: func(t *testing.T, f *gcetest.Fake, out *release.Outcome, rep *recorder) {
+				for _, c := range f.CallStrings() {
+					if strings.HasPrefix(c, "SetFamily") {
+						t.Errorf("moved a family that already holds the image: %s", c)
+					}
+				}
+				if !out.Released || !strings.Contains(rep.all(), "already in the family") {
+					t.Errorf("released %v\n%s", out.Released, rep.all())
+				}
+			},
+		},
+		{
+			name: "parent unreadable",
+			setup: func(f *gcetest.Fake, _ *release.Request) {
+				f.Fail("GetImage", nil, &gce.Error{Kind: gce.ErrPermissionDenied, Method: "images.get", Code: 403, Message: "denied"})
+			},
+			check: func(t *testing.T, f *gcetest.Fake, out *release.Outcome, rep *recorder) {
+				img := mustImage(t, f, built().Name)
+				if img.Labels[lifecycle.LabelParentImage] != "base-v7" || img.Labels[lifecycle.LabelParentFamily] != "" {
+					t.Errorf("labels %v, want the parent image without its family", img.Labels)
+				}
+				if len(out.Warnings) != 1 || !strings.Contains(out.Warnings[0], "parent image") {
+					t.Errorf("warnings %q", out.Warnings)
+				}
+			},
+		},
+		{
+			name:  "no parent, first release",
+			setup: func(_ *gcetest.Fake, r *release.Request) { r.Parent = "" },
+			check: func(t *testing.T, f *gcetest.Fake, out *release.Outcome, rep *recorder) {
+				img := mustImage(t, f, built().Name)
+				if _, ok := img.Labels[lifecycle.LabelParentImage]; ok {
+					t.Errorf("labels %v carry a parent", img.Labels)
+				}
+				if out.PreviousHead != "" || !strings.Contains(rep.all(), "first release") {
+					t.Errorf("previous head %q\n%s", out.PreviousHead, rep.all())
+				}
+			},
+		},
+		{
+			name: "parent names a family",
+			setup: func(_ *gcetest.Fake, r *release.Request) {
+				r.Parent = "projects/acme-base/global/images/family/base-debian-12"
+			},
+			wantErr: "names a family",
+		},
+		{
+			name: "in-use image is left alone",
+			setup: func(f *gcetest.Fake, r *release.Request) {
+				for _, img := range older(2) {
+					f.Put(img)
+				}
+				f.Uses[lifecycle.ImageRef{Project: project, Name: "app-v1"}] = []lifecycle.Use{{Kind: lifecycle.UseInstanceTemplate, Project: project, Name: "web-tpl"}}
+				r.Policy.KeepActive = 1
+			},
+			check: func(t *testing.T, f *gcetest.Fake, out *release.Outcome, rep *recorder) {
+				if v1 := mustImage(t, f, "app-v1"); v1.State() != lifecycle.StateActive {
+					t.Errorf("app-v1 = %s, want ACTIVE (an instance template uses it)", v1.State())
+				}
+				if v2 := mustImage(t, f, "app-v2"); v2.State() != lifecycle.StateDeprecated {
+					t.Errorf("app-v2 = %s, want DEPRECATED", v2.State())
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := fake()
+			req := request()
+			tc.setup(f, &req)
+			rep := &recorder{}
+			out, err := release.Run(context.Background(), f, req, rep)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				if m := mutatingCalls(f); len(m) != 0 {
+					t.Errorf("mutations before a refusal: %q", m)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Run: %v\n%s", err, rep.all())
+			}
+			tc.check(t, f, out, rep)
+		})
+	}
+}
+
+func TestOutcomeWritesTheJSONReport(t *testing.T) {
+	f := fake(older(2)...)
+	out, err := release.Run(context.Background(), f, request(), &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "reports", "release.json")
+	if err := out.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, b)
+	}
+	for k, want := range map[string]any{
+		"image": built().Name, "family": family, "previous_head": "app-v2", "head": built().Name,
+		"released": true, "dry_run": false, "renamed": false, "parent": "projects/acme-base/global/images/base-v7",
+		"parent_family": "base-debian-12", "released_at": "2026-11-26T06:47:30Z",
+	} {
+		if got[k] != want {
+			t.Errorf("report %s = %v, want %v", k, got[k], want)
+		}
+	}
+	rot, _ := got["rotation"].(map[string]any)
+	if results, _ := rot["results"].([]any); len(results) != 1 {
+		t.Errorf("rotation results = %v, want the one deprecation", rot["results"])
+	}
+}
