@@ -10,6 +10,7 @@ import (
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/family"
 	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/name"
+	"github.com/immutable-infra/packer-plugin-imagefamily/post-processor/release"
 	"github.com/immutable-infra/packer-plugin-imagefamily/version"
 )
 
@@ -17,6 +18,7 @@ func main() {
 	pps := plugin.NewSet()
 	pps.RegisterDatasource(plugin.DEFAULT_NAME, new(family.Datasource))
 	pps.RegisterDatasource("name", new(name.Datasource))
+	pps.RegisterPostProcessor("release", new(release.PostProcessor))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err.Error())

@@ -1,0 +1,285 @@
+//go:generate go tool packer-sdc struct-markdown
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Config,Naming,Rotation
+
+package release
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/packer-plugin-sdk/common"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"github.com/hashicorp/packer-plugin-sdk/template/config"
+	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/family"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+)
+
+// Config is the configuration of post-processor "imagefamily-release".
+type Config struct {
+	common.PackerConfig `mapstructure:",squash"`
+	gce.AuthConfig      `mapstructure:",squash"`
+
+	// The image project: where the built image is (googlecompute's
+	// `image_project_id`, which defaults to its `project_id`) and where the
+	// family lives, e.g. `acme-images`.
+	ProjectID string `mapstructure:"project_id" required:"true"`
+	// The image family to release into, e.g. `app-nginx`.
+	Family string `mapstructure:"family" required:"true"`
+	// The image the build started from, as a self link, a
+	// `projects/P/global/images/NAME` path or a name (a bare name means
+	// `project_id`); pass `data.imagefamily.X.self_link`. It is recorded in
+	// the lineage labels `imagefamily-parent-image`, `-family` and
+	// `-project`. Defaults to the image the googlecompute builder started
+	// from (its generated `SourceImageName`) when the builder names exactly
+	// one `source_image_project_id`; otherwise no parent is recorded.
+	Parent string `mapstructure:"parent" required:"false"`
+	// Labels to write on the image, over existing values of the same keys.
+	// Keys starting with `imagefamily-` are the plugin's own and refused
+	// (except `imagefamily-protect`, the default `rotation.protect_label`).
+	Labels map[string]string `mapstructure:"labels" required:"false"`
+	// The naming convention the image name must follow (the same parts as
+	// data "imagefamily-name"). Without it the name is not checked.
+	Naming Naming `mapstructure:"naming" required:"false"`
+	// What to do with a name that breaks the convention: `"never"` (the
+	// default) fails the release with a message saying what the convention
+	// wanted; `"copy"` creates the image again under the conventional name
+	// (its timestamp from the built image's creation time), releases the
+	// copy and deletes the built image.
+	Rename string `mapstructure:"rename" required:"false"`
+	// The description of the copy made by `rename = "copy"`. An image built
+	// under its conventional name keeps the description the builder gave it
+	// (googlecompute's `image_description`).
+	Description string `mapstructure:"description" required:"false"`
+	// How the family's older images are rotated after the release. The
+	// names and defaults are those of `imagefamily rotate`.
+	Rotation Rotation `mapstructure:"rotation" required:"false"`
+	// Read, check and plan, print what the release and the rotation would
+	// do, and change nothing: no copy, no labels, no family move, no
+	// rotation. A dry run never fails the build (a failed post-processor
+	// makes Packer delete the image): a release that would fail is printed
+	// as an error and recorded in the report.
+	DryRun bool `mapstructure:"dry_run" required:"false"`
+	// Write the release report, JSON, to this file (its directory is
+	// created): the image, the previous and new head, the labels, the
+	// rotation plan and the outcome of each rotation action.
+	ReportFile string `mapstructure:"report_file" required:"false"`
+	// Fail the build on rotation problems that can be known before the
+	// family moves: the family or what uses its images (instance templates,
+	// instances, in `in_use_projects` too) cannot be read. They are read
+	// before the release then, and a failure leaves the family alone.
+	// Rotation actions that fail after the release are always reported as
+	// errors without failing the build, because Packer deletes the image of
+	// a failed post-processor and a released image is never deleted.
+	// Defaults to `false`: every rotation problem is a warning.
+	FailOnRotationError bool `mapstructure:"fail_on_rotation_error" required:"false"`
+
+	ctx interpolate.Context
+}
+
+// Naming is the naming convention, as data "imagefamily-name" takes it.
+type Naming struct {
+	// The operating system part, e.g. `debian-12`.
+	OS string `mapstructure:"os" required:"false"`
+	// The software part, e.g. `nginx`.
+	Software string `mapstructure:"software" required:"false"`
+	// The version part, e.g. `1.26.0` (written `1-26-0` in names).
+	Version string `mapstructure:"version" required:"false"`
+	// The template, using `{os}`, `{software}`, `{version}` and
+	// `{timestamp}` with literal `a-z`, `0-9` and `-`. Defaults to
+	// `{os}-{software}-{version}-v{timestamp}`. Only the parts the template
+	// uses are required.
+	Template string `mapstructure:"template" required:"false"`
+}
+
+// Rotation is the rotation policy.
+type Rotation struct {
+	// How many of the newest ACTIVE images stay ACTIVE, the head being the
+	// first: 2 keeps the head and one warm rollback target. Defaults to 2.
+	KeepActive *int `mapstructure:"keep_active" required:"false"`
+	// Images younger than this are never touched. Defaults to `1h`.
+	// Durations are Go durations (`90m`, `1h30m`) or days (`7d`, `1d12h`).
+	MinAge string `mapstructure:"min_age" required:"false"`
+	// Time from deprecation to OBSOLETE. Defaults to `7d`.
+	ObsoleteAfter string `mapstructure:"obsolete_after" required:"false"`
+	// Time from OBSOLETE to DELETED (the state; the image still exists).
+	// Defaults to `30d`.
+	DeleteAfter string `mapstructure:"delete_after" required:"false"`
+	// Time from DELETED to the image's actual deletion. Defaults to `7d`.
+	PurgeAfter string `mapstructure:"purge_after" required:"false"`
+	// An image carrying this label with any value but `false` is never
+	// touched. Defaults to `imagefamily-protect`; `""` turns protection
+	// off.
+	ProtectLabel *string `mapstructure:"protect_label" required:"false"`
+	// Leave alone images used by instance templates (global and regional)
+	// and by instances' boot disks, in `project_id` and `in_use_projects`.
+	// Defaults to `true`.
+	CheckInUse config.Trilean `mapstructure:"check_in_use" required:"false"`
+	// More projects to look for uses of the family's images in, e.g. the
+	// projects that run instances from them.
+	InUseProjects []string `mapstructure:"in_use_projects" required:"false"`
+	// How many rotation actions run at once. Defaults to 4.
+	Parallelism int `mapstructure:"parallelism" required:"false"`
+}
+
+// prepare decodes raws and checks every option, collecting every problem.
+func (c *Config) prepare(raws ...interface{}) error {
+	err := config.Decode(c, &config.DecodeOpts{
+		PluginType:         BuilderID,
+		Interpolate:        true,
+		InterpolateContext: &c.ctx,
+	}, raws...)
+	if err != nil {
+		return err
+	}
+	var errs *packersdk.MultiError
+	add := func(err error) { errs = packersdk.MultiErrorAppend(errs, err) }
+
+	for _, err := range c.AuthConfig.Prepare() {
+		add(err)
+	}
+	if c.ProjectID == "" {
+		add(errors.New("project_id must be set: the image project, where the built image is and the family lives (e.g. acme-images)"))
+	} else if err := family.CheckProjectID("project_id", c.ProjectID); err != nil {
+		add(err)
+	}
+	if c.Family == "" {
+		add(errors.New("family must be set: the image family to release into (e.g. app-nginx)"))
+	} else if err := family.CheckName("family", c.Family); err != nil {
+		add(err)
+	}
+	if c.Parent != "" && !family.Unknown(c.Parent) {
+		if ref, err := lifecycle.ParseImageRef(c.Parent); err != nil {
+			add(fmt.Errorf("parent %q is not an image reference: %v (write a self link, projects/P/global/images/NAME or a name)", c.Parent, err))
+		} else if ref.Family {
+			add(fmt.Errorf("parent %q names a family, not an image: give the image the build started from (data.imagefamily.X.self_link)", c.Parent))
+		}
+	}
+	for _, err := range c.checkLabels() {
+		add(err)
+	}
+	if _, err := c.convention(); err != nil {
+		add(err)
+	}
+	switch c.Rename {
+	case "", string(release.RenameNever):
+	case string(release.RenameCopy):
+		if c.Naming == (Naming{}) {
+			add(errors.New(`rename = "copy" needs a naming block: the copy is named by the convention`))
+		}
+	default:
+		add(fmt.Errorf(`rename %q is not allowed: use "never" (the default: a name that breaks the convention fails the release) or "copy" (release a copy under the conventional name)`, c.Rename))
+	}
+	if c.Description != "" && c.Rename != string(release.RenameCopy) {
+		add(errors.New(`description is the description of the copy made by rename = "copy"; for an image released under the name it was built with, set the builder's image_description`))
+	}
+	if _, err := c.policy(); err != nil {
+		add(err)
+	}
+	for i, p := range c.Rotation.InUseProjects {
+		if err := family.CheckProjectID(fmt.Sprintf("rotation.in_use_projects[%d]", i), p); err != nil {
+			add(err)
+		}
+	}
+	if c.Rotation.Parallelism < 0 {
+		add(fmt.Errorf("rotation.parallelism %d is negative: use 1 or more (0 means the default, 4)", c.Rotation.Parallelism))
+	}
+	if strings.TrimSpace(c.ReportFile) != c.ReportFile {
+		add(fmt.Errorf("report_file %q starts or ends with white space", c.ReportFile))
+	}
+	if errs != nil && len(errs.Errors) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func (c *Config) checkLabels() []error {
+	var errs []error
+	known := map[string]string{}
+	for k, v := range c.Labels {
+		if lifecycle.IsLineageKey(k) {
+			errs = append(errs, fmt.Errorf("labels: %q is a lineage label the release writes itself; choose another key (owned keys: %s)", k, strings.Join(lifecycle.LineageKeys(), ", ")))
+			continue
+		}
+		if family.Unknown(k) {
+			continue
+		}
+		if family.Unknown(v) {
+			v = ""
+		}
+		known[k] = v
+	}
+	if err := lifecycle.ValidateLabels(known); err != nil {
+		errs = append(errs, fmt.Errorf("labels: %w", err))
+	}
+	return errs
+}
+
+// convention is the naming block as a lifecycle.Convention; nil when the
+// block is absent or holds values not known yet (packer validate).
+func (c *Config) convention() (*lifecycle.Convention, error) {
+	n := c.Naming
+	if n == (Naming{}) {
+		return nil, nil
+	}
+	conv := &lifecycle.Convention{Template: n.Template, OS: n.OS, Software: n.Software, Version: n.Version}
+	for _, v := range []string{n.OS, n.Software, n.Version, n.Template} {
+		if family.Unknown(v) {
+			return conv, nil
+		}
+	}
+	if _, err := conv.Pattern(); err != nil {
+		return nil, err
+	}
+	return conv, nil
+}
+
+// policy is the rotation block over lifecycle.DefaultPolicy.
+func (c *Config) policy() (lifecycle.Policy, error) {
+	p := lifecycle.DefaultPolicy()
+	r := c.Rotation
+	var errs []error
+	if r.KeepActive != nil {
+		p.KeepActive = *r.KeepActive
+	}
+	for _, d := range []struct {
+		option string
+		value  string
+		dst    *time.Duration
+	}{
+		{"rotation.min_age", r.MinAge, &p.MinAge},
+		{"rotation.obsolete_after", r.ObsoleteAfter, &p.ObsoleteAfter},
+		{"rotation.delete_after", r.DeleteAfter, &p.DeleteAfter},
+		{"rotation.purge_after", r.PurgeAfter, &p.PurgeAfter},
+	} {
+		if d.value == "" {
+			continue
+		}
+		v, err := lifecycle.ParseDuration(d.option, d.value)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		*d.dst = v
+	}
+	if r.ProtectLabel != nil {
+		p.ProtectLabel = *r.ProtectLabel
+		if p.ProtectLabel != "" {
+			if err := lifecycle.ValidateLabelKey(p.ProtectLabel); err != nil {
+				errs = append(errs, fmt.Errorf("rotation.protect_label: %w", err))
+			}
+		}
+	}
+	if r.CheckInUse != config.TriUnset {
+		p.CheckInUse = r.CheckInUse.True()
+	}
+	if err := p.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return p, errors.Join(errs...)
+}
