@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/builder/promote"
 	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/family"
 	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/name"
 	"github.com/immutable-infra/packer-plugin-imagefamily/post-processor/release"
@@ -18,6 +19,7 @@ func main() {
 	pps := plugin.NewSet()
 	pps.RegisterDatasource(plugin.DEFAULT_NAME, new(family.Datasource))
 	pps.RegisterDatasource("name", new(name.Datasource))
+	pps.RegisterBuilder("promote", new(promote.Builder))
 	pps.RegisterPostProcessor("release", new(release.PostProcessor))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {

@@ -4,6 +4,7 @@
 package name
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -63,9 +64,9 @@ type DatasourceOutput struct {
 	Shortened bool `mapstructure:"shortened"`
 }
 
-// probeTime stands in for the build time when validating: a name's length,
+// ProbeTime stands in for the build time when validating: a name's length,
 // and so its shortening, does not depend on the time.
-var probeTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+var ProbeTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // unknown is what Packer passes for a value that is not known yet (another
 // data source's output during `packer validate`).
@@ -79,7 +80,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	var errs *packersdk.MultiError
 	add := func(err error) { errs = packersdk.MultiErrorAppend(errs, err) }
 
-	probe := probeTime
+	probe := ProbeTime
 	if c.Timestamp != "" && c.Timestamp != unknown {
 		t, err := time.Parse(time.RFC3339, c.Timestamp)
 		if err != nil {
@@ -88,10 +89,8 @@ func (c *Config) Prepare(raws ...interface{}) error {
 			probe = t
 		}
 	}
-	if c.Template != unknown {
-		for _, err := range c.validateNaming(probe) {
-			add(err)
-		}
+	for _, err := range CheckConvention("", c.convention(), probe) {
+		add(err)
 	}
 	if errs != nil && len(errs.Errors) > 0 {
 		return errs
@@ -103,33 +102,39 @@ func (c *Config) convention() lifecycle.Convention {
 	return lifecycle.Convention{Template: c.Template, OS: c.OS, Software: c.Software, Version: c.Version}
 }
 
-// validateNaming checks the template on its own first (so that a bad
-// template is reported once, whatever the parts), then that every part the
-// template uses is set, then that the parts make a valid name.
-func (c *Config) validateNaming(probe time.Time) []error {
-	conv := c.convention()
+// CheckConvention checks a naming convention the way the data source does,
+// for any component that takes one: the template on its own first (so that
+// a bad template is reported once, whatever the parts), then that every part
+// the template uses is set, then that the parts make a valid name at probe.
+// prefix is put before the option names in messages ("naming." for a
+// naming block). Parts and a template that are not known yet pass.
+func CheckConvention(prefix string, conv lifecycle.Convention, probe time.Time) []error {
+	if conv.Template == unknown {
+		return nil
+	}
 	tpl := conv.TemplateOrDefault()
-	if _, err := (lifecycle.Convention{Template: c.Template, OS: "a", Software: "a", Version: "a"}).Name(probe); err != nil {
-		return []error{stripDomain(err)}
+	if _, err := (lifecycle.Convention{Template: conv.Template, OS: "a", Software: "a", Version: "a"}).Name(probe); err != nil {
+		return []error{stripDomain(prefix, err)}
 	}
 	var errs []error
-	for _, p := range []struct{ option, value string }{{"os", c.OS}, {"software", c.Software}, {"version", c.Version}} {
+	for _, p := range []struct{ option, value string }{{"os", conv.OS}, {"software", conv.Software}, {"version", conv.Version}} {
 		if p.value == "" && strings.Contains(tpl, "{"+p.option+"}") {
-			errs = append(errs, fmt.Errorf("%s must be set: the template %q uses {%s}", p.option, tpl, p.option))
+			errs = append(errs, fmt.Errorf("%s%s must be set: the template %q uses {%s}", prefix, p.option, tpl, p.option))
 		}
 	}
 	if len(errs) > 0 {
 		return errs
 	}
 	if _, err := conv.Name(probe); err != nil {
-		return []error{stripDomain(err)}
+		return []error{stripDomain(prefix, err)}
 	}
 	return nil
 }
 
-// stripDomain drops the domain's "naming: " prefix: the message already
-// starts with the option it is about (os, software, version or template).
-func stripDomain(err error) error {
+// stripDomain replaces the domain's "naming: " prefix with the option
+// prefix: the message already starts with the option it is about (os,
+// software, version or template), except for the timestamp's year.
+func stripDomain(prefix string, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "naming: ")
-	return fmt.Errorf("%s", msg)
+	return errors.New(prefix + msg)
 }

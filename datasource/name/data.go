@@ -58,7 +58,7 @@ func (d *Datasource) output() (DatasourceOutput, error) {
 	conv := d.config.convention()
 	n, err := conv.Name(t)
 	if err != nil {
-		return DatasourceOutput{}, stripDomain(err)
+		return DatasourceOutput{}, stripDomain("", err)
 	}
 	return DatasourceOutput{
 		Name:      n.String(),
