@@ -6,8 +6,10 @@
 package emulator
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -45,6 +47,14 @@ type Options struct {
 	Undeprecate UndeprecateMode
 	// Clock returns the current time; time.Now when nil. Tests inject one.
 	Clock func() time.Time
+	// OnRequest, when set, is called once per API call after it is
+	// answered, with the call's discovery name ("images.list",
+	// "globalOperations.wait"...) and the HTTP status sent; 0 means none
+	// (an injected reset, or the client went away). A call embedded in a
+	// batch is reported under its own name and the envelope once more as
+	// "batch"; a path that names no method is "unknown". The benchmarks in
+	// bench/ count requests with it. It is called concurrently.
+	OnRequest func(method string, status int)
 }
 
 // Server is an http.Handler serving the Compute Engine v1 REST API.
@@ -88,6 +98,11 @@ func (s *Server) route(method, path, name string, h handler) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, h handler) {
+	if s.opts.OnRequest != nil {
+		cw := &codeWriter{ResponseWriter: w}
+		defer func() { s.opts.OnRequest(name, cw.code) }()
+		w = cw
+	}
 	if s.opts.Latency > 0 {
 		select {
 		case <-time.After(s.opts.Latency):
@@ -110,11 +125,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, h ha
 // 404 (unknown path) or 405 (known path, wrong method), never a bare text page.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/batch/compute/v1" || r.URL.Path == "/batch" {
+		if s.opts.OnRequest != nil {
+			cw := &codeWriter{ResponseWriter: w}
+			defer func() { s.opts.OnRequest("batch", cw.code) }()
+			w = cw
+		}
 		s.serveBatch(w, r)
 		return
 	}
 	_, pattern := s.mux.Handler(r)
 	if pattern == "" {
+		if s.opts.OnRequest != nil {
+			cw := &codeWriter{ResponseWriter: w}
+			defer func() { s.opts.OnRequest("unknown", cw.code) }()
+			w = cw
+		}
 		// ServeMux answers 405 itself when only the method is wrong; ask it
 		// which case this is without letting it write its text body.
 		rec := &statusRecorder{header: http.Header{}}
@@ -129,6 +154,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// codeWriter remembers the status written, for Options.OnRequest. Hijack
+// reaches the connection beneath, so the "reset" fault works through it.
+type codeWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (c *codeWriter) WriteHeader(code int) {
+	if c.code == 0 {
+		c.code = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *codeWriter) Write(b []byte) (int, error) {
+	if c.code == 0 {
+		c.code = http.StatusOK
+	}
+	return c.ResponseWriter.Write(b)
+}
+
+func (c *codeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+func (c *codeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(c.ResponseWriter).Hijack()
 }
 
 type statusRecorder struct {
