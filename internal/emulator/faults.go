@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Fault is one injected failure: with probability P, a request to Method
@@ -13,17 +14,21 @@ import (
 type Fault struct {
 	Method string
 	// Kind is an HTTP status code ("503"), "reset" (the connection is
-	// closed without a response) or "fail" (the mutation's operation ends
-	// in error and the mutation is not applied).
+	// closed without a response), "fail" (the mutation's operation ends
+	// in error and the mutation is not applied) or "slow" (a latency
+	// spike of Delay; see spikes.go).
 	Kind string
 	P    float64
+	// Delay is a slow fault's spike.
+	Delay time.Duration
 }
 
 // Faults is a parsed --faults spec.
 type Faults []Fault
 
 // ParseFaults parses "method=kind:p,method=kind:p", e.g.
-// "images.deprecate=503:0.2,operations=fail:0.05,*=reset:0.01".
+// "images.deprecate=503:0.2,operations=fail:0.05,*=reset:0.01"; a latency
+// spike is "method=slow:duration:p", e.g. "*=slow:2s:0.05".
 func ParseFaults(spec string) (Faults, error) {
 	var out Faults
 	for _, item := range strings.Split(spec, ",") {
@@ -36,6 +41,14 @@ func ParseFaults(spec string) (Faults, error) {
 			return nil, fmt.Errorf("--faults: %q is not METHOD=KIND:PROBABILITY", item)
 		}
 		kind, ps, ok := strings.Cut(rest, ":")
+		if kind == "slow" {
+			f, err := parseSlow(item, method, ps)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, f)
+			continue
+		}
 		if !ok {
 			return nil, fmt.Errorf("--faults: %q has no probability (want %s=%s:0.1)", item, method, rest)
 		}
@@ -75,13 +88,14 @@ func (st *Store) drawFault(faults Faults, method string, wantFail bool) (Fault, 
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for _, f := range faults {
-		if (f.Kind == "fail") != wantFail {
+		if (f.Kind == "fail") != wantFail || f.Kind == "slow" {
 			continue
 		}
 		if f.Method != "*" && f.Method != method && !(f.Method == "operations" && wantFail) {
 			continue
 		}
 		if st.rng.Float64() < f.P {
+			st.countFaultLocked(method, f.Kind)
 			return f, true
 		}
 	}
@@ -91,6 +105,7 @@ func (st *Store) drawFault(faults Faults, method string, wantFail bool) (Fault, 
 // injectFault writes an injected error or resets the connection; it reports
 // whether the request was consumed.
 func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, method string) bool {
+	s.spike(r, method)
 	if len(s.opts.Faults) == 0 {
 		return false
 	}

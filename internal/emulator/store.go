@@ -26,6 +26,8 @@ type Store struct {
 	stateFile string
 	opLatency time.Duration
 	undeprec  UndeprecateMode
+	// injected counts the faults injected, by "method=kind" (spikes.go).
+	injected map[string]int
 }
 
 // project is one emulated project. Projects spring into existence on first
