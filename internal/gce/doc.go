@@ -9,8 +9,10 @@
 //   - A mutation keeps one requestId across its retries. An alreadyExists
 //     on a retry of an insert counts as success only when a global operation
 //     carrying that requestId created the image (see insertImage).
-//   - Operations are waited for with the client's Operation.Wait, and their
-//     error list is read directly: httpErrorStatusCode may be missing.
+//   - Global operations are waited for with globalOperations.wait (one call
+//     that returns when the operation ends), not the client's
+//     Operation.Wait (a poll, then sleeps of 1 s, 2 s...); their error list
+//     is read directly: httpErrorStatusCode may be missing.
 //   - custom_endpoints.compute is accepted as googlecompute users write it
 //     (.../compute/v1/) and reduced to the base the REST client appends its
 //     paths to (NormalizeEndpoint).

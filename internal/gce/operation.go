@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -13,21 +12,37 @@ import (
 )
 
 // wait blocks until op, started by method on resource, is DONE, then reports
-// its outcome. It uses the client's own Operation.Wait (polling
-// operations.get) under the operation timeout, retries the polls under the
-// one policy, and reads the error list itself: Wait returns nil for a failed
-// operation that lacks httpErrorStatusCode.
+// its outcome, under the operation timeout, its calls retried under the one
+// policy. It reads the error list itself: a failed operation may lack
+// httpErrorStatusCode.
+//
+// A global operation (every image mutation) is waited for with
+// globalOperations.wait, which Compute Engine answers when the operation is
+// done (or after about two minutes, and then it is asked again): one call
+// per mutation, returning as soon as the operation ends. The client's own
+// Operation.Wait polls operations.get at once and then sleeps 1 s, 2 s, 4
+// s...: an operation that takes 200 ms costs two polls and a second of
+// idling, which made a rotation's actions five times slower than they need
+// be. Other operations (zonal, regional) still go through Operation.Wait.
 func (c *client) wait(ctx context.Context, op *compute.Operation, method, resource string) error {
 	if op == nil {
 		return nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, c.opTimeout)
 	defer cancel()
+	cur := op.Proto()
+	project, global := globalOperationProject(cur, resource)
 	err := c.call(wctx, method, resource, func(ctx context.Context) error {
-		if op.Done() {
+		if cur.GetStatus() == computepb.Operation_DONE {
 			return nil
 		}
+		if global {
+			got, err := c.waitGlobal(ctx, project, cur)
+			cur = got
+			return err
+		}
 		err := op.Wait(ctx, noRetry)
+		cur = op.Proto()
 		if op.Done() {
 			// A failed operation makes Poll return an error; the
 			// operation's own error list is read below.
@@ -36,14 +51,58 @@ func (c *client) wait(ctx context.Context, op *compute.Operation, method, resour
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return &Error{Method: method, Resource: resource, Err: err,
-				Message: fmt.Sprintf("operation %s did not finish within %v (last status %s)",
-					op.Name(), c.opTimeout, op.Proto().GetStatus())}
-		}
-		return err
+		return c.timedOut(ctx, err, cur, method, resource)
 	}
-	return operationError(op.Proto(), method, resource)
+	return operationError(cur, method, resource)
+}
+
+// waitGlobal calls globalOperations.wait until op is DONE and returns the
+// operation as last read (op itself when a call fails).
+func (c *client) waitGlobal(ctx context.Context, project string, op *computepb.Operation) (*computepb.Operation, error) {
+	for op.GetStatus() != computepb.Operation_DONE {
+		got, err := c.globalOps.Wait(ctx, &computepb.WaitGlobalOperationRequest{Project: project, Operation: op.GetName()}, noRetry)
+		if err != nil {
+			return op, err
+		}
+		op = got
+	}
+	return op, nil
+}
+
+// timedOut words a wait that ran past the operation timeout; other errors
+// are returned as they are.
+func (c *client) timedOut(ctx context.Context, err error, op *computepb.Operation, method, resource string) error {
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return &Error{Method: method, Resource: resource, Err: err,
+			Message: fmt.Sprintf("operation %s did not finish within %v (last status %s)",
+				op.GetName(), c.opTimeout, op.GetStatus())}
+	}
+	return err
+}
+
+// globalOperationProject says whether op is a global operation and names its
+// project: from its selfLink (.../projects/P/global/operations/NAME), else
+// from the resource the mutation named (projects/P/...).
+func globalOperationProject(op *computepb.Operation, resource string) (string, bool) {
+	if op.GetZone() != "" || op.GetRegion() != "" || op.GetName() == "" {
+		return "", false
+	}
+	link := resourcePath(op.GetSelfLink())
+	if rest, ok := strings.CutPrefix(link, "projects/"); ok {
+		project, scope, _ := strings.Cut(rest, "/")
+		if project == "" || !strings.HasPrefix(scope, "global/operations/") {
+			return "", false
+		}
+		return project, true
+	}
+	if link != "" {
+		return "", false
+	}
+	if rest, ok := strings.CutPrefix(resource, "projects/"); ok {
+		project, _, _ := strings.Cut(rest, "/")
+		return project, project != ""
+	}
+	return "", false
 }
 
 // findOperation looks for the global operation that a mutation with
@@ -73,27 +132,17 @@ func (c *client) findOperation(ctx context.Context, project, requestID, target s
 	return found, err
 }
 
-// waitFound polls an operation found by findOperation until it is DONE.
+// waitFound waits for an operation found by findOperation until it is DONE.
 func (c *client) waitFound(ctx context.Context, project string, op *computepb.Operation, method, resource string) error {
 	wctx, cancel := context.WithTimeout(ctx, c.opTimeout)
 	defer cancel()
-	pause := time.Second
-	for op.GetStatus() != computepb.Operation_DONE {
-		if err := c.retry.b.Sleep(wctx, pause); err != nil {
-			return &Error{Method: method, Resource: resource, Err: err,
-				Message: fmt.Sprintf("operation %s did not finish within %v", op.GetName(), c.opTimeout)}
-		}
-		pause = min(2*pause, 10*time.Second)
-		err := c.call(wctx, "globalOperations.get", "projects/"+project+"/global/operations/"+op.GetName(), func(ctx context.Context) error {
-			got, err := c.globalOps.Get(ctx, &computepb.GetGlobalOperationRequest{Project: project, Operation: op.GetName()}, noRetry)
-			if err == nil {
-				op = got
-			}
-			return err
-		})
-		if err != nil {
-			return err
-		}
+	err := c.call(wctx, "globalOperations.wait", "projects/"+project+"/global/operations/"+op.GetName(), func(ctx context.Context) error {
+		got, err := c.waitGlobal(ctx, project, op)
+		op = got
+		return err
+	})
+	if err != nil {
+		return c.timedOut(ctx, err, op, method, resource)
 	}
 	return operationError(op, method, resource)
 }
