@@ -164,9 +164,9 @@ func TestDataSourcesFeedARealBuild(t *testing.T) {
 	})
 	t.Run("each data source makes one call and none lists", func(t *testing.T) {
 		for call, want := range map[string]int{
-			"GET /compute/v1/projects/acme-images/global/images/family/base-debian-12":              1,
+			"GET /compute/v1/projects/acme-images/global/images/family/base-debian-12":                 1,
 			"GET /compute/v1/projects/acme-images/zones/us-central1-a/imageFamilyViews/base-debian-12": 1,
-			"GET /compute/v1/projects/acme-images/global/images":                                    0,
+			"GET /compute/v1/projects/acme-images/global/images":                                       0,
 		} {
 			if n := f.count(call); n != want {
 				t.Errorf("%s: %d calls, want %d\nall calls:\n%s", call, n, want, strings.Join(f.calls(), "\n"))
