@@ -166,6 +166,7 @@ func TestDataSourcesFeedARealBuild(t *testing.T) {
 		for call, want := range map[string]int{
 			"GET /compute/v1/projects/acme-images/global/images/family/base-debian-12":                 1,
 			"GET /compute/v1/projects/acme-images/zones/us-central1-a/imageFamilyViews/base-debian-12": 1,
+			"GET /compute/v1/projects/acme-images/global/images/base-debian-12-v1":                     1,
 			"GET /compute/v1/projects/acme-images/global/images":                                       0,
 		} {
 			if n := f.count(call); n != want {
