@@ -152,3 +152,37 @@ build { sources = ["source.imagefamily-promote.prod"] }
 		t.Errorf("acme-prod has images after a refused promotion: %v", imgs)
 	}
 }
+
+func TestPromotedImageIsDeletedWhenAPostProcessorFails(t *testing.T) {
+	f := startEmulator(t)
+	devImages(f, t)
+	env := packerEnv(t)
+	dir := f.template(t, `
+source "imagefamily-promote" "prod" {
+  source_family     = "app-nginx"
+  source_project_id = "acme-dev"
+  project_id        = "acme-prod"
+  image_name        = "app-nginx-prod-v1"
+  custom_endpoints  = { compute = "ENDPOINT" }
+}
+build {
+  sources = ["source.imagefamily-promote.prod"]
+  post-processor "shell-local" {
+    inline = ["exit 3"]
+  }
+}
+`)
+	out, err := packer(t, env, dir, "build", "-color=false", ".")
+	if err == nil {
+		t.Fatalf("packer build succeeded:\n%s", out)
+	}
+	if n := f.count("POST /compute/v1/projects/acme-prod/global/images"); n != 1 {
+		t.Fatalf("%d inserts in acme-prod, want 1:\n%s", n, out)
+	}
+	if n := f.count("DELETE /compute/v1/projects/acme-prod/global/images/app-nginx-prod-v1"); n != 1 {
+		t.Errorf("the artifact was deleted %d times, want once", n)
+	}
+	if imgs := f.list(t, "acme-prod"); len(imgs) != 0 {
+		t.Errorf("acme-prod still has images after the build failed: %v", imgs)
+	}
+}
