@@ -40,8 +40,9 @@ type Config struct {
 	// one `source_image_project_id`; otherwise no parent is recorded.
 	Parent string `mapstructure:"parent" required:"false"`
 	// Labels to write on the image, over existing values of the same keys.
-	// Keys starting with `imagefamily-` are the plugin's own and refused
-	// (except `imagefamily-protect`, the default `rotation.protect_label`).
+	// The lineage keys the release writes itself (`imagefamily-parent-image`,
+	// `imagefamily-released-at`, ...) are refused; `imagefamily-protect`,
+	// the default `rotation.protect_label`, is a user label.
 	Labels map[string]string `mapstructure:"labels" required:"false"`
 	// The naming convention the image name must follow (the same parts as
 	// data "imagefamily-name"). Without it the name is not checked.
@@ -178,8 +179,10 @@ func (c *Config) prepare(raws ...interface{}) error {
 	if c.Description != "" && c.Rename != string(release.RenameCopy) {
 		add(errors.New(`description is the description of the copy made by rename = "copy"; for an image released under the name it was built with, set the builder's image_description`))
 	}
-	if _, err := c.policy(); err != nil {
-		add(err)
+	if _, perrs := c.policy(); len(perrs) > 0 {
+		for _, err := range perrs {
+			add(err)
+		}
 	}
 	for i, p := range c.Rotation.InUseProjects {
 		if err := family.CheckProjectID(fmt.Sprintf("rotation.in_use_projects[%d]", i), p); err != nil {
@@ -215,7 +218,7 @@ func (c *Config) checkLabels() []error {
 		known[k] = v
 	}
 	if err := lifecycle.ValidateLabels(known); err != nil {
-		errs = append(errs, fmt.Errorf("labels: %w", err))
+		errs = append(errs, err) // it names "labels" itself
 	}
 	return errs
 }
@@ -239,8 +242,9 @@ func (c *Config) convention() (*lifecycle.Convention, error) {
 	return conv, nil
 }
 
-// policy is the rotation block over lifecycle.DefaultPolicy.
-func (c *Config) policy() (lifecycle.Policy, error) {
+// policy is the rotation block over lifecycle.DefaultPolicy, with every
+// problem found.
+func (c *Config) policy() (lifecycle.Policy, []error) {
 	p := lifecycle.DefaultPolicy()
 	r := c.Rotation
 	var errs []error
@@ -269,17 +273,19 @@ func (c *Config) policy() (lifecycle.Policy, error) {
 	}
 	if r.ProtectLabel != nil {
 		p.ProtectLabel = *r.ProtectLabel
-		if p.ProtectLabel != "" {
-			if err := lifecycle.ValidateLabelKey(p.ProtectLabel); err != nil {
-				errs = append(errs, fmt.Errorf("rotation.protect_label: %w", err))
-			}
-		}
 	}
 	if r.CheckInUse != config.TriUnset {
 		p.CheckInUse = r.CheckInUse.True()
 	}
+	// Validate checks the values read (an unreadable duration keeps its
+	// default), each option on a line of its own.
 	if err := p.Validate(); err != nil {
-		errs = append(errs, err)
+		var multi interface{ Unwrap() []error }
+		if errors.As(err, &multi) {
+			errs = append(errs, multi.Unwrap()...)
+		} else {
+			errs = append(errs, err)
+		}
 	}
-	return p, errors.Join(errs...)
+	return p, errs
 }

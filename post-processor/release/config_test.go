@@ -32,9 +32,9 @@ func TestConfigureDefaultsAreTheSharedPolicy(t *testing.T) {
 	if err := p.Configure(validRaw()); err != nil {
 		t.Fatal(err)
 	}
-	got, err := p.config.policy()
-	if err != nil {
-		t.Fatal(err)
+	got, errs := p.config.policy()
+	if len(errs) > 0 {
+		t.Fatal(errs)
 	}
 	if got != lifecycle.DefaultPolicy() {
 		t.Errorf("policy = %+v, want lifecycle.DefaultPolicy() %+v", got, lifecycle.DefaultPolicy())
@@ -69,9 +69,9 @@ func TestConfigureReadsEveryOption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, err := p.config.policy()
-	if err != nil {
-		t.Fatal(err)
+	pol, errs := p.config.policy()
+	if len(errs) > 0 {
+		t.Fatal(errs)
 	}
 	want := lifecycle.Policy{KeepActive: 0, MinAge: 0, ObsoleteAfter: time.Second, DeleteAfter: 48 * time.Hour,
 		PurgeAfter: 90 * time.Minute, ProtectLabel: "", CheckInUse: false}

@@ -5,6 +5,7 @@ package release
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -89,9 +90,9 @@ func (p *PostProcessor) request(b built) (release.Request, error) {
 	if err != nil {
 		return release.Request{}, err
 	}
-	policy, err := c.policy()
-	if err != nil {
-		return release.Request{}, err
+	policy, errs := c.policy()
+	if len(errs) > 0 {
+		return release.Request{}, errors.Join(errs...)
 	}
 	rename := release.RenameNever
 	if c.Rename == string(release.RenameCopy) {
