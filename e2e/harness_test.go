@@ -1,0 +1,188 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
+)
+
+// pluginSource is where templates find this plugin.
+const pluginSource = "github.com/immutable-infra/imagefamily"
+
+// moduleRoot is the directory holding go.mod, found from the test's package
+// directory.
+func moduleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("e2e: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+var (
+	buildOnce   sync.Once
+	builtPlugin string
+	buildErr    error
+	buildDir    string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// buildPlugin builds this plugin from the working tree into a temporary
+// directory, once per test binary, so that the tests run the code under test
+// and not bin/'s copy.
+func buildPlugin(t testing.TB) string {
+	t.Helper()
+	root := moduleRoot(t)
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "imagefamily-e2e-")
+		if buildErr != nil {
+			return
+		}
+		builtPlugin = filepath.Join(buildDir, "packer-plugin-imagefamily")
+		start := time.Now()
+		cmd := exec.Command("go", "build", "-o", builtPlugin, ".")
+		cmd.Dir = root
+		if b, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("%v\n%s", err, b)
+			return
+		}
+		t.Logf("e2e: built the plugin in %s", time.Since(start).Round(time.Millisecond))
+	})
+	if buildErr != nil {
+		t.Fatalf("e2e: go build of the plugin: %v", buildErr)
+	}
+	return builtPlugin
+}
+
+// packerEnv is an isolated packer environment with googlecompute and this
+// plugin installed.
+func packerEnv(t testing.TB) *packerrun.Environment {
+	t.Helper()
+	env := packerrun.Env(t)
+	packerrun.InstallPlugin(t, env, env.Bins.GoogleCompute, "github.com/hashicorp/googlecompute")
+	packerrun.InstallPlugin(t, env, buildPlugin(t), pluginSource)
+	return env
+}
+
+// computeClient is the project's own client against an endpoint.
+func computeClient(t testing.TB, endpoint string) gce.Compute {
+	t.Helper()
+	c, err := gce.New(context.Background(), gce.AuthConfig{CustomEndpoints: map[string]string{"compute": endpoint}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// readOutcome reads a release report.
+func readOutcome(t testing.TB, path string) release.Outcome {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("e2e: release report: %v", err)
+	}
+	var o release.Outcome
+	if err := json.Unmarshal(b, &o); err != nil {
+		t.Fatalf("e2e: release report %s: %v\n%s", path, err, b)
+	}
+	return o
+}
+
+// manifest is the part of packer's manifest post-processor output the test
+// reads.
+type manifest struct {
+	Builds []struct {
+		Name        string `json:"name"`
+		BuilderType string `json:"builder_type"`
+		ArtifactID  string `json:"artifact_id"`
+	} `json:"builds"`
+}
+
+func readManifest(t testing.TB, path string) manifest {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("e2e: manifest: %v", err)
+	}
+	var m manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("e2e: manifest %s: %v\n%s", path, err, b)
+	}
+	return m
+}
+
+// waitUntilDue waits until every rotation date in the families that falls
+// within the next few seconds has passed (by the emulator's clock, the wall
+// clock here): then the next run finds each image's next step due, and the
+// walk through the states is deterministic. Dates further away are not
+// waited for; with second-long durations there are none.
+func waitUntilDue(t testing.TB, c gce.Compute, project string, families []string, purgeAfter time.Duration) {
+	t.Helper()
+	var latest time.Time
+	horizon := time.Now().Add(10 * time.Second)
+	for _, fam := range families {
+		images, err := c.ListFamily(context.Background(), project, fam)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, img := range images {
+			d := img.Deprecation
+			var due *time.Time
+			switch img.State() {
+			case lifecycle.StateDeprecated:
+				due = d.Obsolete
+			case lifecycle.StateObsolete:
+				due = d.Deleted
+			case lifecycle.StateDeleted:
+				if d.Deleted != nil {
+					p := d.Deleted.Add(purgeAfter)
+					due = &p
+				}
+			}
+			if due != nil && due.After(latest) && due.Before(horizon) {
+				latest = *due
+			}
+		}
+	}
+	// Dates are written to the second and compared at the second: one more
+	// second makes "due" unambiguous.
+	if wait := time.Until(latest.Add(time.Second)); wait > 0 {
+		t.Logf("e2e: waiting %s for the rotation dates to pass", wait.Round(time.Millisecond))
+		time.Sleep(wait)
+	}
+}
+
+func isNotFound(err error) bool { return errors.Is(err, gce.ErrNotFound) }
+
+func joinLines(lines []string) string { return strings.Join(lines, "\n") }
