@@ -217,3 +217,89 @@ build {
 		}
 	}
 }
+
+// TestPromotedImageIsReleasedIntoAnotherProject promotes the head of a dev
+// family into prod with source "imagefamily-promote" (no VM) and releases
+// the copy there: the release takes the promote builder's artifact, writes
+// its labels over the promoted-from ones and rotates prod's family.
+func TestPromotedImageIsReleasedIntoAnotherProject(t *testing.T) {
+	env := packerEnv(t)
+	emu := emulatortest.Start(t, emulator.Options{})
+	for _, fx := range []struct {
+		project string
+		img     *computepb.Image
+	}{
+		{"acme-images", &computepb.Image{Name: proto.String("debian-12-nginx-1-26-v20261120t000000"), Family: proto.String("app-nginx"),
+			DiskSizeGb: proto.Int64(10), Labels: map[string]string{lifecycle.LabelParentImage: "base-v1", lifecycle.LabelParentFamily: "base-debian-12"}}},
+		{"acme-prod", &computepb.Image{Name: proto.String("debian-12-nginx-1-26-v20261101t000000"), Family: proto.String("app-nginx"),
+			DiskSizeGb: proto.Int64(10), CreationTimestamp: proto.String("2026-11-01T00:00:00.000Z")}},
+	} {
+		if err := emu.Server.PutImage(fx.project, fx.img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	tmpl := strings.ReplaceAll(`
+data "imagefamily" "dev" {
+  project_id       = "acme-images"
+  family           = "app-nginx"
+  custom_endpoints = { compute = "ENDPOINT" }
+}
+source "imagefamily-promote" "prod" {
+  source_image     = data.imagefamily.dev.self_link
+  project_id       = "acme-prod"
+  image_name       = "debian-12-nginx-1-26-v20261126t090000"
+  custom_endpoints = { compute = "ENDPOINT" }
+}
+build {
+  sources = ["source.imagefamily-promote.prod"]
+  post-processor "imagefamily-release" {
+    project_id = "acme-prod"
+    family     = "app-nginx"
+    labels     = { env = "prod" }
+    naming {
+      os       = "debian-12"
+      software = "nginx"
+      version  = "1.26"
+    }
+    rotation {
+      keep_active = 1
+      min_age     = "0s"
+    }
+    report_file      = "REPORT"
+    custom_endpoints = { compute = "ENDPOINT" }
+  }
+}
+`, "ENDPOINT", emu.ComputeEndpoint())
+	report := filepath.Join(dir, "release.json")
+	tmpl = strings.ReplaceAll(tmpl, "REPORT", report)
+	if err := os.WriteFile(filepath.Join(dir, "promote.pkr.hcl"), []byte(tmpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := packerrun.Run(t, env, dir, "build", "-color=false", ".")
+	if err != nil {
+		t.Fatalf("packer build: %v\n%s\n%s", err, stdout, stderr)
+	}
+	out := readOutcome(t, report)
+	const promoted = "debian-12-nginx-1-26-v20261126t090000"
+	if !out.Released || out.Image != promoted || out.PreviousHead != "debian-12-nginx-1-26-v20261101t000000" || out.Project != "acme-prod" {
+		t.Errorf("report: released %v image %q previous %q project %q", out.Released, out.Image, out.PreviousHead, out.Project)
+	}
+	c := computeClient(t, emu.ComputeEndpoint())
+	ctx := context.Background()
+	head, err := c.GetFromFamily(ctx, "acme-prod", "app-nginx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.Name != promoted || head.Labels["env"] != "prod" || head.Labels[lifecycle.LabelPromotedFrom] != "debian-12-nginx-1-26-v20261120t000000" ||
+		head.Labels[lifecycle.LabelReleasedAt] == "" || head.Labels[lifecycle.LabelParentFamily] != "base-debian-12" {
+		t.Errorf("prod head %s labels %v", head.Name, head.Labels)
+	}
+	old, err := c.GetImage(ctx, "acme-prod", "debian-12-nginx-1-26-v20261101t000000")
+	if err != nil || old.State() != lifecycle.StateDeprecated || !strings.HasSuffix(old.Deprecation.Replacement, "/acme-prod/global/images/"+promoted) {
+		t.Errorf("the old prod head: %v, state %s, replacement %q", err, old.State(), old.Deprecation.Replacement)
+	}
+	if dev, err := c.GetFromFamily(ctx, "acme-images", "app-nginx"); err != nil || dev.Name != "debian-12-nginx-1-26-v20261120t000000" {
+		t.Errorf("the dev family moved: %v %s", err, dev.Name)
+	}
+}

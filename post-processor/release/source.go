@@ -9,6 +9,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	registryimage "github.com/hashicorp/packer-plugin-sdk/packer/registry/image"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/builder/promote"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 )
 
@@ -17,7 +18,7 @@ const (
 	// GooglecomputeBuilderID is the official googlecompute builder's.
 	GooglecomputeBuilderID = "packer.googlecompute"
 	// PromoteBuilderID is source "imagefamily-promote"'s.
-	PromoteBuilderID = "immutable-infra.imagefamily-promote"
+	PromoteBuilderID = promote.BuilderID
 )
 
 // built is what the post-processor learns from the artifact it is given.
