@@ -169,7 +169,9 @@ func cmdRollback(e *env, args []string) int {
 // head.
 func carryOutRollback(e *env, c gce.Compute, plan lifecycle.RollbackPlan, out *rollbackOutput) int {
 	code := exitOK
-	if r := plan.Rerelease; r != nil {
+	if r := plan.Rerelease; r != nil && r.Existing {
+		out.Rerelease.Done = true // made by an earlier run of this rollback
+	} else if r != nil {
 		src := r.Source
 		srcProject := src.Project
 		if srcProject == "" {

@@ -30,6 +30,12 @@ type Rerelease struct {
 	// Labels are the copy's labels: the source's, with imagefamily-rollback-of
 	// = the source's name and imagefamily-released-at = now.
 	Labels map[string]string
+	// Existing is true when an earlier rollback to the same target already
+	// made the copy (an ACTIVE, READY image of the family labelled
+	// imagefamily-rollback-of = the target): Name and Labels are that
+	// copy's, and nothing is to be created. A re-run after a partly failed
+	// or interrupted rollback finishes it instead of copying again.
+	Existing bool
 }
 
 // RollbackPlan moves a family back to an older image without un-deprecating
@@ -65,7 +71,9 @@ func (p RollbackPlan) NewHead() string {
 // head. Every ACTIVE image newer than the target is deprecated (obsoleted
 // when block, so that nothing new starts from it) with replacement = the
 // target. A DEPRECATED target is re-released: copied under a new name (see
-// Rerelease, RollbackPlan.Named). Refused, with the reason: an OBSOLETE or
+// Rerelease, RollbackPlan.Named), unless an earlier rollback to it made the
+// copy already: a re-run then finishes with that copy (Rerelease.Existing),
+// and one with nothing left to do is refused as already the head. Refused, with the reason: an OBSOLETE or
 // DELETED target, a target outside the family, not READY, revoked, or
 // already the head, and a family with nothing older to roll back to.
 func PlanRollback(s Snapshot, target string, block bool, now time.Time) (RollbackPlan, error) {
@@ -106,7 +114,19 @@ func PlanRollback(s Snapshot, target string, block bool, now time.Time) (Rollbac
 	plan.Target = tgt.Clone()
 
 	replacement := s.refOf(tgt).SelfLink()
+	var made Image // the copy an earlier rollback made, when Rerelease.Existing
 	if tgt.State() != StateActive {
+		c, ok, err := existingCopy(fam, tgt)
+		if err != nil {
+			return RollbackPlan{}, err
+		}
+		if ok {
+			made = c
+			plan.Rerelease = &Rerelease{Source: tgt.Clone(), Name: c.Name, Labels: maps.Clone(c.Labels), Existing: true}
+			replacement = s.refOf(c).SelfLink()
+		}
+	}
+	if tgt.State() != StateActive && plan.Rerelease == nil {
 		labels := maps.Clone(tgt.Labels)
 		if labels == nil {
 			labels = map[string]string{}
@@ -124,7 +144,13 @@ func PlanRollback(s Snapshot, target string, block bool, now time.Time) (Rollbac
 	for _, img := range fam {
 		// A copy is created after now, so it outranks every image created
 		// before; one stamped at or after now (clock skew) must go too.
-		outranks := newer(img, tgt) || (plan.Rerelease != nil && !img.CreatedAt.Before(now))
+		outranks := newer(img, tgt) || (plan.Rerelease != nil && !plan.Rerelease.Existing && !img.CreatedAt.Before(now))
+		if plan.Rerelease != nil && plan.Rerelease.Existing {
+			if s.refOf(img) == s.refOf(made) {
+				continue
+			}
+			outranks = outranks || newer(img, made)
+		}
 		if img.State() != StateActive || !outranks || !(img.Ready() || img.Status == "PENDING") {
 			continue
 		}
@@ -144,10 +170,33 @@ func PlanRollback(s Snapshot, target string, block bool, now time.Time) (Rollbac
 		}
 		plan.Steps = append(plan.Steps, st)
 	}
+	if plan.Rerelease != nil && plan.Rerelease.Existing && len(plan.Steps) == 0 {
+		return RollbackPlan{}, fmt.Errorf("rollback: target %q is already the head of family %s through its re-released copy %s: nothing to roll back", tgt.Name, s.Family, made.Name)
+	}
 	if len(s.FamilyUses) > 0 {
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s follow family/%s and will use the new head from now on", usesString(s.FamilyUses), s.Family))
 	}
 	return plan, nil
+}
+
+// existingCopy finds the copy of tgt an earlier rollback made: the newest
+// ACTIVE, READY image of the family labelled imagefamily-rollback-of = tgt
+// and not revoked. A copy still being created (PENDING) is an error: making
+// another would duplicate it, and deprecating the newer images before it is
+// READY could leave the family resolving to nothing.
+func existingCopy(fam []Image, tgt Image) (Image, bool, error) {
+	for _, img := range fam { // newest first
+		if img.Labels[LabelRollbackOf] != tgt.Name || img.Name == tgt.Name || img.State() != StateActive || img.Labels[LabelRevokedReason] != "" {
+			continue
+		}
+		if img.Status == "PENDING" {
+			return Image{}, false, fmt.Errorf("rollback: %s, a copy of target %q made by an earlier rollback, is still being created (status PENDING): re-run once it is READY", img.Name, tgt.Name)
+		}
+		if img.Ready() {
+			return img, true, nil
+		}
+	}
+	return Image{}, false, nil
 }
 
 func findTarget(s Snapshot, target string, head Image, hasHead bool) (Image, error) {
@@ -184,6 +233,9 @@ func (p RollbackPlan) Named(name string) (RollbackPlan, error) {
 	if p.Rerelease == nil {
 		return p, fmt.Errorf("rollback: target %s is ACTIVE: there is no copy to name", p.Target.Name)
 	}
+	if p.Rerelease.Existing {
+		return p, nil // the copy an earlier rollback made keeps its name
+	}
 	if err := ValidateName(name); err != nil {
 		return p, fmt.Errorf("rollback: copy of %s: %w", p.Target.Name, err)
 	}
@@ -215,7 +267,7 @@ func (p RollbackPlan) copyProject() string {
 // copy (created at the plan's now) added, the steps written.
 func ApplyRollback(s Snapshot, p RollbackPlan) (Snapshot, error) {
 	out := s.Clone()
-	if p.Rerelease != nil {
+	if p.Rerelease != nil && !p.Rerelease.Existing {
 		if p.Rerelease.Name == "" {
 			return Snapshot{}, fmt.Errorf("rollback: the copy of %s has no name yet: call Named first", p.Target.Name)
 		}
