@@ -381,7 +381,7 @@ func (r *run) afterRelease(ctx context.Context) {
 	if len(plan.Actions()) == 0 {
 		r.say("rotation: nothing to do")
 	} else {
-		r.say("rotation: %d actions (parallelism %d)", len(plan.Actions()), parallelism(req.Parallelism))
+		r.say("rotation: %s (parallelism %d)", plural(len(plan.Actions()), "action"), parallelism(req.Parallelism))
 	}
 	rep := rotation.Apply(ctx, r.c, req.Project, plan, rotation.Options{Parallelism: req.Parallelism, Progress: func(res rotation.Result) {
 		if res.Err != nil {
@@ -463,6 +463,13 @@ func (r *run) printTable(rep rotation.Report) {
 	var b bytes.Buffer
 	rotation.WriteTable(&b, rep)
 	r.rep.Say(strings.TrimRight(b.String(), "\n"))
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func parallelism(n int) int {
