@@ -15,7 +15,9 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/rotation"
 )
 
-// cleanupTimeout bounds the removal of a copy after a failed release.
+// cleanupTimeout bounds what runs after the build's context may have ended:
+// the removal of a copy after a failed release, the read-back of a failed
+// family move.
 const cleanupTimeout = 2 * time.Minute
 
 // Reporter is where Run tells people what it does. packersdk.Ui satisfies it.
@@ -318,9 +320,12 @@ func (r *run) release(ctx context.Context) error {
 		return nil
 	}
 	if err := r.c.SetFamily(ctx, req.Project, r.target, req.Family); err != nil {
-		// The call may have gone through anyway (a lost response): only a
-		// read that shows the image outside the family lets it go.
-		img, rerr := r.c.GetImage(ctx, req.Project, r.target)
+		// The call may have gone through anyway (a lost response, a build
+		// cancelled mid-call): only a read that shows the image outside the
+		// family lets it go. The read runs even when ctx has ended.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		img, rerr := r.c.GetImage(rctx, req.Project, r.target)
+		cancel()
 		switch {
 		case rerr == nil && img.Family != req.Family:
 			return fmt.Errorf("moving the family: %w", err)

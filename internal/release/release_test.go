@@ -444,6 +444,35 @@ func TestAFailedFamilyMoveFailsOnlyWhenTheImageIsProvablyOutsideTheFamily(t *tes
 	}
 }
 
+// cancelledMove is a build cancelled while the family move is in flight: the
+// move is not applied and the context has ended.
+type cancelledMove struct {
+	*gcetest.Fake
+	cancel context.CancelFunc
+}
+
+func (c *cancelledMove) SetFamily(ctx context.Context, p, image, fam string) error {
+	c.cancel()
+	return context.Canceled
+}
+
+func (c *cancelledMove) GetImage(ctx context.Context, p, name string) (lifecycle.Image, error) {
+	if err := ctx.Err(); err != nil {
+		return lifecycle.Image{}, err
+	}
+	return c.Fake.GetImage(ctx, p, name)
+}
+
+func TestACancelledFamilyMoveIsReadBackDespiteTheEndedContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &cancelledMove{Fake: fake(older(1)...), cancel: cancel}
+	out, err := release.Run(ctx, f, request(), &recorder{})
+	if err == nil || out.Released || out.ReleaseUnconfirmed {
+		t.Fatalf("err %v released %v unconfirmed %v: the read-back shows the image outside the family, so the failure stands", err, out.Released, out.ReleaseUnconfirmed)
+	}
+}
+
 // TestAnErrorNeverComesWithAReleasedImage injects a failure into each call a
 // release makes, one at a time, and checks the rule Packer's clean-up needs:
 // an error only while the family does not hold the image.
