@@ -110,10 +110,51 @@ func (r *retrier) do(ctx context.Context, fn func(ctx context.Context) error) (i
 		if ctx.Err() != nil {
 			return attempt, stopped(err, ctx.Err())
 		}
+		if isQuota(err) {
+			NotifyQuota(ctx)
+		}
 		if serr := r.b.Sleep(ctx, r.delay(attempt)); serr != nil {
 			return attempt, stopped(err, serr)
 		}
 	}
+}
+
+type quotaNotifyKey struct{}
+
+// WithQuotaNotify returns ctx carrying notify, which calls made with the
+// returned context invoke each time Compute Engine answers an attempt with a
+// quota or rate-limit error (429, or 403 with a rate or quota reason) that
+// they are about to retry. Those retries usually absorb the error, so a
+// caller that paces its own requests (rotation.Apply's AIMD) would otherwise
+// never learn it is being throttled; a call that ends in ErrQuota reports
+// that itself. notify may be called concurrently.
+func WithQuotaNotify(ctx context.Context, notify func()) context.Context {
+	return context.WithValue(ctx, quotaNotifyKey{}, notify)
+}
+
+// NotifyQuota calls the notify function WithQuotaNotify put in ctx, if any:
+// what the client does for each quota error it retries. Fakes of Compute
+// call it to act the same.
+func NotifyQuota(ctx context.Context) {
+	if notify, ok := ctx.Value(quotaNotifyKey{}).(func()); ok {
+		notify()
+	}
+}
+
+// isQuota reports whether an attempt's error is a quota or rate limit.
+func isQuota(err error) bool {
+	if errors.Is(err, ErrQuota) {
+		return true
+	}
+	var ge *googleapi.Error
+	if !errors.As(err, &ge) {
+		return false
+	}
+	reason := ""
+	if len(ge.Errors) > 0 {
+		reason = ge.Errors[0].Reason
+	}
+	return kindOf(ge.Code, reason) == ErrQuota
 }
 
 // stopped keeps both the last failure (what the user needs to read) and the

@@ -158,3 +158,42 @@ func TestRetrySucceedsOnceTheFailureClears(t *testing.T) {
 		t.Fatalf("do() = %d, %v with %d pauses; want 3, nil, 2", n, err, len(sleep.Pauses()))
 	}
 }
+
+func TestQuotaNotifyHearsEveryRetriedQuotaError(t *testing.T) {
+	sleep := &recordingSleep{}
+	r := newRetrier(testBackoff(sleep))
+	answers := []error{
+		apiErr(429, "rateLimitExceeded"),
+		apiErr(503, "backendError"), // retried, but not a quota error
+		apiErr(403, "userRateLimitExceeded"),
+		apiErr(429, "rateLimitExceeded"),
+		nil,
+	}
+	heard := 0
+	ctx := WithQuotaNotify(context.Background(), func() { heard++ })
+	n, err := r.do(ctx, func(context.Context) error {
+		e := answers[0]
+		answers = answers[1:]
+		return e
+	})
+	if err != nil || n != 5 {
+		t.Fatalf("do = %d attempts, %v; want success on the 5th", n, err)
+	}
+	if heard != 3 {
+		t.Errorf("notified %d times, want 3 (the three quota errors the retries absorbed)", heard)
+	}
+
+	// A call whose attempts run out on quota errors reports ErrQuota itself:
+	// its last error is not announced a second time.
+	heard = 0
+	b := testBackoff(sleep)
+	b.Attempts = 2
+	_, err = newRetrier(b).do(ctx, func(context.Context) error { return apiErr(429, "rateLimitExceeded") })
+	if err == nil || heard != 1 {
+		t.Errorf("exhausted: err %v, notified %d times; want the error and 1 notification", err, heard)
+	}
+	// No notify in the context: nothing to call.
+	if _, err := r.do(context.Background(), func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}

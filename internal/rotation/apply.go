@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
@@ -52,13 +53,56 @@ func (o Options) withDefaults() Options {
 }
 
 // aimd is the allowed parallelism: halved on a quota error (never below 1),
-// one more per action completed without one (never above max).
-type aimd struct{ max, cur int }
+// one more per action completed without one (never above max). Quota errors
+// that gce's retries absorbed arrive from the workers (throttledSince), so
+// it is guarded by a mutex.
+type aimd struct {
+	mu       sync.Mutex
+	max, cur int
+	cuts     int // how often the limit was cut so far
+}
 
 func newAIMD(max int) *aimd { return &aimd{max: max, cur: max} }
-func (a *aimd) limit() int  { return a.cur }
-func (a *aimd) throttled()  { a.cur = max(1, a.cur/2) }
-func (a *aimd) succeeded()  { a.cur = min(a.max, a.cur+1) }
+
+func (a *aimd) limit() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cur
+}
+
+func (a *aimd) throttled() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.cur = max(1, a.cur/2)
+	a.cuts++
+}
+
+func (a *aimd) succeeded() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.cur = min(a.max, a.cur+1)
+}
+
+// epoch names the current limit, for throttledSince.
+func (a *aimd) epoch() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cuts
+}
+
+// throttledSince halves the limit for a quota error that gce absorbed in an
+// action sent under epoch, unless the limit was cut since: everything in
+// flight then was sent at the old rate, and one cut per round is enough
+// (TCP cuts its window once per round trip). Halving for each of them would
+// take a steady trickle of 429s to a parallelism of one or two.
+func (a *aimd) throttledSince(epoch int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cuts == epoch {
+		a.cur = max(1, a.cur/2)
+		a.cuts++
+	}
+}
 
 // Apply carries out every action of plan with bounded parallelism; it never
 // stops at the first failure: each action's outcome is in the report, in plan
@@ -110,6 +154,7 @@ func Apply(ctx context.Context, c gce.Compute, project string, plan lifecycle.Ro
 			if n := retries[i]; n > 0 {
 				pause = min(maxQuotaPause, opts.QuotaPause<<min(n-1, 16))
 			}
+			epoch := lim.epoch()
 			go func(i int, pause time.Duration) {
 				if pause > 0 {
 					if err := sleep(ctx, pause); err != nil {
@@ -117,7 +162,8 @@ func Apply(ctx context.Context, c gce.Compute, project string, plan lifecycle.Ro
 						return
 					}
 				}
-				doneCh <- done{i, execute(ctx, c, project, actions[i])}
+				actx := gce.WithQuotaNotify(ctx, func() { lim.throttledSince(epoch) })
+				doneCh <- done{i, execute(actx, c, project, actions[i])}
 			}(i, pause)
 		}
 		if inflight == 0 {

@@ -17,6 +17,11 @@
 //     error raises the allowed parallelism by one, up to Parallelism (AIMD,
 //     as TCP does). An action gets at most Options.QuotaRetries such retries;
 //     after that its quota error is its outcome.
+//   - A 429 that gce's own retries absorb is a signal too (gce reports it
+//     through gce.WithQuotaNotify): it halves the allowed parallelism once
+//     per round, that is unless the limit was already cut after the action
+//     was sent. Without it, throttling that the retries absorb never slowed
+//     Apply down.
 //   - An action is idempotent: the label write (imagefamily-rotated-at,
 //     from the plan's time) is a no-op when it is already there, and the
 //     deprecation status is written whole. So re-sending an action whose
