@@ -174,6 +174,9 @@ func (r *run) prepare(ctx context.Context) error {
 		return fmt.Errorf("reading the built image %s: %w", req.Image, err)
 	}
 	r.built = built
+	if built.SelfLink != "" {
+		r.out.SelfLink = built.SelfLink
+	}
 	if !built.Ready() {
 		return fmt.Errorf("the built image %s is %s, not READY: only a finished image can be released", built.Name, built.Status)
 	}
