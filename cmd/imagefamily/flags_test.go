@@ -49,6 +49,12 @@ func TestInvalidFlagsExitTwoWithOneClearLine(t *testing.T) {
 		{"revoke a family", []string{"revoke", "--project", "p", "projects/p/global/images/family/web"}, `IMAGE "projects/p/global/images/family/web" follows a family: name one image`},
 		{"name without parts", []string{"name", "--os", "debian"}, `--software "" sanitises to nothing: each part needs at least one letter or digit`},
 		{"name bad timestamp", []string{"name", "--os", "d", "--software", "s", "--version", "1", "--timestamp", "now"}, `--timestamp "now": not an RFC 3339 time: write it like 2026-11-26T06:47:30Z`},
+		{"rollback bad bool", []string{"rollback", "--project", "p", "--family", "web", "--block=maybe"}, `--block "maybe": must be true or false`},
+		{"status positional", []string{"status", "--project", "p", "--family", "web", "extra"}, `unexpected argument "extra": status takes flags only (--family F)`},
+		{"family label bad key", []string{"rotate", "--project", "p", "--family-label", "Team=web"}, `--family-label "Team=web": labels: key "Team" is not a label key: it must start with a lower-case letter and hold only lower-case letters, digits, "_" and "-" (no upper case, dots, colons or spaces)`},
+		{"outdated unknown flag", []string{"outdated", "--project", "p", "--bogus"}, "unknown flag --bogus (run imagefamily outdated --help)"},
+		{"emulator spike without probability", []string{"emulator", "--faults", "*=slow:1s"}, `--faults: "*=slow:1s": a latency spike is *=slow:DURATION:PROBABILITY, e.g. *=slow:2s:0.05`},
+		{"emulator spike bad duration", []string{"emulator", "--faults", "*=slow:fast:0.1"}, `--faults: spike duration "fast" in "*=slow:fast:0.1" must be a Go duration from 1ns to 10m0s, e.g. 750ms`},
 		{"name starting with a digit", []string{"name", "--os", "12", "--software", "s", "--version", "1"}, `--os "12" starts the name with the digit "1": a name must start with a letter; put a part that starts with a letter first in the template, or start it with a literal prefix`},
 	}
 	for _, tt := range tests {
