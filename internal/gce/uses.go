@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -53,18 +54,74 @@ func (u ImageUses) add(source, project string, use lifecycle.Use) error {
 // regional, through the aggregated list) and the instances, whose boot disks
 // lead to the image through disk.sourceImage: instances do not keep the
 // image themselves. Three aggregated listings per project, one call per 500
-// resources each.
+// resources each. The listings do not depend on each other, so they all run
+// at once (each one page after the other): the scan costs the longest
+// listing, not their sum. The result is merged in a fixed order, whatever
+// order the pages arrived in.
 func (c *client) ScanImageUses(ctx context.Context, projects []string) (ImageUses, error) {
-	uses := ImageUses{}
-	for _, p := range projects {
-		if err := c.scanTemplates(ctx, p, uses); err != nil {
-			return nil, err
+	type scan struct {
+		templates ImageUses
+		disks     map[string]string // disk resource path -> sourceImage
+		boots     []bootDisk
+		errs      [3]error
+	}
+	// The first failure stops the other listings: the scan has failed.
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	scans := make([]scan, len(projects))
+	var wg sync.WaitGroup
+	for i, p := range projects {
+		s := &scans[i]
+		s.templates, s.disks = ImageUses{}, map[string]string{}
+		stopOnError := func(err error) error {
+			if err != nil {
+				cancel(err)
+			}
+			return err
 		}
-		if err := c.scanInstances(ctx, p, uses); err != nil {
-			return nil, err
+		wg.Go(func() { s.errs[0] = stopOnError(c.scanTemplates(sctx, p, s.templates)) })
+		wg.Go(func() { s.errs[1] = stopOnError(c.scanDisks(sctx, p, s.disks)) })
+		wg.Go(func() { s.boots, s.errs[2] = c.scanInstances(sctx, p); stopOnError(s.errs[2]) })
+	}
+	wg.Wait()
+	if err := context.Cause(sctx); err != nil {
+		if ctx.Err() != nil {
+			// The caller's context ended: report a listing's error, which
+			// says which call it stopped.
+			for i := range scans {
+				for _, e := range scans[i].errs {
+					if e != nil {
+						return nil, e
+					}
+				}
+			}
+		}
+		return nil, err
+	}
+	uses := ImageUses{}
+	for i, p := range projects {
+		s := &scans[i]
+		for ref, us := range s.templates {
+			uses[ref] = append(uses[ref], us...)
+		}
+		for _, b := range s.boots {
+			src, ok := s.disks[b.disk]
+			if !ok {
+				continue
+			}
+			if err := uses.add(src, p, b.use); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return uses, nil
+}
+
+// bootDisk is an instance's boot disk, resolved to its image once the disks
+// are read.
+type bootDisk struct {
+	use  lifecycle.Use
+	disk string // resource path
 }
 
 func (c *client) scanTemplates(ctx context.Context, project string, uses ImageUses) error {
@@ -98,10 +155,10 @@ func (c *client) scanTemplates(ctx context.Context, project string, uses ImageUs
 	return scanErr
 }
 
-func (c *client) scanInstances(ctx context.Context, project string, uses ImageUses) error {
-	// Disks first: an instance's boot disk names only the disk.
-	diskImage := map[string]string{} // resource path -> sourceImage
-	err := c.pages(ctx, "disks.aggregatedList", "projects/"+project+"/aggregated/disks", func(ctx context.Context, token string) (string, error) {
+// scanDisks records each disk's source image: an instance's boot disk names
+// only the disk.
+func (c *client) scanDisks(ctx context.Context, project string, diskImage map[string]string) error {
+	return c.pages(ctx, "disks.aggregatedList", "projects/"+project+"/aggregated/disks", func(ctx context.Context, token string) (string, error) {
 		it := c.disks.AggregatedList(ctx, &computepb.AggregatedListDisksRequest{Project: project,
 			MaxResults: proto.Uint32(pageSize), PageToken: optional(token)}, noRetry)
 		page, next, err := onePage[compute.DisksScopedListPair](it)
@@ -117,11 +174,12 @@ func (c *client) scanInstances(ctx context.Context, project string, uses ImageUs
 		}
 		return next, nil
 	})
-	if err != nil {
-		return err
-	}
-	var scanErr error
-	err = c.pages(ctx, "instances.aggregatedList", "projects/"+project+"/aggregated/instances", func(ctx context.Context, token string) (string, error) {
+}
+
+// scanInstances lists the instances' boot disks.
+func (c *client) scanInstances(ctx context.Context, project string) ([]bootDisk, error) {
+	var boots []bootDisk
+	err := c.pages(ctx, "instances.aggregatedList", "projects/"+project+"/aggregated/instances", func(ctx context.Context, token string) (string, error) {
 		it := c.instances.AggregatedList(ctx, &computepb.AggregatedListInstancesRequest{Project: project,
 			MaxResults: proto.Uint32(pageSize), PageToken: optional(token)}, noRetry)
 		page, next, err := onePage[compute.InstancesScopedListPair](it)
@@ -131,24 +189,18 @@ func (c *client) scanInstances(ctx context.Context, project string, uses ImageUs
 		for _, pair := range page {
 			for _, in := range pair.Value.GetInstances() {
 				for _, d := range in.GetDisks() {
-					if !d.GetBoot() {
-						continue
+					if d.GetBoot() {
+						boots = append(boots, bootDisk{
+							use:  lifecycle.Use{Kind: lifecycle.UseInstance, Project: project, Name: in.GetName(), Zone: lastSegment(in.GetZone())},
+							disk: resourcePath(d.GetSource()),
+						})
 					}
-					src, ok := diskImage[resourcePath(d.GetSource())]
-					if !ok || scanErr != nil {
-						continue
-					}
-					use := lifecycle.Use{Kind: lifecycle.UseInstance, Project: project, Name: in.GetName(), Zone: lastSegment(in.GetZone())}
-					scanErr = uses.add(src, project, use)
 				}
 			}
 		}
 		return next, nil
 	})
-	if err != nil {
-		return err
-	}
-	return scanErr
+	return boots, err
 }
 
 // resourcePath reduces a resource URL in any spelling to

@@ -2,9 +2,12 @@ package gce
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
@@ -124,5 +127,41 @@ func TestScanImageUsesPagesThroughAggregatedLists(t *testing.T) {
 		if r.Query["maxResults"] != "500" {
 			t.Errorf("%v sent maxResults=%q, want 500", r, r.Query["maxResults"])
 		}
+	}
+}
+
+// The three listings of a scan do not depend on each other: they run at
+// once, so a scan costs its longest listing, not the sum of all three.
+func TestScanImageUsesListsConcurrently(t *testing.T) {
+	const latency = 150 * time.Millisecond
+	h := newHarness(t, emulator.Options{Latency: latency})
+	zone := "https://www.googleapis.com/compute/v1/projects/apps/zones/us-central1-a"
+	if err := h.env.Server.LoadState(emulator.State{Projects: map[string]emulator.ProjectState{"apps": {
+		InstanceTemplates: []json.RawMessage{raw(t, template("web-tpl", "", "projects/acme/global/images/web-v1"))},
+		Disks:             []json.RawMessage{raw(t, map[string]any{"name": "vm-1", "zone": zone, "sourceImage": "projects/acme/global/images/web-v2"})},
+		Instances: []json.RawMessage{raw(t, map[string]any{"name": "vm-1", "zone": zone, "machineType": zone + "/machineTypes/e2-small",
+			"disks": []map[string]any{{"boot": true, "source": zone + "/disks/vm-1"}}})},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	uses, err := h.c.ScanImageUses(t.Context(), []string{"apps"})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(uses) != 2 {
+		t.Errorf("uses = %v, want web-v1 (template) and web-v2 (instance)", uses)
+	}
+	if took >= 2*latency {
+		t.Errorf("the scan took %v: its three one-page listings ran one after the other (%v each)", took, latency)
+	}
+}
+
+func TestScanImageUsesFailsWhenAnyListingFails(t *testing.T) {
+	h := newHarness(t, emulator.Options{Faults: faults(t, "disks.aggregatedList=403:1")})
+	_, err := h.c.ScanImageUses(t.Context(), []string{"apps", "other"})
+	if !errors.Is(err, ErrPermissionDenied) || !strings.Contains(err.Error(), "disks.aggregatedList") {
+		t.Fatalf("err = %v, want the disks listing's permission error", err)
 	}
 }

@@ -11,11 +11,30 @@ import (
 
 // Gather reads the family (gce.Compute.ListFamily) and, when checkInUse,
 // what uses its images (ScanImageUses over project and inUseProjects), into a
-// lifecycle.Snapshot. A failed scan is an error, never an empty result: an
-// unread use could let the rotator retire an image still in use.
+// lifecycle.Snapshot. The two readings run at once: neither needs the other.
+// A failed scan is an error, never an empty result: an unread use could let
+// the rotator retire an image still in use.
 func Gather(ctx context.Context, c gce.Compute, project, family string, inUseProjects []string, checkInUse bool) (lifecycle.Snapshot, error) {
+	projects := ScanProjects(project, inUseProjects)
+	var (
+		uses    gce.ImageUses
+		scanErr error
+		scanned = make(chan struct{})
+	)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if checkInUse {
+		go func() {
+			defer close(scanned)
+			uses, scanErr = c.ScanImageUses(sctx, projects)
+		}()
+	} else {
+		close(scanned)
+	}
 	images, err := c.ListFamily(ctx, project, family)
 	if err != nil {
+		cancel()
+		<-scanned
 		return lifecycle.Snapshot{}, fmt.Errorf("reading family %s of project %s: %w", family, project, err)
 	}
 	for i := range images {
@@ -24,13 +43,12 @@ func Gather(ctx context.Context, c gce.Compute, project, family string, inUsePro
 		}
 	}
 	s := lifecycle.Snapshot{Project: project, Family: family, Images: images}
+	<-scanned
 	if !checkInUse {
 		return s, nil
 	}
-	projects := ScanProjects(project, inUseProjects)
-	uses, err := c.ScanImageUses(ctx, projects)
-	if err != nil {
-		return lifecycle.Snapshot{}, fmt.Errorf("finding what uses the images of family %s (projects %v): %w", family, projects, err)
+	if scanErr != nil {
+		return lifecycle.Snapshot{}, fmt.Errorf("finding what uses the images of family %s (projects %v): %w", family, projects, scanErr)
 	}
 	if err := uses.AddTo(&s); err != nil {
 		return lifecycle.Snapshot{}, fmt.Errorf("recording what uses the images of family %s: %w", family, err)
