@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -169,6 +170,10 @@ func NormalizeEndpoint(raw string) (string, error) {
 	return u.String(), nil
 }
 
+// typeLike is what a credentials "type" looks like (service_account,
+// external_account...).
+var typeLike = regexp.MustCompile(`^[a-z_]{1,40}$`)
+
 // credentialsType checks that b is credentials JSON of a type the client can
 // load and returns the type. Errors never quote b: it holds secrets.
 func credentialsType(b []byte) (string, error) {
@@ -186,6 +191,11 @@ func credentialsType(b []byte) (string, error) {
 		return "", errors.New(`has no "type" field: want a service account key or another Google credentials file`)
 	}
 	if !credentialTypes[head.Type] {
+		// The type is quoted only when it looks like one: whatever else
+		// sits in that field came from the credentials.
+		if !typeLike.MatchString(head.Type) {
+			return "", fmt.Errorf("has a \"type\" that is not a credentials type; accepted: %s", strings.Join(sortedKeys(credentialTypes), ", "))
+		}
 		return "", fmt.Errorf("has type %q; accepted: %s", head.Type, strings.Join(sortedKeys(credentialTypes), ", "))
 	}
 	return head.Type, nil
