@@ -125,6 +125,7 @@ func referenceOutcome(t testing.TB, f fixture) *reference {
 // invariants are checked after every run, and the converged state must equal
 // the fault-free one.
 func TestChaosRotate(t *testing.T) {
+	t.Parallel()
 	seeds := pick(4, 24)
 	for seed := int64(1); seed <= int64(seeds); seed++ {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 // families: the state they leave must be the state one run leaves, and the
 // invariants hold against the state before both.
 func TestConcurrentRotates(t *testing.T) {
+	t.Parallel()
 	n := pick(3, 10)
 	for i := 0; i < n; i++ {
 		t.Run(fmt.Sprintf("pair%d", i), func(t *testing.T) {

@@ -26,6 +26,7 @@ var crashFixtures = []int64{101, 102, 103}
 // run, and the final state must equal that of an uninterrupted run from the
 // same fixture.
 func TestCrashResumeRotate(t *testing.T) {
+	t.Parallel()
 	n := pick(8, 50)
 	for i := 0; i < n; i++ {
 		t.Run(fmt.Sprintf("crash%02d", i), func(t *testing.T) {
@@ -116,6 +117,7 @@ func runKilled(t testing.TB, e *emu, args []string, killAt int, applied bool, wh
 // deprecation), before or after the emulator applied it, then re-runs it
 // until it succeeds: exactly one copy exists and the family resolves to it.
 func TestCrashResumeRollback(t *testing.T) {
+	t.Parallel()
 	n := pick(3, 12)
 	for i := 0; i < n; i++ {
 		t.Run(fmt.Sprintf("crash%02d", i), func(t *testing.T) {

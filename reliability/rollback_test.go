@@ -120,6 +120,7 @@ func checkRollback(t testing.TB, what string, before, after world, to string, bl
 // is pinned for the re-runs (--to), as an operator re-running a failed
 // rollback would. Over the whole scenario at most one image may be created.
 func TestChaosRollback(t *testing.T) {
+	t.Parallel()
 	seeds := pick(3, 18)
 	for seed := int64(1); seed <= int64(seeds); seed++ {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
