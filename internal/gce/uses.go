@@ -81,7 +81,11 @@ func (c *client) ScanImageUses(ctx context.Context, projects []string) (ImageUse
 		}
 		wg.Go(func() { s.errs[0] = stopOnError(c.scanTemplates(sctx, p, s.templates)) })
 		wg.Go(func() { s.errs[1] = stopOnError(c.scanDisks(sctx, p, s.disks)) })
-		wg.Go(func() { s.boots, s.errs[2] = c.scanInstances(sctx, p); stopOnError(s.errs[2]) })
+		wg.Go(func() {
+			var err error
+			s.boots, err = c.scanInstances(sctx, p)
+			s.errs[2] = stopOnError(err)
+		})
 	}
 	wg.Wait()
 	if err := context.Cause(sctx); err != nil {
