@@ -1,0 +1,131 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	built     string
+	buildErr  error
+	buildDir  string
+)
+
+// cli is the imagefamily binary: $IMAGEFAMILY_BIN/imagefamily when `make
+// test` built it, else built here once.
+func cli(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("IMAGEFAMILY_BIN"); dir != "" {
+		p := filepath.Join(dir, "imagefamily")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	buildOnce.Do(func() {
+		wd, err := os.Getwd()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		root, err := ModuleRoot(wd)
+		if err != nil {
+			buildErr = err
+			return
+		}
+		if buildDir, buildErr = os.MkdirTemp("", "bench-cli-"); buildErr != nil {
+			return
+		}
+		built, buildErr = BuildCLI(context.Background(), root, buildDir)
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return built
+}
+
+// TestRotateCostsWhatTheAPIForces is `make bench` in small: N = 10 and 100
+// with a little latency, and the request counts it must keep at any size.
+func TestRotateCostsWhatTheAPIForces(t *testing.T) {
+	bin := cli(t)
+	for _, n := range []int{10, 100} {
+		cfg := RotateConfig{
+			Fixture:     Fixture{Images: n, Templates: 600, Instances: 600},
+			Latency:     5 * time.Millisecond,
+			OpLatency:   20 * time.Millisecond,
+			Parallelism: 16,
+			CLI:         bin,
+		}
+		res, err := RunRotate(t.Context(), cfg)
+		if err != nil {
+			t.Fatalf("N=%d: %v", n, err)
+		}
+		m := res.Expected.Actions
+		t.Logf("N=%d M=%d wall %v T* %v requests: %v", n, m, res.Wall.Round(time.Millisecond), res.TStar, res.Calls)
+		if m == 0 || res.Done != m || res.Failed != 0 {
+			t.Errorf("N=%d: %d actions done, %d failed; the fixture makes %d due", n, res.Done, res.Failed, m)
+		}
+		if len(res.StateErrors) > 0 {
+			t.Errorf("N=%d: images not where the fixture's design puts them after one run: %v", n, res.StateErrors)
+		}
+		if got, want := res.Calls["images.list"], pages(n); got != want {
+			t.Errorf("N=%d: %d images.list calls, want %d (one per 500 images)", n, got, want)
+		}
+		if got, want := res.ListCalls(), res.ListPages; got != want {
+			t.Errorf("N=%d: %d list calls, want %d (one per 500 resources of each kind)", n, got, want)
+		}
+		if got := res.Mutations(); got != m {
+			t.Errorf("N=%d: %d mutations for %d actions, want one each", n, got, m)
+		}
+		if got := res.Polls(); got > m {
+			t.Errorf("N=%d: %d operation polls for %d actions, want at most one each", n, got, m)
+		}
+		if got := res.Calls["images.get"]; got != 0 {
+			t.Errorf("N=%d: %d per-image GETs, want none", n, got)
+		}
+		if extra := res.Calls["images.getFromFamily"]; extra > 1 {
+			t.Errorf("N=%d: %d getFromFamily calls", n, extra)
+		}
+	}
+}
+
+func TestMain(m *testing.M) {
+	Main()
+	code := m.Run()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// TestRotateCompletesUnderRateLimits: with 30% of deprecations answered 429,
+// every action still completes, each with one mutation that went through.
+func TestRotateCompletesUnderRateLimits(t *testing.T) {
+	cfg := RotateConfig{
+		Fixture:     Fixture{Images: 100, Templates: 10, Instances: 10},
+		Latency:     2 * time.Millisecond,
+		OpLatency:   10 * time.Millisecond,
+		Parallelism: 16,
+		Faults:      "images.deprecate=429:0.3",
+		Seed:        7,
+		CLI:         cli(t),
+	}
+	res, err := RunRotate(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Expected.Actions
+	if res.Done != m || res.Failed != 0 || len(res.StateErrors) > 0 {
+		t.Fatalf("%d of %d actions done, %d failed, misplaced: %v\n%s", res.Done, m, res.Failed, res.StateErrors, res.Stderr)
+	}
+	if res.Throttled == 0 {
+		t.Fatal("no call was answered 429: the test no longer exercises rate limits")
+	}
+	if ok := res.Mutations() - res.Throttled; ok != m {
+		t.Errorf("%d mutations went through for %d actions", ok, m)
+	}
+}

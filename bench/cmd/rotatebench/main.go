@@ -1,0 +1,337 @@
+// Command rotatebench is `make bench`: it builds the imagefamily CLI, runs it
+// against the in-process Compute Engine emulator (loopback HTTP, per-request
+// latency L, operation latency Lop) on families of growing size with an
+// in-use scan, runs the gcloud-script baseline (bench/gcloud-rotate.sh) and
+// the release post-processor comparison, and prints every figure as the
+// Markdown tables BENCHMARKS.md holds.
+//
+//	go run ./bench/cmd/rotatebench                 # the whole run (~10 minutes)
+//	go run ./bench/cmd/rotatebench -sizes 1000 -skip gcloud,release,faults
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/bench"
+)
+
+type options struct {
+	sizes       []int
+	latency     time.Duration
+	opLatency   time.Duration
+	parallelism int
+	templates   int
+	instances   int
+	otherImages int
+	gcloudN     int
+	faults      string
+	faultsN     int
+	skip        map[string]bool
+	cli         string
+	jsonOut     string
+	packerDir   string
+	cliEnv      []string
+}
+
+func main() {
+	bench.Main()
+	var o options
+	var sizes, skip string
+	flag.StringVar(&sizes, "sizes", "10,100,1000,10000", "family sizes N, comma-separated")
+	flag.DurationVar(&o.latency, "latency", 50*time.Millisecond, "per-request latency L")
+	flag.DurationVar(&o.opLatency, "op-latency", 200*time.Millisecond, "operation latency Lop")
+	flag.IntVar(&o.parallelism, "parallelism", 16, "rotate --parallelism P")
+	flag.IntVar(&o.templates, "templates", 10000, "instance templates in the project (1 in 5 regional) for the in-use scan")
+	flag.IntVar(&o.instances, "instances", 10000, "instances in the project, each with a boot disk, for the in-use scan")
+	flag.IntVar(&o.otherImages, "other-images", 20000, "images of other families in the project")
+	flag.IntVar(&o.gcloudN, "gcloud-n", 50, "family size for the gcloud-script baseline")
+	flag.StringVar(&o.faults, "faults", "images.deprecate=429:0.3", "fault spec for the rate-limit run")
+	flag.IntVar(&o.faultsN, "faults-n", 1000, "family size for the rate-limit run")
+	flag.StringVar(&skip, "skip", "", "parts to skip: rotate,faults,gcloud,release")
+	flag.StringVar(&o.cli, "cli", "", "an imagefamily binary to measure (default: built from this module)")
+	flag.StringVar(&o.jsonOut, "json", "", "also write every result as JSON to this file")
+	flag.StringVar(&o.packerDir, "bin", "", "directory holding packer, packer-plugin-googlecompute and packer-plugin-imagefamily (default: bin/ of the module)")
+	var cliEnv, cpuProfile string
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write the harness's CPU profile (the emulator's work) to this file")
+	flag.StringVar(&cliEnv, "cli-env", "", "more environment for the imagefamily process, e.g. GODEBUG=gctrace=1 (comma-separated)")
+	flag.Parse()
+	if cliEnv != "" {
+		o.cliEnv = strings.Split(cliEnv, ",")
+	}
+	for _, s := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fatalf("-sizes %q: want positive whole numbers", sizes)
+		}
+		o.sizes = append(o.sizes, n)
+	}
+	o.skip = map[string]bool{}
+	for _, s := range strings.Split(skip, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			o.skip[s] = true
+		}
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			fatalf("%v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fatalf("%v", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		pprof.StopCPUProfile()
+		fatalf("%v", err)
+	}
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "rotatebench: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "rotatebench: "+format+"\n", args...)
+}
+
+type results struct {
+	Date        string               `json:"date"`
+	Machine     string               `json:"machine"`
+	Rotate      []bench.RotateResult `json:"rotate"`
+	Unthrottled *bench.RotateResult  `json:"unthrottled,omitempty"`
+	Throttled   *bench.RotateResult  `json:"throttled,omitempty"`
+	Gcloud      *bench.GcloudResult  `json:"gcloud,omitempty"`
+	Release     *bench.ReleaseResult `json:"release,omitempty"`
+	Problems    []string             `json:"problems,omitempty"`
+	Options     map[string]string    `json:"options"`
+}
+
+func run(ctx context.Context, o options, w io.Writer) error {
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	root, err := bench.ModuleRoot(wd)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "rotatebench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if o.cli == "" {
+		logf("building the imagefamily CLI")
+		if o.cli, err = bench.BuildCLI(ctx, root, tmp); err != nil {
+			return err
+		}
+	}
+	res := results{
+		Date:    time.Now().UTC().Format("2006-01-02"),
+		Machine: machine(),
+		Options: map[string]string{
+			"L": o.latency.String(), "Lop": o.opLatency.String(), "P": strconv.Itoa(o.parallelism),
+			"templates": strconv.Itoa(o.templates), "instances": strconv.Itoa(o.instances),
+		},
+	}
+	fixture := func(n int) bench.Fixture {
+		return bench.Fixture{Images: n, Templates: o.templates, Instances: o.instances, OtherImages: o.otherImages}
+	}
+	rotate := func(n int, faults string) (bench.RotateResult, error) {
+		cfg := bench.RotateConfig{Fixture: fixture(n), Latency: o.latency, OpLatency: o.opLatency,
+			Parallelism: o.parallelism, Faults: faults, Seed: 1, CLI: o.cli, Env: o.cliEnv}
+		logf("rotate N=%d faults=%q ...", n, faults)
+		r, err := bench.RunRotate(ctx, cfg)
+		if err != nil {
+			return r, fmt.Errorf("rotate N=%d: %w", n, err)
+		}
+		logf("  M=%d wall %v T* %v ratio %.2f rss %.1f MiB calls: %v", r.Expected.Actions, r.Wall.Round(time.Millisecond),
+			r.TStar, r.Ratio(), mib(r.MaxRSS), r.Calls)
+		if len(r.StateErrors) > 0 {
+			res.Problems = append(res.Problems, fmt.Sprintf("N=%d: %d images not where they should be, e.g. %s", n, len(r.StateErrors), r.StateErrors[0]))
+		}
+		return r, nil
+	}
+	if !o.skip["rotate"] {
+		for _, n := range o.sizes {
+			r, err := rotate(n, "")
+			if err != nil {
+				return err
+			}
+			res.Rotate = append(res.Rotate, r)
+		}
+	}
+	if !o.skip["faults"] && o.faults != "" {
+		var base *bench.RotateResult
+		for i := range res.Rotate {
+			if res.Rotate[i].Config.Fixture.Images == o.faultsN {
+				base = &res.Rotate[i]
+			}
+		}
+		if base == nil {
+			r, err := rotate(o.faultsN, "")
+			if err != nil {
+				return err
+			}
+			base = &r
+		}
+		res.Unthrottled = base
+		r, err := rotate(o.faultsN, o.faults)
+		if err != nil {
+			return err
+		}
+		res.Throttled = &r
+	}
+	if !o.skip["gcloud"] {
+		logf("gcloud script N=%d ...", o.gcloudN)
+		g, err := bench.RunGcloud(ctx, bench.GcloudConfig{Root: root, N: o.gcloudN, Latency: o.latency, OpLatency: o.opLatency,
+			CLI: o.cli, Parallelism: o.parallelism})
+		if err != nil {
+			res.Problems = append(res.Problems, "gcloud baseline: "+err.Error())
+			logf("  %v", err)
+		} else {
+			res.Gcloud = &g
+			logf("  gcloud %.2f s/image, imagefamily %.4f s/image: %.0f× (%.0f× without the in-use check)", g.GcloudPerImage().Seconds(), g.OursPerImage().Seconds(), g.Speedup(), g.SpeedupNoScan())
+		}
+	}
+	if !o.skip["release"] {
+		binDir := o.packerDir
+		if binDir == "" {
+			binDir = root + "/bin"
+		}
+		logf("packer build with and without imagefamily-release ...")
+		rr, err := bench.RunRelease(ctx, bench.ReleaseConfig{Root: root, BinDir: binDir, Runs: 10})
+		if err != nil {
+			res.Problems = append(res.Problems, "release post-processor: "+err.Error())
+			logf("  %v", err)
+		} else {
+			res.Release = &rr
+			logf("  without %v, with %v: +%v", rr.Without, rr.With, rr.Added())
+		}
+	}
+	if o.jsonOut != "" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.jsonOut, b, 0o644); err != nil {
+			return err
+		}
+	}
+	writeMarkdown(w, o, res)
+	return nil
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func machine() string {
+	model := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				mem = fmt.Sprintf("%.0f GiB", math.Round(kb/(1<<20)))
+			}
+		}
+	}
+	return fmt.Sprintf("%d cores (%s), %s, %s %s/%s", runtime.NumCPU(), model, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func writeMarkdown(w io.Writer, o options, res results) {
+	fmt.Fprintf(w, "Date %s; machine: %s.\n\n", res.Date, res.Machine)
+	fmt.Fprintf(w, "L = %v, Lop = %v, P = %d; in-use scan: %d instance templates (1 in 5 regional) and %d instances with their boot disks; %d images of other families in the project.\n\n",
+		o.latency, o.opLatency, o.parallelism, o.templates, o.instances, o.otherImages)
+	if len(res.Rotate) > 0 {
+		fmt.Fprintln(w, "| N | M | list pages | wall | T* | wall / T* | T*crit | wall / T*crit | requests by method | mutations / M | polls / M | images.get | peak RSS |")
+		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+		for _, r := range res.Rotate {
+			m := r.Expected.Actions
+			fmt.Fprintf(w, "| %d | %d | %d | %.2f s | %.2f s | %.2f | %.2f s | %.2f | %s | %s | %s | %d | %.1f MiB |\n",
+				r.Config.Fixture.Images, m, r.ListPages, r.Wall.Seconds(), r.TStar.Seconds(), r.Ratio(), r.TCrit.Seconds(), r.RatioCrit(),
+				methods(r.Calls), perAction(r.Mutations(), m), perAction(r.Polls(), m), r.Calls["images.get"], mib(r.MaxRSS))
+		}
+		fmt.Fprintln(w)
+	}
+	if res.Throttled != nil && res.Unthrottled != nil {
+		t, u := res.Throttled, res.Unthrottled
+		fmt.Fprintf(w, "Rate limits (`--faults %s`, N = %d, M = %d): %d/%d actions done, %d failed; the emulator answered %d calls with 429; Apply re-sent %d actions after quota errors that outlived gce's retries; wall %.2f s against %.2f s without faults: +%.2f s (+%.0f%%).\n\n",
+			o.faults, t.Config.Fixture.Images, t.Expected.Actions, t.Done, t.Expected.Actions, t.Failed, t.Throttled, t.QuotaRetries,
+			t.Wall.Seconds(), u.Wall.Seconds(), t.Wall.Seconds()-u.Wall.Seconds(), 100*(t.Wall.Seconds()/u.Wall.Seconds()-1))
+		fmt.Fprintf(w, "Mean action calls (mutations and operation waits) in flight at the emulator, per second of the run:\n\n")
+		fmt.Fprintf(w, "- with 429s:    %s\n- without: %s\n\n", perSecond(t.Means), perSecond(u.Means))
+	}
+	if g := res.Gcloud; g != nil {
+		fmt.Fprintf(w, "gcloud script (bench/gcloud-rotate.sh, N = %d, keep 2: %d deprecations, one gcloud call each): %.1f s, %.2f s per image; its requests: %s.\n\n",
+			g.N, g.Deprecated, g.GcloudWall.Seconds(), g.GcloudPerImage().Seconds(), methods(g.GcloudCalls))
+		fmt.Fprintf(w, "imagefamily rotate on the same family (P = %d, median of 3): %.2f s, %.4f s per image, %.0f× faster per image, with the in-use check (requests: %s); %.2f s, %.0f× faster, with --check-in-use=false, the script's work exactly (requests: %s).\n\n",
+			o.parallelism, g.OursWall.Seconds(), g.OursPerImage().Seconds(), g.Speedup(), methods(g.OursCalls),
+			g.OursNoScanWall.Seconds(), g.SpeedupNoScan(), methods(g.OursNoScanCalls))
+	}
+	if r := res.Release; r != nil {
+		fmt.Fprintf(w, "packer build at zero latency (median of %d): without the post-processor %.2f s, with it %.2f s: +%.2f s (ratio %.2f).\n\n",
+			r.Runs, r.Without.Seconds(), r.With.Seconds(), r.Added().Seconds(), r.With.Seconds()/r.Without.Seconds())
+	}
+	for _, p := range res.Problems {
+		fmt.Fprintf(w, "PROBLEM: %s\n", p)
+	}
+}
+
+func perAction(n, m int) string {
+	if m == 0 {
+		return strconv.Itoa(n)
+	}
+	return fmt.Sprintf("%d / %d", n, m)
+}
+
+func methods(calls map[string]int) string {
+	var keys []string
+	for k := range calls {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, calls[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// perSecond averages the 250 ms means by second.
+func perSecond(means []float64) string {
+	var parts []string
+	for i := 0; i < len(means); i += 4 {
+		sum, n := 0.0, 0
+		for _, m := range means[i:min(i+4, len(means))] {
+			sum += m
+			n++
+		}
+		parts = append(parts, strconv.FormatFloat(sum/float64(n), 'f', 1, 64))
+	}
+	return strings.Join(parts, " ")
+}
