@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 )
 
@@ -33,6 +36,11 @@ type Compute interface {
 	// fingerprint; when another writer gets in between, it reads and
 	// merges again, so merge must be a pure function of current.
 	SetLabels(ctx context.Context, project, image string, merge func(current map[string]string) (map[string]string, error)) error
+	// SetLabelsFrom is SetLabels starting from the image as the caller read
+	// it (img.Labels and img.LabelFingerprint, as ListFamily returns them):
+	// when nobody has changed the labels since, it writes without reading
+	// the image again. img.Project names the project.
+	SetLabelsFrom(ctx context.Context, img lifecycle.Image, merge func(current map[string]string) (map[string]string, error)) error
 	// Deprecate sets state, replacement and the three dates.
 	Deprecate(ctx context.Context, project, image string, d lifecycle.Deprecation) error
 	DeleteImage(ctx context.Context, project, image string) error
@@ -115,7 +123,15 @@ func (c *client) SetFamily(ctx context.Context, project, image, family string) e
 }
 
 func (c *client) SetLabels(ctx context.Context, project, image string, merge func(map[string]string) (map[string]string, error)) error {
-	return c.setLabels(ctx, project, image, merge)
+	return c.setLabels(ctx, project, image, nil, merge)
+}
+
+func (c *client) SetLabelsFrom(ctx context.Context, img lifecycle.Image, merge func(map[string]string) (map[string]string, error)) error {
+	var read *computepb.Image
+	if img.LabelFingerprint != "" {
+		read = &computepb.Image{Labels: img.Labels, LabelFingerprint: proto.String(img.LabelFingerprint)}
+	}
+	return c.setLabels(ctx, img.Project, img.Name, read, merge)
 }
 
 func (c *client) Deprecate(ctx context.Context, project, image string, d lifecycle.Deprecation) error {

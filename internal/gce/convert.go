@@ -19,15 +19,16 @@ import (
 // used when the selfLink does not name one.
 func toImage(img *computepb.Image, project string) (lifecycle.Image, error) {
 	out := lifecycle.Image{
-		Name:         img.GetName(),
-		ID:           img.GetId(),
-		Project:      project,
-		Family:       img.GetFamily(),
-		Status:       img.GetStatus(),
-		Labels:       maps.Clone(img.GetLabels()),
-		SelfLink:     img.GetSelfLink(),
-		Architecture: img.GetArchitecture(),
-		DiskSizeGB:   img.GetDiskSizeGb(),
+		Name:             img.GetName(),
+		ID:               img.GetId(),
+		Project:          project,
+		Family:           img.GetFamily(),
+		Status:           img.GetStatus(),
+		Labels:           maps.Clone(img.GetLabels()),
+		SelfLink:         img.GetSelfLink(),
+		LabelFingerprint: img.GetLabelFingerprint(),
+		Architecture:     img.GetArchitecture(),
+		DiskSizeGB:       img.GetDiskSizeGb(),
 	}
 	if ref, err := lifecycle.ParseImageRef(img.GetSelfLink()); err == nil && ref.Project != "" {
 		out.Project = ref.Project

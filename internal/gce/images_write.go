@@ -87,13 +87,19 @@ func (c *client) setFamily(ctx context.Context, project, name, family string) er
 // setLabels reads the labels, lets merge compute the new set, and writes it
 // with the fingerprint read. A concurrent writer makes the write fail with
 // 412; then the labels are read again and merged again, so both writers'
-// labels survive. Bounded by the policy's attempts.
-func (c *client) setLabels(ctx context.Context, project, name string, merge func(current map[string]string) (map[string]string, error)) error {
+// labels survive. Bounded by the policy's attempts. read, when not nil, is
+// the image as the caller already read it (labels and fingerprint, from a
+// list): the first round starts from it instead of an images.get.
+func (c *client) setLabels(ctx context.Context, project, name string, read *computepb.Image, merge func(current map[string]string) (map[string]string, error)) error {
 	res := imagePath(project, name)
 	for round := 1; ; round++ {
-		img, err := c.getImage(ctx, project, name)
-		if err != nil {
-			return err
+		img := read
+		read = nil // a 412 means it is stale: read the image from then on
+		if img == nil {
+			var err error
+			if img, err = c.getImage(ctx, project, name); err != nil {
+				return err
+			}
 		}
 		current := img.GetLabels()
 		// merge always gets a map it may change, even for an unlabelled image.

@@ -57,17 +57,21 @@ type Deprecation struct {
 
 // Image is what the life cycle needs to know about a Compute Engine image.
 type Image struct {
-	Name         string
-	ID           uint64
-	Project      string
-	Family       string
-	CreatedAt    time.Time
-	Status       string // READY, PENDING, FAILED, DELETING; "" is taken as READY
-	Deprecation  Deprecation
-	Labels       map[string]string
-	SelfLink     string
-	Architecture string
-	DiskSizeGB   int64
+	Name        string
+	ID          uint64
+	Project     string
+	Family      string
+	CreatedAt   time.Time
+	Status      string // READY, PENDING, FAILED, DELETING; "" is taken as READY
+	Deprecation Deprecation
+	Labels      map[string]string
+	// LabelFingerprint is Compute Engine's fingerprint of Labels as read
+	// ("" when unknown): a label write can start from it instead of reading
+	// the image again.
+	LabelFingerprint string
+	SelfLink         string
+	Architecture     string
+	DiskSizeGB       int64
 }
 
 // State is the image's deprecation state, ACTIVE when absent.

@@ -205,7 +205,10 @@ func execute(ctx context.Context, c gce.Compute, project string, e lifecycle.Ent
 			}
 		}
 		if len(add) > 0 {
-			err := c.SetLabels(ctx, project, img.Name, func(cur map[string]string) (map[string]string, error) {
+			// From the labels and fingerprint as listed: no images.get
+			// unless someone changed the labels since the read.
+			img.Project = project
+			err := c.SetLabelsFrom(ctx, img, func(cur map[string]string) (map[string]string, error) {
 				out := maps.Clone(cur)
 				if out == nil {
 					out = map[string]string{}

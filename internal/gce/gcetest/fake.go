@@ -272,6 +272,12 @@ func (f *Fake) SetLabels(_ context.Context, project, image string, merge func(ma
 	return nil
 }
 
+// SetLabelsFrom is SetLabels (recorded as such): the fake has no
+// fingerprints.
+func (f *Fake) SetLabelsFrom(ctx context.Context, img lifecycle.Image, merge func(map[string]string) (map[string]string, error)) error {
+	return f.SetLabels(ctx, img.Project, img.Name, merge)
+}
+
 func (f *Fake) Deprecate(_ context.Context, project, image string, d lifecycle.Deprecation) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
