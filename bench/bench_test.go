@@ -102,6 +102,39 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// TestRotateCatchingUpStampsWithoutReading: when a step's next step is due
+// already, the action writes imagefamily-rotated-at first: one more mutation
+// (and its wait), but no images.get: the list carried the label fingerprint.
+func TestRotateCatchingUpStampsWithoutReading(t *testing.T) {
+	cfg := RotateConfig{
+		Fixture:     Fixture{Images: 100, Templates: 10, Instances: 10, CatchUp: true},
+		Latency:     2 * time.Millisecond,
+		OpLatency:   10 * time.Millisecond,
+		Parallelism: 16,
+		CLI:         cli(t),
+	}
+	res, err := RunRotate(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, stamps := res.Expected.Actions, res.Expected.Stamps
+	if stamps == 0 || res.Done != m || res.Failed != 0 || len(res.StateErrors) > 0 {
+		t.Fatalf("%d of %d actions done (%d stamps due), %d failed, misplaced: %v\n%s", res.Done, m, stamps, res.Failed, res.StateErrors, res.Stderr)
+	}
+	if got := res.Calls["images.setLabels"]; got != stamps {
+		t.Errorf("%d label writes, want %d", got, stamps)
+	}
+	if got := res.Mutations(); got != m+stamps {
+		t.Errorf("%d mutations, want %d actions + %d stamps", got, m, stamps)
+	}
+	if got := res.Polls(); got > m+stamps {
+		t.Errorf("%d operation polls for %d mutations", got, m+stamps)
+	}
+	if got := res.Calls["images.get"]; got != 0 {
+		t.Errorf("%d per-image GETs, want none", got)
+	}
+}
+
 // TestRotateCompletesUnderRateLimits: with 30% of deprecations answered 429,
 // every action still completes, each with one mutation that went through.
 func TestRotateCompletesUnderRateLimits(t *testing.T) {

@@ -34,6 +34,11 @@ type Fixture struct {
 	// yet, what the gcloud baseline handles): all but the two newest are due
 	// for deprecation.
 	AllActive bool
+	// CatchUp gives the DEPRECATED images that are due a deleted date that
+	// has passed too (a rotation that did not run for a month): after the
+	// obsolete step, the next one is due already, so the plan stamps
+	// imagefamily-rotated-at first: a label write, a second mutation.
+	CatchUp bool
 }
 
 // kindAt is the kind of the image at position i.
@@ -121,6 +126,9 @@ type Expected struct {
 	Actions  int            // M: actions due
 	ByAction map[string]int // deprecate, obsolete, mark-deleted, purge
 	Held     int            // due images the in-use check holds back
+	// Stamps is the actions that write imagefamily-rotated-at first
+	// (Fixture.CatchUp).
+	Stamps int
 }
 
 // Expect computes the actions due from the fixture's design, independently
@@ -149,6 +157,9 @@ func (f Fixture) Expect() Expected {
 		}
 		e.Actions++
 		e.ByAction[k.String()]++
+		if f.CatchUp && k == kindObsoleteDue {
+			e.Stamps++
+		}
 	}
 	return e
 }
@@ -189,7 +200,11 @@ func (f Fixture) State(now time.Time) (emulator.State, error) {
 		case kindDeprecatedWait:
 			dep("DEPRECATED", -day, 6*day, 36*day)
 		case kindObsoleteDue: // the step after (mark-deleted) is not due: no label stamp
-			dep("DEPRECATED", -8*day, -day, 29*day)
+			if f.CatchUp {
+				dep("DEPRECATED", -40*day, -33*day, -day)
+			} else {
+				dep("DEPRECATED", -8*day, -day, 29*day)
+			}
 		case kindMarkDeletedDue: // purge comes 7 days after deleted: not due
 			dep("OBSOLETE", -40*day, -33*day, -day)
 		case kindObsoleteWait:

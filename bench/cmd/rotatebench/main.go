@@ -39,6 +39,7 @@ type options struct {
 	gcloudN     int
 	faults      string
 	faultsN     int
+	catchUpN    int
 	skip        map[string]bool
 	cli         string
 	jsonOut     string
@@ -60,7 +61,8 @@ func main() {
 	flag.IntVar(&o.gcloudN, "gcloud-n", 50, "family size for the gcloud-script baseline")
 	flag.StringVar(&o.faults, "faults", "images.deprecate=429:0.3", "fault spec for the rate-limit run")
 	flag.IntVar(&o.faultsN, "faults-n", 1000, "family size for the rate-limit run")
-	flag.StringVar(&skip, "skip", "", "parts to skip: rotate,faults,gcloud,release")
+	flag.IntVar(&o.catchUpN, "catchup-n", 1000, "family size for the catch-up run (label stamps before steps)")
+	flag.StringVar(&skip, "skip", "", "parts to skip: rotate,faults,catchup,gcloud,release")
 	flag.StringVar(&o.cli, "cli", "", "an imagefamily binary to measure (default: built from this module)")
 	flag.StringVar(&o.jsonOut, "json", "", "also write every result as JSON to this file")
 	flag.StringVar(&o.packerDir, "bin", "", "directory holding packer, packer-plugin-googlecompute and packer-plugin-imagefamily (default: bin/ of the module)")
@@ -117,10 +119,14 @@ type results struct {
 	Rotate      []bench.RotateResult `json:"rotate"`
 	Unthrottled *bench.RotateResult  `json:"unthrottled,omitempty"`
 	Throttled   *bench.RotateResult  `json:"throttled,omitempty"`
+	CatchUp     *bench.RotateResult  `json:"catch_up,omitempty"`
 	Gcloud      *bench.GcloudResult  `json:"gcloud,omitempty"`
 	Release     *bench.ReleaseResult `json:"release,omitempty"`
 	Problems    []string             `json:"problems,omitempty"`
 	Options     map[string]string    `json:"options"`
+	LoadBefore  string               `json:"load_before"`
+	LoadAfter   string               `json:"load_after"`
+	Elapsed     time.Duration        `json:"elapsed"`
 }
 
 func run(ctx context.Context, o options, w io.Writer) error {
@@ -143,9 +149,11 @@ func run(ctx context.Context, o options, w io.Writer) error {
 			return err
 		}
 	}
+	began := time.Now()
 	res := results{
-		Date:    time.Now().UTC().Format("2006-01-02"),
-		Machine: machine(),
+		LoadBefore: loadavg(),
+		Date:       time.Now().UTC().Format("2006-01-02"),
+		Machine:    machine(),
 		Options: map[string]string{
 			"L": o.latency.String(), "Lop": o.opLatency.String(), "P": strconv.Itoa(o.parallelism),
 			"templates": strconv.Itoa(o.templates), "instances": strconv.Itoa(o.instances),
@@ -154,10 +162,11 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	fixture := func(n int) bench.Fixture {
 		return bench.Fixture{Images: n, Templates: o.templates, Instances: o.instances, OtherImages: o.otherImages}
 	}
-	rotate := func(n int, faults string) (bench.RotateResult, error) {
-		cfg := bench.RotateConfig{Fixture: fixture(n), Latency: o.latency, OpLatency: o.opLatency,
+	rotateFixture := func(f bench.Fixture, faults string) (bench.RotateResult, error) {
+		n := f.Images
+		cfg := bench.RotateConfig{Fixture: f, Latency: o.latency, OpLatency: o.opLatency,
 			Parallelism: o.parallelism, Faults: faults, Seed: 1, CLI: o.cli, Env: o.cliEnv}
-		logf("rotate N=%d faults=%q ...", n, faults)
+		logf("rotate N=%d faults=%q catch-up=%v ...", n, faults, f.CatchUp)
 		r, err := bench.RunRotate(ctx, cfg)
 		if err != nil {
 			return r, fmt.Errorf("rotate N=%d: %w", n, err)
@@ -169,6 +178,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		}
 		return r, nil
 	}
+	rotate := func(n int, faults string) (bench.RotateResult, error) { return rotateFixture(fixture(n), faults) }
 	if !o.skip["rotate"] {
 		for _, n := range o.sizes {
 			r, err := rotate(n, "")
@@ -199,6 +209,15 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		}
 		res.Throttled = &r
 	}
+	if !o.skip["catchup"] {
+		f := fixture(o.catchUpN)
+		f.CatchUp = true
+		r, err := rotateFixture(f, "")
+		if err != nil {
+			return err
+		}
+		res.CatchUp = &r
+	}
 	if !o.skip["gcloud"] {
 		logf("gcloud script N=%d ...", o.gcloudN)
 		g, err := bench.RunGcloud(ctx, bench.GcloudConfig{Root: root, N: o.gcloudN, Latency: o.latency, OpLatency: o.opLatency,
@@ -226,6 +245,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 			logf("  without %v, with %v: +%v", rr.Without, rr.With, rr.Added())
 		}
 	}
+	res.LoadAfter, res.Elapsed = loadavg(), time.Since(began)
 	if o.jsonOut != "" {
 		b, err := json.MarshalIndent(res, "", "  ")
 		if err != nil {
@@ -237,6 +257,20 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	}
 	writeMarkdown(w, o, res)
 	return nil
+}
+
+// loadavg is /proc/loadavg's first three figures: other work on the
+// machine during a run shows there.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
@@ -264,7 +298,8 @@ func machine() string {
 }
 
 func writeMarkdown(w io.Writer, o options, res results) {
-	fmt.Fprintf(w, "Date %s; machine: %s.\n\n", res.Date, res.Machine)
+	fmt.Fprintf(w, "Date %s; machine: %s; load average %s before, %s after; the whole run took %s.\n\n",
+		res.Date, res.Machine, res.LoadBefore, res.LoadAfter, res.Elapsed.Round(time.Second))
 	fmt.Fprintf(w, "L = %v, Lop = %v, P = %d; in-use scan: %d instance templates (1 in 5 regional) and %d instances with their boot disks; %d images of other families in the project.\n\n",
 		o.latency, o.opLatency, o.parallelism, o.templates, o.instances, o.otherImages)
 	if len(res.Rotate) > 0 {
@@ -285,6 +320,10 @@ func writeMarkdown(w io.Writer, o options, res results) {
 			t.Wall.Seconds(), u.Wall.Seconds(), t.Wall.Seconds()-u.Wall.Seconds(), 100*(t.Wall.Seconds()/u.Wall.Seconds()-1))
 		fmt.Fprintf(w, "Mean action calls (mutations and operation waits) in flight at the emulator, per second of the run:\n\n")
 		fmt.Fprintf(w, "- with 429s:    %s\n- without: %s\n\n", perSecond(t.Means), perSecond(u.Means))
+	}
+	if c := res.CatchUp; c != nil {
+		fmt.Fprintf(w, "Catching up (N = %d, the DEPRECATED images due also past their deleted date, as after a month without rotations): M = %d, of which %d write imagefamily-rotated-at before their step; wall %.2f s (T* %.2f s, ratio %.2f); requests: %s; peak RSS %.1f MiB.\n\n",
+			c.Config.Fixture.Images, c.Expected.Actions, c.Expected.Stamps, c.Wall.Seconds(), c.TStar.Seconds(), c.Ratio(), methods(c.Calls), mib(c.MaxRSS))
 	}
 	if g := res.Gcloud; g != nil {
 		fmt.Fprintf(w, "gcloud script (bench/gcloud-rotate.sh, N = %d, keep 2: %d deprecations, one gcloud call each): %.1f s, %.2f s per image; its requests: %s.\n\n",
