@@ -48,7 +48,6 @@ func TestCrashResumeRotate(t *testing.T) {
 			before := readWorld(t, e)
 
 			start, end := runKilled(t, e, rotateArgs(f), killAt, applied, what)
-			stats.crash()
 			after := readWorld(t, e)
 			checkRotation(t, what+", the killed run", before, after, f.policy, start, end, nil, f.families)
 
