@@ -22,6 +22,10 @@
 //     that read says the image is not in the family is the failure returned;
 //     when the move went through anyway, or the read fails too, the image is
 //     treated as released (Outcome.Released) and kept, with an error message.
+//   - An image the builder already put in the family (googlecompute's
+//     image_family) is released from the start: things may resolve to it
+//     already, so nothing fails the build then, and every problem is
+//     reported as a warning.
 //   - After the family has moved, nothing is returned as an error: a failed
 //     verification, a failed read of the family, failed rotation actions and
 //     a failed clean-up of the uncopied image are reported through

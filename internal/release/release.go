@@ -90,8 +90,9 @@ func Run(ctx context.Context, c gce.Compute, req Request, rep Reporter) (out *Ou
 			r.out.Error = err.Error()
 		}
 		if err != nil && r.out.Released {
-			// Unreachable by construction; kept so that a future change
-			// cannot make Packer delete a released image.
+			// Reached when the builder had put the image in the family
+			// before the release; kept so that no change can make Packer
+			// delete a released image.
 			r.warn(fmt.Sprintf("not failing the build for an error after the release (Packer would delete the image): %v", err))
 			err = nil
 		}
@@ -176,6 +177,13 @@ func (r *run) prepare(ctx context.Context) error {
 	r.built = built
 	if built.SelfLink != "" {
 		r.out.SelfLink = built.SelfLink
+	}
+	if built.Family == req.Family && !req.DryRun {
+		// The builder put the image in the family (googlecompute's
+		// image_family): things may resolve to it already, so it is
+		// released whatever happens next, and nothing may fail the build
+		// any more: Packer would delete it.
+		r.out.Released = true
 	}
 	if !built.Ready() {
 		return fmt.Errorf("the built image %s is %s, not READY: only a finished image can be released", built.Name, built.Status)

@@ -1,0 +1,66 @@
+package release_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce/gcetest"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+)
+
+// TestAnImageAlreadyInTheFamilyIsNeverFailed: when the builder put the image
+// in the family (googlecompute's image_family), it is the family's head before
+// the release starts; a release that then fails anywhere must not return an
+// error, because Packer deletes the image of a failed post-processor. It used
+// to fail on, e.g., a failed label write, and Packer deleted the head (found
+// by reliability.TestChaosRelease).
+func TestAnImageAlreadyInTheFamilyIsNeverFailed(t *testing.T) {
+	for _, method := range []string{"GetFromFamily", "GetImage", "SetLabels", "ListFamily", "ScanImageUses", "Deprecate"} {
+		for nth := 0; nth < 2; nth++ {
+			t.Run(fmt.Sprintf("%s#%d", method, nth+1), func(t *testing.T) {
+				img := built()
+				img.Family = family
+				f := gcetest.New(append(older(3), img, parentImage())...)
+				f.Now = func() time.Time { return now }
+				script := make([]error, nth+1)
+				script[nth] = &gce.Error{Kind: gce.ErrInvalid, Method: method, Code: 400, Message: "injected"}
+				if method == "GetImage" && nth == 0 {
+					// The first read is of the built image itself: without
+					// it nothing is known, and the error stands.
+					script[0] = nil
+				}
+				f.Fail(method, script...)
+				req := request()
+				req.FailOnRotationError = true
+				out, err := release.Run(context.Background(), f, req, &recorder{})
+				if err != nil || !out.Released {
+					t.Fatalf("error %v, released %v: Packer would delete %s, which is in the family", err, out.Released, img.Name)
+				}
+				if _, ok := f.Image(project, img.Name); !ok {
+					t.Fatalf("%s was deleted", img.Name)
+				}
+			})
+		}
+	}
+}
+
+func TestAnImageAlreadyInTheFamilyBreakingTheConventionIsAWarning(t *testing.T) {
+	img := built()
+	img.Name, img.Family = "nginx-latest", family
+	f := gcetest.New(append(older(2), img, parentImage())...)
+	f.Now = func() time.Time { return now }
+	req := request()
+	req.Image = img.Name
+	rep := &recorder{}
+	out, err := release.Run(context.Background(), f, req, rep)
+	if err != nil || !out.Released {
+		t.Fatalf("error %v, released %v: Packer would delete the family's head", err, out.Released)
+	}
+	if !strings.Contains(strings.Join(rep.errs, "\n"), "breaks the naming convention") {
+		t.Errorf("the broken convention is not reported:\n%s", rep.all())
+	}
+}
