@@ -21,12 +21,9 @@ import (
 // release's family, or a release run again), it is the family's head: a
 // release that then fails (here: the label write's operation fails) must not
 // return an error, because Packer deletes the image of a failed
-// post-processor. Found by TestChaosRelease; run with
-// IMAGEFAMILY_KNOWN_BUGS=1 until internal/release handles it.
+// post-processor. Found by TestChaosRelease.
 func TestReleaseFailingAfterTheImageIsInTheFamily(t *testing.T) {
-	if os.Getenv("IMAGEFAMILY_KNOWN_BUGS") == "" {
-		t.Skip("known bug in internal/release (under active change; reported): set IMAGEFAMILY_KNOWN_BUGS=1 to run")
-	}
+	t.Parallel()
 	faults, err := emulator.ParseFaults("images.setLabels=fail:1")
 	if err != nil {
 		t.Fatal(err)
@@ -58,14 +55,12 @@ func TestReleaseFailingAfterTheImageIsInTheFamily(t *testing.T) {
 	}
 }
 
-// TestPackerDeletesTheHeadWhenTheReleaseOfAnImageAlreadyInTheFamilyFails is
-// the same finding through the real packer: googlecompute with image_family
-// set to the release's family, and the release's label write failing. The
-// built image is the family's head; Packer deletes it.
-func TestPackerDeletesTheHeadWhenTheReleaseOfAnImageAlreadyInTheFamilyFails(t *testing.T) {
-	if os.Getenv("IMAGEFAMILY_KNOWN_BUGS") == "" {
-		t.Skip("known bug in internal/release (under active change; reported): set IMAGEFAMILY_KNOWN_BUGS=1 to run")
-	}
+// TestPackerKeepsAnImageAlreadyInTheFamilyWhenItsReleaseFails is
+// the same through the real packer: googlecompute with image_family set to
+// the release's family, and the release's label write failing. The built
+// image is the family's head; Packer used to delete it.
+func TestPackerKeepsAnImageAlreadyInTheFamilyWhenItsReleaseFails(t *testing.T) {
+	t.Parallel()
 	env := packerEnv(t)
 	faults, err := emulator.ParseFaults("images.setLabels=fail:1")
 	if err != nil {
