@@ -135,6 +135,12 @@ func (f *figures) crash() {
 	f.Crashes++
 }
 
+func (f *figures) note(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Notes = append(f.Notes, s)
+}
+
 func (f *figures) checked(violations int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
