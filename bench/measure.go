@@ -49,10 +49,12 @@ func Main() {
 	err := cmd.Run()
 	wall := time.Since(start)
 	var maxrss int64
+	var cpu time.Duration
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru != nil {
 		maxrss = ru.Maxrss * 1024 // KiB on Linux
+		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	fmt.Fprintf(os.Stderr, "\n%s maxrss=%d wall=%d\n", launcherEnv, maxrss, wall.Nanoseconds())
+	fmt.Fprintf(os.Stderr, "\n%s maxrss=%d wall=%d cpu=%d\n", launcherEnv, maxrss, wall.Nanoseconds(), cpu.Nanoseconds())
 	var exit *exec.ExitError
 	switch {
 	case errors.As(err, &exit):
@@ -80,24 +82,26 @@ func measured(ctx context.Context, name string, args ...string) (*exec.Cmd, erro
 
 // launcherFigures reads the launcher's last stderr line and returns the
 // rest of stderr.
-func launcherFigures(stderr string) (maxrss int64, wall time.Duration, rest string, err error) {
+func launcherFigures(stderr string) (maxrss int64, wall, cpu time.Duration, rest string, err error) {
 	i := strings.LastIndex(stderr, "\n"+launcherEnv+" ")
 	if i < 0 {
-		return 0, 0, stderr, fmt.Errorf("the launcher reported no figures:\n%s", stderr)
+		return 0, 0, 0, stderr, fmt.Errorf("the launcher reported no figures:\n%s", stderr)
 	}
 	rest = stderr[:i]
 	for _, f := range strings.Fields(stderr[i+1+len(launcherEnv):]) {
 		k, v, _ := strings.Cut(f, "=")
 		n, perr := strconv.ParseInt(v, 10, 64)
 		if perr != nil {
-			return 0, 0, rest, fmt.Errorf("launcher figure %q: %v", f, perr)
+			return 0, 0, 0, rest, fmt.Errorf("launcher figure %q: %v", f, perr)
 		}
 		switch k {
 		case "maxrss":
 			maxrss = n
 		case "wall":
 			wall = time.Duration(n)
+		case "cpu":
+			cpu = time.Duration(n)
 		}
 	}
-	return maxrss, wall, rest, nil
+	return maxrss, wall, cpu, rest, nil
 }

@@ -37,6 +37,8 @@ type RotateResult struct {
 	Wall time.Duration
 	// MaxRSS is the process's peak resident set (rusage maxrss), in bytes.
 	MaxRSS int64
+	// CPU is the process's user and system CPU time.
+	CPU time.Duration
 	// Calls are the API calls the emulator answered, by method.
 	Calls map[string]int
 	// Throttled is how many calls the emulator answered with 429.
@@ -154,7 +156,7 @@ func RunRotate(ctx context.Context, cfg RotateConfig) (RotateResult, error) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
 	var ferr error
-	res.MaxRSS, res.Wall, res.Stderr, ferr = launcherFigures(stderr.String())
+	res.MaxRSS, res.Wall, res.CPU, res.Stderr, ferr = launcherFigures(stderr.String())
 	if ferr != nil {
 		return res, fmt.Errorf("imagefamily rotate (%v): %w", runErr, ferr)
 	}

@@ -303,13 +303,13 @@ func writeMarkdown(w io.Writer, o options, res results) {
 	fmt.Fprintf(w, "L = %v, Lop = %v, P = %d; in-use scan: %d instance templates (1 in 5 regional) and %d instances with their boot disks; %d images of other families in the project.\n\n",
 		o.latency, o.opLatency, o.parallelism, o.templates, o.instances, o.otherImages)
 	if len(res.Rotate) > 0 {
-		fmt.Fprintln(w, "| N | M | list pages | wall | T* | wall / T* | T*crit | wall / T*crit | requests by method | mutations / M | polls / M | images.get | peak RSS |")
-		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+		fmt.Fprintln(w, "| N | M | list pages | wall | T* | wall / T* | T*crit | wall / T*crit | requests by method | mutations / M | polls / M | images.get | peak RSS | CLI CPU |")
+		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
 		for _, r := range res.Rotate {
 			m := r.Expected.Actions
-			fmt.Fprintf(w, "| %d | %d | %d | %.2f s | %.2f s | %.2f | %.2f s | %.2f | %s | %s | %s | %d | %.1f MiB |\n",
+			fmt.Fprintf(w, "| %d | %d | %d | %.2f s | %.2f s | %.2f | %.2f s | %.2f | %s | %s | %s | %d | %.1f MiB | %.2f s |\n",
 				r.Config.Fixture.Images, m, r.ListPages, r.Wall.Seconds(), r.TStar.Seconds(), r.Ratio(), r.TCrit.Seconds(), r.RatioCrit(),
-				methods(r.Calls), perAction(r.Mutations(), m), perAction(r.Polls(), m), r.Calls["images.get"], mib(r.MaxRSS))
+				methods(r.Calls), perAction(r.Mutations(), m), perAction(r.Polls(), m), r.Calls["images.get"], mib(r.MaxRSS), r.CPU.Seconds())
 		}
 		fmt.Fprintln(w)
 	}
