@@ -74,6 +74,7 @@ func runCLI(t testing.TB, e *emu, args ...string) cliRun {
 
 // rotateOut is the part of `imagefamily rotate --format json` the tests read.
 type rotateOut struct {
+	At       time.Time `json:"at"`
 	Families []struct {
 		Family  string `json:"family"`
 		Head    string `json:"head"`

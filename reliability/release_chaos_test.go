@@ -103,7 +103,7 @@ func TestChaosRelease(t *testing.T) {
 			}
 			builds := 1
 			image := build(builds)
-			released := false
+			released, leftover := false, ""
 			for run := 1; ; run++ {
 				if run > maxRuns {
 					t.Fatalf("seed %d: no convergence after %d runs", seed, maxRuns)
@@ -139,6 +139,13 @@ func TestChaosRelease(t *testing.T) {
 					continue
 				}
 				released = true
+				if !out.BuiltDeleted && out.Image != image && warned(out, "could not delete the built image") {
+					// rename = "copy": the copy is released, and deleting the
+					// built image failed; the release says so ("delete it by
+					// hand"), and it is outside the family.
+					leftover = image
+					stats.note(fmt.Sprintf("release (copy): deleting the built image %s failed after the copy was released; reported as a warning", image))
+				}
 				image = out.Image
 				if out.RotationFailed {
 					// "the release stands, and `imagefamily rotate` retries
@@ -154,7 +161,7 @@ func TestChaosRelease(t *testing.T) {
 			v := &violations{t: t, what: fmt.Sprintf("release seed %d", seed)}
 			final := readWorld(t, e)
 			for name := range final.images {
-				if _, ok := initial.images[name]; !ok && name != image {
+				if _, ok := initial.images[name]; !ok && name != image && !(name == leftover && final.images[name].Family == "") {
 					v.add("%s is left over from %d builds (released: %s)", name, builds, image)
 				}
 			}
@@ -231,4 +238,14 @@ func checkRelease(t testing.TB, what string, before, after world, built string, 
 	v.done()
 	checkRotation(t, what, model, after, pol, start, end, acked, []string{"web"})
 	return created
+}
+
+// warned reports whether a release warned about something.
+func warned(out *release.Outcome, about string) bool {
+	for _, w := range out.Warnings {
+		if strings.Contains(w, about) {
+			return true
+		}
+	}
+	return false
 }
