@@ -30,8 +30,21 @@ type ReleaseResult struct {
 	Without, With time.Duration
 	AllWithout    []time.Duration
 	AllWith       []time.Duration
-	// Calls are the API calls of the last build with the post-processor.
-	Calls map[string]int
+	// Calls are the API calls of the last build with the post-processor,
+	// CallsWithout those of the last build without it.
+	Calls        map[string]int
+	CallsWithout map[string]int
+}
+
+// AddedCalls is what the post-processor adds to a build's API calls.
+func (r ReleaseResult) AddedCalls() map[string]int {
+	out := map[string]int{}
+	for m, n := range r.Calls {
+		if d := n - r.CallsWithout[m]; d != 0 {
+			out[m] = d
+		}
+	}
+	return out
 }
 
 // Added is what the post-processor adds to a build.
@@ -131,6 +144,7 @@ func RunRelease(ctx context.Context, cfg ReleaseConfig) (ReleaseResult, error) {
 			res.Calls = calls
 		} else {
 			res.AllWithout = append(res.AllWithout, d)
+			res.CallsWithout = calls
 		}
 	}
 	res.Without, res.With = median(res.AllWithout), median(res.AllWith)
