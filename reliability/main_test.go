@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,14 +167,6 @@ func (f *figures) write(path string) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-func (f *figures) total(m map[string]int) int {
-	n := 0
-	for v := range maps.Values(m) {
-		n += v
-	}
-	return n
 }
 
 func baseName(name string) string {
