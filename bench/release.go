@@ -86,8 +86,12 @@ const releaseBlock = `  post-processor "imagefamily-release" {
 // packer environment, and times Runs builds of each kind, alternating.
 func RunRelease(ctx context.Context, cfg ReleaseConfig) (ReleaseResult, error) {
 	res := ReleaseResult{Runs: cfg.Runs}
-	packer := filepath.Join(cfg.BinDir, "packer")
-	googlecompute := filepath.Join(cfg.BinDir, "packer-plugin-googlecompute")
+	binDir, err := filepath.Abs(cfg.BinDir) // packer runs in other directories
+	if err != nil {
+		return res, err
+	}
+	packer := filepath.Join(binDir, "packer")
+	googlecompute := filepath.Join(binDir, "packer-plugin-googlecompute")
 	for _, p := range []string{packer, googlecompute} {
 		if _, err := os.Stat(p); err != nil {
 			return res, fmt.Errorf("%s is missing: run `make tools`", p)

@@ -18,6 +18,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -143,7 +144,11 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if o.cli == "" {
+	if o.cli != "" {
+		if o.cli, err = filepath.Abs(o.cli); err != nil {
+			return err
+		}
+	} else {
 		logf("building the imagefamily CLI")
 		if o.cli, err = bench.BuildCLI(ctx, root, tmp); err != nil {
 			return err
