@@ -1,12 +1,15 @@
 package bench
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"maps"
 	"net"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -76,9 +79,8 @@ func (c *Counts) String() string {
 	return strings.Join(parts, " ")
 }
 
-// Gauge follows how many image mutations and operation waits are in flight
-// at the emulator (what the applier's parallelism looks like from the
-// server): per interval, the highest count and the time-weighted mean.
+// Gauge follows a count over time (the actions in flight): per interval,
+// the highest count and the time-weighted mean.
 type Gauge struct {
 	mu       sync.Mutex
 	start    time.Time
@@ -143,19 +145,106 @@ func (g *Gauge) Means() []float64 {
 	return out
 }
 
-// isActionCall reports whether a request is part of carrying out an action:
-// an image mutation or the wait for its operation.
-func isActionCall(r *http.Request) bool {
+// actions follows the actions in flight as the server can see them: an
+// image's action starts with the first mutation request that names it and
+// ends when the operation of the mutation that went through is reported
+// DONE. The pauses of a client retrying a refused call lie inside, so this is
+// the applier's parallelism, not merely the calls being served.
+type actions struct {
+	gauge  *Gauge
+	mu     sync.Mutex
+	active map[string]bool   // image -> in flight
+	ops    map[string]string // operation -> image
+}
+
+var opNameRE = regexp.MustCompile(`"name"\s*:\s*"([^"]+)"`)
+
+// mutatedImage is the image a mutation request names, or "".
+func mutatedImage(r *http.Request) string {
 	p := r.URL.Path
-	switch {
-	case r.Method == http.MethodPost && (strings.HasSuffix(p, "/deprecate") || strings.HasSuffix(p, "/setLabels") || strings.HasSuffix(p, "/wait")):
-		return true
-	case r.Method == http.MethodDelete && strings.Contains(p, "/global/images/"):
-		return true
-	case r.Method == http.MethodGet && strings.Contains(p, "/global/operations/"):
-		return true
+	i := strings.Index(p, "/global/images/")
+	if i < 0 {
+		return ""
 	}
-	return false
+	rest := p[i+len("/global/images/"):]
+	switch {
+	case r.Method == http.MethodPost && (strings.HasSuffix(rest, "/deprecate") || strings.HasSuffix(rest, "/setLabels")):
+		return rest[:strings.IndexByte(rest, '/')]
+	case r.Method == http.MethodDelete && !strings.Contains(rest, "/"):
+		return rest
+	}
+	return ""
+}
+
+// serve passes r to next, following the actions it starts and ends.
+func (a *actions) serve(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	img := mutatedImage(r)
+	waitOp := ""
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/wait") && strings.Contains(r.URL.Path, "/global/operations/") {
+		waitOp = strings.TrimSuffix(r.URL.Path[strings.LastIndex(r.URL.Path, "/operations/")+len("/operations/"):], "/wait")
+	}
+	if img == "" && waitOp == "" {
+		next.ServeHTTP(w, r)
+		return
+	}
+	if img != "" {
+		a.mu.Lock()
+		if !a.active[img] {
+			a.active[img] = true
+			a.gauge.add(1)
+		}
+		a.mu.Unlock()
+	}
+	rec := &bodyRecorder{ResponseWriter: w, status: http.StatusOK}
+	next.ServeHTTP(rec, r)
+	body := rec.body.String()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	end := func(img string) {
+		if a.active[img] {
+			delete(a.active, img)
+			a.gauge.add(-1)
+		}
+	}
+	switch {
+	case img != "" && rec.status == http.StatusOK:
+		m := opNameRE.FindStringSubmatch(body)
+		if m == nil || strings.Contains(body, `"status":"DONE"`) {
+			end(img) // done already: nothing to wait for
+		} else {
+			a.ops[m[1]] = img
+		}
+	case img != "" && rec.status != http.StatusTooManyRequests && rec.status < 500:
+		end(img) // refused for good: the client will not retry
+	case waitOp != "" && rec.status == http.StatusOK && strings.Contains(body, `"status":"DONE"`):
+		if img, ok := a.ops[waitOp]; ok {
+			delete(a.ops, waitOp)
+			end(img)
+		}
+	}
+}
+
+// bodyRecorder keeps a copy of what a handler writes.
+type bodyRecorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bodyRecorder) WriteHeader(code int) {
+	b.status = code
+	b.ResponseWriter.WriteHeader(code)
+}
+
+func (b *bodyRecorder) Write(p []byte) (int, error) {
+	b.body.Write(p)
+	return b.ResponseWriter.Write(p)
+}
+
+func (b *bodyRecorder) Unwrap() http.ResponseWriter { return b.ResponseWriter }
+
+func (b *bodyRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(b.ResponseWriter).Hijack()
 }
 
 // Emulator is an in-process emulator on a loopback port, counting requests.
@@ -181,13 +270,8 @@ func StartEmulator(opts emulator.Options) (*Emulator, error) {
 		return nil, err
 	}
 	gauge := newGauge(250 * time.Millisecond)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isActionCall(r) {
-			gauge.add(1)
-			defer gauge.add(-1)
-		}
-		srv.ServeHTTP(w, r)
-	})
+	acts := &actions{gauge: gauge, active: map[string]bool{}, ops: map[string]string{}}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { acts.serve(srv, w, r) })
 	e := &Emulator{Server: srv, URL: "http://" + ln.Addr().String(), Counts: counts, Gauge: gauge,
 		hs: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
 	go func() { _ = e.hs.Serve(ln) }()

@@ -59,8 +59,10 @@ type RotateResult struct {
 	// Done and Failed are the actions as the CLI's report gives them;
 	// QuotaRetries sums the re-sends Apply made after quota errors.
 	Done, Failed, QuotaRetries int
-	// Peaks is the highest number of action calls (mutations and operation
-	// waits) in flight at the emulator per 250 ms.
+	// Peaks is the highest number of actions in flight per 250 ms, as the
+	// emulator sees them: from an image's first mutation request until the
+	// operation of the one that went through is reported done, the pauses
+	// of retries included (the applier's parallelism).
 	Peaks []int
 	// Means is the time-weighted mean of the same, per 250 ms.
 	Means []float64

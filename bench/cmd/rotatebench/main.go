@@ -323,7 +323,7 @@ func writeMarkdown(w io.Writer, o options, res results) {
 		fmt.Fprintf(w, "Rate limits (`--faults %s`, N = %d, M = %d): %d/%d actions done, %d failed; the emulator answered %d calls with 429; Apply re-sent %d actions after quota errors that outlived gce's retries; wall %.2f s against %.2f s without faults: +%.2f s (+%.0f%%).\n\n",
 			o.faults, t.Config.Fixture.Images, t.Expected.Actions, t.Done, t.Expected.Actions, t.Failed, t.Throttled, t.QuotaRetries,
 			t.Wall.Seconds(), u.Wall.Seconds(), t.Wall.Seconds()-u.Wall.Seconds(), 100*(t.Wall.Seconds()/u.Wall.Seconds()-1))
-		fmt.Fprintf(w, "Mean action calls (mutations and operation waits) in flight at the emulator, per second of the run:\n\n")
+		fmt.Fprintf(w, "Mean actions in flight per second of the run (seen at the emulator: from an image's first mutation request until the operation of the one that went through is done, the pauses of retries included):\n\n")
 		fmt.Fprintf(w, "- with 429s:    %s\n- without: %s\n\n", perSecond(t.Means), perSecond(u.Means))
 	}
 	if c := res.CatchUp; c != nil {
