@@ -17,12 +17,15 @@ import (
 // `imagefamily rotate` on the same family of N ACTIVE images (keep 2), at the
 // same latencies.
 type GcloudConfig struct {
-	Root        string // the module root (bench/gcloud-rotate.sh is under it)
-	N           int
-	Latency     time.Duration
-	OpLatency   time.Duration
-	CLI         string // the imagefamily binary
-	Parallelism int
+	Root      string // the module root (bench/gcloud-rotate.sh is under it)
+	N         int
+	Latency   time.Duration
+	OpLatency time.Duration
+	CLI       string // the imagefamily binary
+	// Parallelisms are the --parallelism values imagefamily rotate runs
+	// with, each with the in-use check (the default); the first also runs
+	// without it (--check-in-use=false: exactly the script's work).
+	Parallelisms []int
 }
 
 // GcloudResult compares the two.
@@ -31,12 +34,15 @@ type GcloudResult struct {
 	Deprecated  int // images the script deprecated (N - 2)
 	GcloudWall  time.Duration
 	GcloudCalls map[string]int
-	// OursWall is imagefamily rotate's (median of 3) with the in-use check,
-	// OursNoScanWall without it.
-	OursWall        time.Duration
-	OursCalls       map[string]int
-	OursNoScanWall  time.Duration
-	OursNoScanCalls map[string]int
+	Ours        []OursRun
+}
+
+// OursRun is imagefamily rotate on the family, the median of 3 runs.
+type OursRun struct {
+	Parallelism int
+	CheckInUse  bool
+	Wall        time.Duration
+	Calls       map[string]int
 }
 
 // GcloudPerImage is the script's wall time per image deprecated.
@@ -44,18 +50,13 @@ func (g GcloudResult) GcloudPerImage() time.Duration {
 	return g.GcloudWall / time.Duration(max(1, g.Deprecated))
 }
 
-// OursPerImage is imagefamily rotate's wall time per image deprecated.
-func (g GcloudResult) OursPerImage() time.Duration {
-	return g.OursWall / time.Duration(max(1, g.Deprecated))
+// PerImage is imagefamily rotate's wall time per image deprecated.
+func (g GcloudResult) PerImage(o OursRun) time.Duration {
+	return o.Wall / time.Duration(max(1, g.Deprecated))
 }
 
 // Speedup is how many times faster per image imagefamily rotate is.
-func (g GcloudResult) Speedup() float64 { return g.GcloudWall.Seconds() / g.OursWall.Seconds() }
-
-// SpeedupNoScan is the same without the in-use check.
-func (g GcloudResult) SpeedupNoScan() float64 {
-	return g.GcloudWall.Seconds() / g.OursNoScanWall.Seconds()
-}
+func (g GcloudResult) Speedup(o OursRun) float64 { return g.GcloudWall.Seconds() / o.Wall.Seconds() }
 
 // gcloudEnv is the environment of gcloud calls against endpoint.
 func gcloudEnv(endpoint, configDir string) []string {
@@ -137,14 +138,28 @@ func RunGcloud(ctx context.Context, cfg GcloudConfig) (GcloudResult, error) {
 		return res, fmt.Errorf("bench/gcloud-rotate.sh deprecated %d images, want %d:\n%s", res.Deprecated, want, out.String())
 	}
 
-	// imagefamily rotate, three times each (the median counts): with the
-	// in-use check (the default: three more list calls, none of which the
-	// script makes) and without it (exactly the script's work).
-	for _, args := range [][]string{nil, {"--check-in-use=false"}} {
+	// imagefamily rotate, three times each (the median counts).
+	type variant struct {
+		p     int
+		inUse bool
+	}
+	var variants []variant
+	for i, p := range cfg.Parallelisms {
+		variants = append(variants, variant{p, true})
+		if i == 0 {
+			variants = append(variants, variant{p, false})
+		}
+	}
+	for _, v := range variants {
+		var args []string
+		if !v.inUse {
+			args = []string{"--check-in-use=false"}
+		}
+		run := OursRun{Parallelism: v.p, CheckInUse: v.inUse}
 		var walls []time.Duration
 		for range 3 {
 			ours, err := RunRotate(ctx, RotateConfig{Fixture: f, Latency: cfg.Latency, OpLatency: cfg.OpLatency,
-				Parallelism: cfg.Parallelism, CLI: cfg.CLI, Args: args})
+				Parallelism: v.p, CLI: cfg.CLI, Args: args})
 			if err != nil {
 				return res, err
 			}
@@ -152,17 +167,10 @@ func RunGcloud(ctx context.Context, cfg GcloudConfig) (GcloudResult, error) {
 				return res, fmt.Errorf("imagefamily rotate %v did %d actions (want %d): %v", args, ours.Done, res.Deprecated, ours.StateErrors)
 			}
 			walls = append(walls, ours.Wall)
-			if args == nil {
-				res.OursCalls = ours.Calls
-			} else {
-				res.OursNoScanCalls = ours.Calls
-			}
+			run.Calls = ours.Calls
 		}
-		if args == nil {
-			res.OursWall = median(walls)
-		} else {
-			res.OursNoScanWall = median(walls)
-		}
+		run.Wall = median(walls)
+		res.Ours = append(res.Ours, run)
 	}
 	return res, nil
 }

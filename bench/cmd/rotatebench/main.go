@@ -226,13 +226,16 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if !o.skip["gcloud"] {
 		logf("gcloud script N=%d ...", o.gcloudN)
 		g, err := bench.RunGcloud(ctx, bench.GcloudConfig{Root: root, N: o.gcloudN, Latency: o.latency, OpLatency: o.opLatency,
-			CLI: o.cli, Parallelism: o.parallelism})
+			CLI: o.cli, Parallelisms: []int{o.parallelism, o.gcloudN - 2}})
 		if err != nil {
 			res.Problems = append(res.Problems, "gcloud baseline: "+err.Error())
 			logf("  %v", err)
 		} else {
 			res.Gcloud = &g
-			logf("  gcloud %.2f s/image, imagefamily %.4f s/image: %.0f× (%.0f× without the in-use check)", g.GcloudPerImage().Seconds(), g.OursPerImage().Seconds(), g.Speedup(), g.SpeedupNoScan())
+			for _, r := range g.Ours {
+				logf("  gcloud %.2f s/image, imagefamily (P=%d, in-use check %v) %.4f s/image: %.0f×", g.GcloudPerImage().Seconds(),
+					r.Parallelism, r.CheckInUse, g.PerImage(r).Seconds(), g.Speedup(r))
+			}
 		}
 	}
 	if !o.skip["release"] {
@@ -333,9 +336,17 @@ func writeMarkdown(w io.Writer, o options, res results) {
 	if g := res.Gcloud; g != nil {
 		fmt.Fprintf(w, "gcloud script (bench/gcloud-rotate.sh, N = %d, keep 2: %d deprecations, one gcloud call each): %.1f s, %.2f s per image; its requests: %s.\n\n",
 			g.N, g.Deprecated, g.GcloudWall.Seconds(), g.GcloudPerImage().Seconds(), methods(g.GcloudCalls))
-		fmt.Fprintf(w, "imagefamily rotate on the same family (P = %d, median of 3): %.2f s, %.4f s per image, %.0f× faster per image, with the in-use check (requests: %s); %.2f s, %.0f× faster, with --check-in-use=false, the script's work exactly (requests: %s).\n\n",
-			o.parallelism, g.OursWall.Seconds(), g.OursPerImage().Seconds(), g.Speedup(), methods(g.OursCalls),
-			g.OursNoScanWall.Seconds(), g.SpeedupNoScan(), methods(g.OursNoScanCalls))
+		fmt.Fprintln(w, "| imagefamily rotate on the same family (median of 3) | wall | per image | faster per image | requests |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---|")
+		for _, r := range g.Ours {
+			check := "in-use check"
+			if !r.CheckInUse {
+				check = "--check-in-use=false (the script's work exactly)"
+			}
+			fmt.Fprintf(w, "| --parallelism %d, %s | %.2f s | %.1f ms | %.0f× | %s |\n", r.Parallelism, check, r.Wall.Seconds(),
+				1000*g.PerImage(r).Seconds(), g.Speedup(r), methods(r.Calls))
+		}
+		fmt.Fprintln(w)
 	}
 	if r := res.Release; r != nil {
 		fmt.Fprintf(w, "packer build at zero latency, %d builds of each kind, alternating: median without the post-processor %.2f s, with it %.2f s: +%.2f s (ratio %.2f); fastest %.2f s and %.2f s: +%.2f s. The requests the post-processor adds: %s.\n\n",
