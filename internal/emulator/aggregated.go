@@ -96,6 +96,26 @@ collect:
 	return out, nextToken, nil
 }
 
+// scopedPage is aggregatePage's page as an aggregated list's items: every
+// scope is present, with its resources on this page in the scoped list that
+// scoped makes, or, with none there, in one that carries only a
+// NO_RESULTS_ON_PAGE warning (scoped(nil, warning)), as Compute Engine answers.
+func scopedPage[T proto.Message, L any](r *http.Request, scopes []string, itemsOf func(scope string) []T, scoped func(items []T, warning *computepb.Warning) *L) (map[string]*L, string, error) {
+	groups, next, err := aggregatePage(r, scopes, itemsOf)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make(map[string]*L, len(scopes))
+	for _, scope := range scopes {
+		if g := groups[scope]; len(g) > 0 {
+			out[scope] = scoped(g, nil)
+		} else {
+			out[scope] = scoped(nil, noResultsWarning(scope))
+		}
+	}
+	return out, next, nil
+}
+
 // withQuery is r with its query changed by edit (r itself is not modified).
 func withQuery(r *http.Request, q url.Values, edit func(url.Values)) *http.Request {
 	v := url.Values{}
@@ -179,19 +199,13 @@ func (s *Server) instanceAggregatedList(r *http.Request) (proto.Message, error) 
 	s.store.lock()
 	defer s.store.unlock()
 	p := s.store.readProjectLocked(project)
-	groups, next, err := aggregatePage(r, zoneScopes(), func(scope string) []*computepb.Instance {
+	items, next, err := scopedPage(r, zoneScopes(), func(scope string) []*computepb.Instance {
 		return zonal(p.instances, strings.TrimPrefix(scope, "zones/"))
+	}, func(in []*computepb.Instance, w *computepb.Warning) *computepb.InstancesScopedList {
+		return &computepb.InstancesScopedList{Instances: in, Warning: w}
 	})
 	if err != nil {
 		return nil, err
-	}
-	items := map[string]*computepb.InstancesScopedList{}
-	for _, scope := range zoneScopes() {
-		if g := groups[scope]; len(g) > 0 {
-			items[scope] = &computepb.InstancesScopedList{Instances: g}
-		} else {
-			items[scope] = &computepb.InstancesScopedList{Warning: noResultsWarning(scope)}
-		}
 	}
 	return &computepb.InstanceAggregatedList{
 		Kind:          proto.String("compute#instanceAggregatedList"),
@@ -207,22 +221,16 @@ func (s *Server) diskAggregatedList(r *http.Request) (proto.Message, error) {
 	s.store.lock()
 	defer s.store.unlock()
 	p := s.store.readProjectLocked(project)
-	groups, next, err := aggregatePage(r, append(zoneScopes(), regionScopes()...), func(scope string) []*computepb.Disk {
+	items, next, err := scopedPage(r, append(zoneScopes(), regionScopes()...), func(scope string) []*computepb.Disk {
 		if !strings.HasPrefix(scope, "zones/") {
 			return nil // no regional disks here
 		}
 		return zonal(p.disks, strings.TrimPrefix(scope, "zones/"))
+	}, func(d []*computepb.Disk, w *computepb.Warning) *computepb.DisksScopedList {
+		return &computepb.DisksScopedList{Disks: d, Warning: w}
 	})
 	if err != nil {
 		return nil, err
-	}
-	items := map[string]*computepb.DisksScopedList{}
-	for _, scope := range append(zoneScopes(), regionScopes()...) {
-		if g := groups[scope]; len(g) > 0 {
-			items[scope] = &computepb.DisksScopedList{Disks: g}
-		} else {
-			items[scope] = &computepb.DisksScopedList{Warning: noResultsWarning(scope)}
-		}
 	}
 	return &computepb.DiskAggregatedList{
 		Kind:          proto.String("compute#diskAggregatedList"),
@@ -241,22 +249,16 @@ func (s *Server) templateAggregatedList(r *http.Request) (proto.Message, error) 
 	defer s.store.unlock()
 	p := s.store.readProjectLocked(project)
 	scopes := append([]string{"global"}, regionScopes()...)
-	groups, next, err := aggregatePage(r, scopes, func(scope string) []*computepb.InstanceTemplate {
+	items, next, err := scopedPage(r, scopes, func(scope string) []*computepb.InstanceTemplate {
 		if scope == "global" {
 			return zonal(p.templates, "")
 		}
 		return zonal(p.regionalTemplates, strings.TrimPrefix(scope, "regions/"))
+	}, func(t []*computepb.InstanceTemplate, w *computepb.Warning) *computepb.InstanceTemplatesScopedList {
+		return &computepb.InstanceTemplatesScopedList{InstanceTemplates: t, Warning: w}
 	})
 	if err != nil {
 		return nil, err
-	}
-	items := map[string]*computepb.InstanceTemplatesScopedList{}
-	for _, scope := range scopes {
-		if g := groups[scope]; len(g) > 0 {
-			items[scope] = &computepb.InstanceTemplatesScopedList{InstanceTemplates: g}
-		} else {
-			items[scope] = &computepb.InstanceTemplatesScopedList{Warning: noResultsWarning(scope)}
-		}
 	}
 	return &computepb.InstanceTemplateAggregatedList{
 		Kind:          proto.String("compute#instanceTemplateAggregatedList"),
@@ -286,17 +288,13 @@ func (s *Server) operationAggregatedList(r *http.Request) (proto.Message, error)
 		byScope[scope] = append(byScope[scope], op)
 	}
 	scopes := append(append([]string{"global"}, regionScopes()...), zoneScopes()...)
-	groups, next, err := aggregatePage(r, scopes, func(scope string) []*computepb.Operation { return byScope[scope] })
+	items, next, err := scopedPage(r, scopes, func(scope string) []*computepb.Operation {
+		return byScope[scope]
+	}, func(ops []*computepb.Operation, w *computepb.Warning) *computepb.OperationsScopedList {
+		return &computepb.OperationsScopedList{Operations: ops, Warning: w}
+	})
 	if err != nil {
 		return nil, err
-	}
-	items := map[string]*computepb.OperationsScopedList{}
-	for _, scope := range scopes {
-		if g := groups[scope]; len(g) > 0 {
-			items[scope] = &computepb.OperationsScopedList{Operations: g}
-		} else {
-			items[scope] = &computepb.OperationsScopedList{Warning: noResultsWarning(scope)}
-		}
 	}
 	return &computepb.OperationAggregatedList{
 		Kind:          proto.String("compute#operationAggregatedList"),
