@@ -204,19 +204,7 @@ func cloneMap[M proto.Message](m map[string]M) map[string]M {
 // project-relative zones/Z/..., regions/R/..., global/...) into the
 // https://www.googleapis.com/compute/v1/projects/P/... form the API writes.
 func canonicalURL(defaultProject, ref string) string {
-	s := strings.TrimSpace(ref)
-	if i := strings.Index(s, "://"); i >= 0 {
-		rest := s[i+3:]
-		if slash := strings.IndexByte(rest, '/'); slash >= 0 {
-			s = rest[slash:]
-		} else {
-			s = ""
-		}
-	}
-	s = strings.Trim(s, "/")
-	for _, prefix := range []string{"compute/v1/", "compute/beta/", "compute/alpha/"} {
-		s = strings.TrimPrefix(s, prefix)
-	}
+	s := trimAPIPath(ref)
 	if !strings.HasPrefix(s, "projects/") {
 		s = "projects/" + defaultProject + "/" + s
 	}

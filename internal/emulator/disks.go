@@ -171,25 +171,35 @@ func (s *Server) diskGet(r *http.Request) (proto.Message, error) {
 }
 
 func (s *Server) diskList(r *http.Request) (proto.Message, error) {
-	project, zone := r.PathValue("project"), r.PathValue("zone")
-	if err := checkZone(project, zone); err != nil {
-		return nil, err
-	}
-	s.store.lock()
-	defer s.store.unlock()
-	p := s.store.readProjectLocked(project)
-	items := zonal(p.disks, zone)
-	page, next, err := listPage(r, items)
+	page, next, err := zonalPage(s, r, func(p *project) map[string]*computepb.Disk { return p.disks })
 	if err != nil {
 		return nil, err
 	}
+	project, zone := r.PathValue("project"), r.PathValue("zone")
 	return &computepb.DiskList{
 		Kind:          proto.String("compute#diskList"),
 		Id:            proto.String("projects/" + project + "/zones/" + zone + "/disks"),
-		Items:         cloneSlice(page),
+		Items:         page,
 		NextPageToken: optString(next),
 		SelfLink:      proto.String(selfLink(project, "zones/"+zone+"/disks")),
 	}, nil
+}
+
+// zonalPage is the page a zonal list (disks.list, instances.list) serves: the
+// resources of the request's zone in the map that pick chooses, paged by
+// listPage and cloned while the store is locked.
+func zonalPage[M proto.Message](s *Server, r *http.Request, pick func(*project) map[string]M) ([]M, string, error) {
+	project, zone := r.PathValue("project"), r.PathValue("zone")
+	if err := checkZone(project, zone); err != nil {
+		return nil, "", err
+	}
+	s.store.lock()
+	defer s.store.unlock()
+	page, next, err := listPage(r, zonal(pick(s.store.readProjectLocked(project)), zone))
+	if err != nil {
+		return nil, "", err
+	}
+	return cloneSlice(page), next, nil
 }
 
 // zonal returns the resources of one zone (keys "zone/name") in name order;

@@ -305,21 +305,15 @@ func (s *Server) instanceGet(r *http.Request) (proto.Message, error) {
 }
 
 func (s *Server) instanceList(r *http.Request) (proto.Message, error) {
-	project, zone := r.PathValue("project"), r.PathValue("zone")
-	if err := checkZone(project, zone); err != nil {
-		return nil, err
-	}
-	s.store.lock()
-	defer s.store.unlock()
-	p := s.store.readProjectLocked(project)
-	page, next, err := listPage(r, zonal(p.instances, zone))
+	page, next, err := zonalPage(s, r, func(p *project) map[string]*computepb.Instance { return p.instances })
 	if err != nil {
 		return nil, err
 	}
+	project, zone := r.PathValue("project"), r.PathValue("zone")
 	return &computepb.InstanceList{
 		Kind:          proto.String("compute#instanceList"),
 		Id:            proto.String("projects/" + project + "/zones/" + zone + "/instances"),
-		Items:         cloneSlice(page),
+		Items:         page,
 		NextPageToken: optString(next),
 		SelfLink:      proto.String(selfLink(project, "zones/"+zone+"/instances")),
 	}, nil
