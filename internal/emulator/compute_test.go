@@ -11,7 +11,6 @@ import (
 
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
-	"google.golang.org/api/iterator"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
@@ -133,15 +132,7 @@ func TestLocationsAndMachineTypesAreAFixedRealisticSet(t *testing.T) {
 		t.Errorf("zone = %v", z)
 	}
 	var zones []string
-	it := c.zones.List(ctx, &computepb.ListZonesRequest{Project: proj, Filter: proto.String("name eq us-central1-.*")})
-	for {
-		z, err := it.Next()
-		if err == iterator.Done {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, z := range drain(t, c.zones.List(ctx, &computepb.ListZonesRequest{Project: proj, Filter: proto.String("name eq us-central1-.*")})) {
 		zones = append(zones, z.GetName())
 	}
 	if got := strings.Join(zones, ","); got != "us-central1-a,us-central1-b,us-central1-c,us-central1-f" {
@@ -408,15 +399,7 @@ func TestTemplatesKeepTheirSourceImageAndAggregate(t *testing.T) {
 
 	// The aggregated list pages across scopes: one template per page.
 	var seen []string
-	it := c.templates.AggregatedList(ctx, &computepb.AggregatedListInstanceTemplatesRequest{Project: proj, MaxResults: proto.Uint32(1)})
-	for {
-		pair, err := it.Next()
-		if err == iterator.Done {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, pair := range drain(t, c.templates.AggregatedList(ctx, &computepb.AggregatedListInstanceTemplatesRequest{Project: proj, MaxResults: proto.Uint32(1)})) {
 		for _, tmpl := range pair.Value.GetInstanceTemplates() {
 			seen = append(seen, pair.Key+":"+tmpl.GetName())
 		}
@@ -451,16 +434,8 @@ func TestAggregatedInstancesFilterAcrossZones(t *testing.T) {
 		}
 	}
 	var got []string
-	it := c.instances.AggregatedList(ctx, &computepb.AggregatedListInstancesRequest{Project: proj,
-		Filter: proto.String("labels.zone != asia-east1-c"), MaxResults: proto.Uint32(1)})
-	for {
-		pair, err := it.Next()
-		if err == iterator.Done {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, pair := range drain(t, c.instances.AggregatedList(ctx, &computepb.AggregatedListInstancesRequest{Project: proj,
+		Filter: proto.String("labels.zone != asia-east1-c"), MaxResults: proto.Uint32(1)})) {
 		for _, in := range pair.Value.GetInstances() {
 			if pair.Key != "zones/"+in.GetLabels()["zone"] {
 				t.Errorf("instance %s listed under %s", in.GetName(), pair.Key)
@@ -480,15 +455,7 @@ func TestReadsLeaveNoEmptyProjectsBehind(t *testing.T) {
 	if _, err := c.projects.Get(ctx, &computepb.GetProjectRequest{Project: "ghost"}); err != nil {
 		t.Fatal(err)
 	}
-	it := c.instances.AggregatedList(ctx, &computepb.AggregatedListInstancesRequest{Project: "ghost"})
-	for {
-		if _, err := it.Next(); err != nil {
-			if err != iterator.Done {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
+	drain(t, c.instances.AggregatedList(ctx, &computepb.AggregatedListInstancesRequest{Project: "ghost"}))
 	_, err := c.disks.Get(ctx, &computepb.GetDiskRequest{Project: "ghost", Zone: zone, Disk: "d"})
 	wantAPIErr(t, err, http.StatusNotFound, "notFound")
 	state, err := c.env.Server.SnapshotState()
@@ -524,15 +491,7 @@ func TestAggregatedListPagesThroughEqualNamesInDifferentZones(t *testing.T) {
 					req.OrderBy = proto.String(orderBy)
 				}
 				var got []string
-				it := c.disks.AggregatedList(ctx, req)
-				for {
-					pair, err := it.Next()
-					if err == iterator.Done {
-						break
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
+				for _, pair := range drain(t, c.disks.AggregatedList(ctx, req)) {
 					for _, d := range pair.Value.GetDisks() {
 						got = append(got, pair.Key+"/"+d.GetName())
 					}

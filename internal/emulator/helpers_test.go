@@ -11,6 +11,7 @@ import (
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/api/googleapi"
+	"google.golang.org/api/iterator"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
@@ -121,6 +122,23 @@ func (c *clients) deprecate(t *testing.T, name string, st *computepb.Deprecation
 		return err
 	}
 	return op.Wait(ctx)
+}
+
+// drain reads an iterator of the Go client to its end (through every page),
+// failing the test on an error.
+func drain[T any](t *testing.T, it interface{ Next() (T, error) }) []T {
+	t.Helper()
+	var out []T
+	for {
+		v, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
 }
 
 // apiErr extracts what a caller of the Go client branches on.

@@ -440,18 +440,7 @@ func TestListFiltersInBothDialects(t *testing.T) {
 		{`  `, "api-v1,web-v1,web-v2,webapp-v1"},
 	} {
 		t.Run(tc.filter, func(t *testing.T) {
-			it := c.images.List(ctxT(t), &computepb.ListImagesRequest{Project: proj, Filter: proto.String(tc.filter)})
-			var got []string
-			for {
-				img, err := it.Next()
-				if errors.Is(err, iterator.Done) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, img.GetName())
-			}
+			got := names(drain(t, c.images.List(ctxT(t), &computepb.ListImagesRequest{Project: proj, Filter: proto.String(tc.filter)})))
 			if strings.Join(got, ",") != tc.want {
 				t.Errorf("got %v, want %s", got, tc.want)
 			}
