@@ -1,7 +1,8 @@
-// Package e2e_test runs the example hierarchy (example/base, example/app,
-// example/product) with the real packer, the real googlecompute builder and
-// this plugin, against the Compute Engine emulator, and checks what the
-// releases and rotations leave behind through the Go client and gcloud.
+// Package e2e_test runs the example hierarchy (the one template
+// example/layer, built as base, app and product with example/<layer>.pkrvars.hcl)
+// with the real packer, the real googlecompute builder and this plugin,
+// against the Compute Engine emulator, and checks what the releases and
+// rotations leave behind through the Go client and gcloud.
 package e2e_test
 
 import (
@@ -41,21 +42,22 @@ const (
 	step = time.Second
 )
 
-// layer is one level of the example hierarchy.
+// layer is one level of the example hierarchy: example/layer built with the
+// variables file example/<name>.pkrvars.hcl.
 type layer struct {
-	dir, family string
-	parent      string // the parent layer's name; "" for base (Debian)
+	name, family string
+	parent       string // the parent layer's name; "" for base (Debian)
 }
 
 var layers = []layer{
-	{dir: "base", family: "base-debian-12"},
-	{dir: "app", family: "app-nginx", parent: "base"},
-	{dir: "product", family: "product-shop", parent: "app"},
+	{name: "base", family: "base-debian-12"},
+	{name: "app", family: "app-nginx", parent: "base"},
+	{name: "product", family: "product-shop", parent: "app"},
 }
 
 func familyOf(name string) string {
 	for _, l := range layers {
-		if l.dir == name {
+		if l.name == name {
 			return l.family
 		}
 	}
@@ -104,26 +106,26 @@ rotation = {
 	// names[layer][k] is the image run k released (index 0 unused).
 	names := map[string][]string{}
 	for _, l := range layers {
-		names[l.dir] = make([]string, runs+1)
+		names[l.name] = make([]string, runs+1)
 	}
 	for k := 1; k <= runs; k++ {
 		waitUntilDue(t, c, project, []string{"base-debian-12", "app-nginx", "product-shop"}, step)
 		reports := filepath.Join(work, fmt.Sprintf("run-%d", k))
 		for _, l := range layers {
-			stdout, stderr, err := packerrun.Run(t, env, filepath.Join(examples, l.dir), "build", "-color=false",
-				"-var-file="+varFile, "-var", "report_dir="+reports, ".")
+			stdout, stderr, err := packerrun.Run(t, env, filepath.Join(examples, "layer"), "build", "-color=false",
+				"-var-file="+filepath.Join(examples, l.name+".pkrvars.hcl"), "-var-file="+varFile, "-var", "report_dir="+reports, ".")
 			if err != nil {
-				t.Fatalf("run %d: packer build %s: %v\nstdout:\n%s\nstderr:\n%s", k, l.dir, err, stdout, stderr)
+				t.Fatalf("run %d: packer build %s: %v\nstdout:\n%s\nstderr:\n%s", k, l.name, err, stdout, stderr)
 			}
-			if k == 1 && l.dir == "app" {
-				t.Logf("packer build example/app, first run:\n%s", stdout)
+			if k == 1 && l.name == "app" {
+				t.Logf("packer build example/layer with app.pkrvars.hcl, first run:\n%s", stdout)
 			}
-			out := readOutcome(t, filepath.Join(reports, l.dir+"-release.json"))
-			names[l.dir][k] = out.Image
+			out := readOutcome(t, filepath.Join(reports, l.name+"-release.json"))
+			names[l.name][k] = out.Image
 			checkRelease(t, k, l, out, names)
-			m := readManifest(t, filepath.Join(reports, l.dir+"-manifest.json"))
+			m := readManifest(t, filepath.Join(reports, l.name+"-manifest.json"))
 			if len(m.Builds) != 1 || m.Builds[0].ArtifactID != out.Image || m.Builds[0].BuilderType != "googlecompute" {
-				t.Errorf("run %d %s: manifest = %+v, want one googlecompute build with artifact %s", k, l.dir, m, out.Image)
+				t.Errorf("run %d %s: manifest = %+v, want one googlecompute build with artifact %s", k, l.name, m, out.Image)
 			}
 		}
 		if k == 1 {
@@ -152,7 +154,7 @@ func checkRelease(t *testing.T, k int, l layer, out release.Outcome, names map[s
 	t.Helper()
 	prev := ""
 	if k > 1 {
-		prev = names[l.dir][k-1]
+		prev = names[l.name][k-1]
 	}
 	parent := lifecycle.ImageRef{Project: debianProject, Name: debianImage}.String()
 	if l.parent != "" {
@@ -160,35 +162,35 @@ func checkRelease(t *testing.T, k int, l layer, out release.Outcome, names map[s
 	}
 	if !out.Released || out.DryRun || out.Raced || out.RotationFailed || out.Error != "" || len(out.Warnings) != 0 {
 		t.Errorf("run %d %s: released %v dry_run %v raced %v rotation_failed %v error %q warnings %q",
-			k, l.dir, out.Released, out.DryRun, out.Raced, out.RotationFailed, out.Error, out.Warnings)
+			k, l.name, out.Released, out.DryRun, out.Raced, out.RotationFailed, out.Error, out.Warnings)
 	}
 	if out.Family != l.family || out.PreviousHead != prev || out.Head != out.Image || out.Parent != parent {
 		t.Errorf("run %d %s: family %q previous_head %q head %q (image %q) parent %q; want %q, %q, the image, %q",
-			k, l.dir, out.Family, out.PreviousHead, out.Head, out.Image, out.Parent, l.family, prev, parent)
+			k, l.name, out.Family, out.PreviousHead, out.Head, out.Image, out.Parent, l.family, prev, parent)
 	}
 	// The rotation of run k moves each older image one step.
 	var want []string
 	for i := 1; i < k; i++ {
-		steps := expectedSteps(l.dir, i, k)
-		if steps == 0 || steps > 4 || expectedSteps(l.dir, i, k-1) == steps {
+		steps := expectedSteps(l.name, i, k)
+		if steps == 0 || steps > 4 || expectedSteps(l.name, i, k-1) == steps {
 			continue
 		}
 		action := []lifecycle.Action{"", lifecycle.ActionDeprecate, lifecycle.ActionObsolete, lifecycle.ActionMarkDeleted, lifecycle.ActionPurge}[steps]
-		want = append(want, fmt.Sprintf("%s %s", action, names[l.dir][i]))
+		want = append(want, fmt.Sprintf("%s %s", action, names[l.name][i]))
 	}
 	var got []string
 	if out.Rotation != nil {
 		for _, r := range out.Rotation.Results {
 			got = append(got, fmt.Sprintf("%s %s", r.Action, r.Image))
 			if r.Err != nil {
-				t.Errorf("run %d %s: %s %s failed: %v", k, l.dir, r.Action, r.Image, r.Err)
+				t.Errorf("run %d %s: %s %s failed: %v", k, l.name, r.Action, r.Image, r.Err)
 			}
 		}
 	}
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
-		t.Errorf("run %d %s: rotation did\n  %s\nwant\n  %s", k, l.dir, joinLines(got), joinLines(want))
+		t.Errorf("run %d %s: rotation did\n  %s\nwant\n  %s", k, l.name, joinLines(got), joinLines(want))
 	}
 }
 
@@ -201,8 +203,8 @@ func checkFamilies(t *testing.T, c gce.Compute, k int, names map[string][]string
 		if err != nil {
 			t.Fatalf("run %d: family %s: %v", k, l.family, err)
 		}
-		if head.Name != names[l.dir][k] {
-			t.Errorf("run %d: family %s resolves to %s, want %s", k, l.family, head.Name, names[l.dir][k])
+		if head.Name != names[l.name][k] {
+			t.Errorf("run %d: family %s resolves to %s, want %s", k, l.family, head.Name, names[l.name][k])
 		}
 		wantLabels := map[string]string{
 			lifecycle.LabelParentImage:   debianImage,
@@ -225,8 +227,8 @@ func checkFamilies(t *testing.T, c gce.Compute, k int, names map[string][]string
 		}
 
 		for i := 1; i <= k; i++ {
-			name := names[l.dir][i]
-			steps := expectedSteps(l.dir, i, k)
+			name := names[l.name][i]
+			steps := expectedSteps(l.name, i, k)
 			img, err := c.GetImage(ctx, project, name)
 			if steps == 4 {
 				if !isNotFound(err) {
@@ -246,7 +248,7 @@ func checkFamilies(t *testing.T, c gce.Compute, k int, names map[string][]string
 			}
 			// Deprecated by run i+1, whose image was the head then.
 			d := img.Deprecation
-			wantRepl := lifecycle.ImageRef{Project: project, Name: names[l.dir][i+1]}.SelfLink()
+			wantRepl := lifecycle.ImageRef{Project: project, Name: names[l.name][i+1]}.SelfLink()
 			if d.Replacement != wantRepl {
 				t.Errorf("run %d: %s replacement %q, want %q", k, name, d.Replacement, wantRepl)
 			}
@@ -298,8 +300,8 @@ func checkWithGcloud(t *testing.T, endpoint string, names map[string][]string) {
 		if err != nil {
 			t.Fatalf("gcloud describe-from-family %s: %v\n%s", l.family, err, errOut)
 		}
-		if got := strings.TrimSpace(out); got != names[l.dir][runs] {
-			t.Errorf("gcloud: family %s resolves to %q, want %q", l.family, got, names[l.dir][runs])
+		if got := strings.TrimSpace(out); got != names[l.name][runs] {
+			t.Errorf("gcloud: family %s resolves to %q, want %q", l.family, got, names[l.name][runs])
 		}
 	}
 	out, errOut, err := gcloudrun.Run(t, genv, "compute", "images", "list", "--no-standard-images", "--show-deprecated", "--filter=family=app-nginx", "--format=json")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make demo: the example image hierarchy (example/: base -> app -> product)
-# built twice with the real packer and googlecompute builder and released by
-# this plugin, against the local Compute Engine emulator. Nothing leaves this
+# make demo: the example image hierarchy (base -> app -> product: the one
+# template example/layer with each layer's example/<layer>.pkrvars.hcl) built
+# twice with the real packer and googlecompute builder and released by this
+# plugin, against the local Compute Engine emulator. Nothing leaves this
 # machine. State lives under demo/ (demo/state.json survives between runs, so
 # every `make demo` walks the older images one step further); `make clean`
 # removes it.
@@ -82,7 +83,7 @@ else
 fi
 
 cat >"$DEMO/demo.pkrvars.hcl" <<EOF
-# Written by scripts/demo.sh: the example templates pointed at the emulator.
+# Written by scripts/demo.sh: the example template pointed at the emulator.
 project_id       = "$PROJECT"
 compute_endpoint = "$COMPUTE/"
 access_token     = "emulator-token-not-a-secret"
@@ -96,15 +97,16 @@ rotation = {
 EOF
 note "rotation for the demo: keep_active $KEEP_ACTIVE, min_age $MIN_AGE, obsolete_after $OBSOLETE_AFTER, delete_after $DELETE_AFTER, purge_after $PURGE_AFTER"
 
-# build LAYER RUN: one packer build of example/LAYER. Its whole output goes to
+# build LAYER RUN: one packer build of example/layer with the layer's variables
+# (example/LAYER.pkrvars.hcl) and the demo's. Its whole output goes to
 # demo/logs/; the terminal gets what the builder made and the release's steps.
 build() {
   local layer=$1 run=$2 log="$DEMO/logs/run-$2-$1.log" start end
   start=$(date +%s)
-  if ! "$BIN/packer" build -color=false -var-file="$DEMO/demo.pkrvars.hcl" -var "report_dir=$DEMO/reports/run-$run" \
-    "$ROOT/example/$layer" >"$log" 2>&1; then
+  if ! "$BIN/packer" build -color=false -var-file="$ROOT/example/$layer.pkrvars.hcl" -var-file="$DEMO/demo.pkrvars.hcl" \
+    -var "report_dir=$DEMO/reports/run-$run" "$ROOT/example/layer" >"$log" 2>&1; then
     tail -n 40 "$log" >&2
-    die "packer build example/$layer failed (the last lines are above; all of it is in ${log#"$ROOT"/})"
+    die "packer build of the $layer layer failed (the last lines are above; all of it is in ${log#"$ROOT"/})"
   fi
   end=$(date +%s)
   local from image
@@ -116,7 +118,7 @@ build() {
 
 for run in $(seq 1 "$RUNS"); do
   for layer in "${LAYERS[@]}"; do
-    say "run $run of $RUNS: packer build example/$layer"
+    say "run $run of $RUNS: packer build -var-file=example/$layer.pkrvars.hcl example/layer"
     build "$layer" "$run"
   done
 done
@@ -134,5 +136,5 @@ cat <<EOF
 Release reports (JSON): demo/reports/run-*/{base,app,product}-release.json
 Packer's manifests:      demo/reports/run-*/*-manifest.json
 Run \`make demo\` again to release more images and watch the older ones move on;
-example/README.md shows how to point the same templates at a real project.
+example/README.md shows how to point the same template at a real project.
 EOF
