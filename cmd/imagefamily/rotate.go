@@ -28,7 +28,8 @@ flags:
   --dry-run                plan and print, change nothing
   --at TIME                plan as of TIME (RFC 3339); implies --dry-run
   --report FILE            also write the JSON report to FILE
-  --parallelism N          actions in flight per family (default 4; lowered on quota errors)
+  --parallelism N          image requests in flight per family (default 4; lowered
+                           on quota errors); operations are waited for outside it
 ` + policyUsage + commonUsage
 
 // rotateOutput is rotate's JSON output and --report file (docs/cli.md).

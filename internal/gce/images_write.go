@@ -22,11 +22,16 @@ type mutation struct {
 
 // mutate sends a mutation under the retry policy, every attempt carrying the
 // same requestId so that Compute Engine applies it at most once, then waits
-// for its operation.
+// for its operation. The request holds a slot of ctx's RequestSlots, if any,
+// until it is answered; the wait does not.
 func (c *client) mutate(ctx context.Context, method, resource string, send func(ctx context.Context, requestID string) (*compute.Operation, error)) (mutation, error) {
 	m := mutation{requestID: c.newRequestID()}
+	release, err := HoldRequestSlot(ctx)
+	if err != nil {
+		return m, fmt.Errorf("%s %s: not sent: %w", method, resource, err)
+	}
 	var op *compute.Operation
-	err := c.call(ctx, method, resource, func(ctx context.Context) error {
+	err = c.call(ctx, method, resource, func(ctx context.Context) error {
 		o, err := send(ctx, m.requestID)
 		if err != nil {
 			if Retryable(err) {
@@ -37,6 +42,7 @@ func (c *client) mutate(ctx context.Context, method, resource string, send func(
 		op = o
 		return nil
 	})
+	release(err)
 	if err != nil {
 		return m, err
 	}

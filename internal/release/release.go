@@ -62,7 +62,7 @@ type Request struct {
 	// InUseProjects are scanned for uses of the family's images along with
 	// Project (when Policy.CheckInUse).
 	InUseProjects []string
-	// Parallelism bounds the rotation actions in flight (rotation.Options).
+	// Parallelism bounds the rotation's requests in flight (rotation.Options).
 	Parallelism int
 	// DryRun reads, plans and prints, and changes nothing.
 	DryRun bool

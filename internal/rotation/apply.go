@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
@@ -14,8 +16,15 @@ import (
 
 // Options tune Apply. The zero value is the default.
 type Options struct {
-	// Parallelism bounds the actions in flight; 4 when zero or less.
+	// Parallelism bounds the mutation requests in flight: a request holds
+	// its slot until Compute Engine answers it with an operation, not while
+	// the operation runs. 4 when zero or less; lowered on quota errors.
 	Parallelism int
+	// Pending bounds the actions in flight, whether their request is
+	// waiting for a slot, being answered or their operation is running: the
+	// operation waits held open at once. 8 × Parallelism when zero or less,
+	// never below Parallelism.
+	Pending int
 	// Progress is called as each action completes (in completion order, one
 	// call at a time); may be nil.
 	Progress func(Result)
@@ -31,6 +40,7 @@ type Options struct {
 
 const (
 	defaultParallelism  = 4
+	pendingPerSlot      = 8
 	defaultQuotaRetries = 8
 	defaultQuotaPause   = time.Second
 	maxQuotaPause       = 30 * time.Second
@@ -40,6 +50,10 @@ func (o Options) withDefaults() Options {
 	if o.Parallelism <= 0 {
 		o.Parallelism = defaultParallelism
 	}
+	if o.Pending <= 0 {
+		o.Pending = pendingPerSlot * o.Parallelism
+	}
+	o.Pending = max(o.Pending, o.Parallelism)
 	switch {
 	case o.QuotaRetries == 0:
 		o.QuotaRetries = defaultQuotaRetries
@@ -52,14 +66,19 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// aimd is the allowed parallelism: halved on a quota error (never below 1),
-// one more per action completed without one (never above max). Quota errors
-// that gce's retries absorbed arrive from the workers (throttledSince), so
-// it is guarded by a mutex.
+// aimd is the request slots Apply hands to gce (gce.RequestSlots): at most
+// cur requests in flight, cur halved on a quota error (never below 1) and
+// raised by one for each request answered without one (never above max).
+// Waiting requests get slots in the order they asked.
 type aimd struct {
 	mu       sync.Mutex
 	max, cur int
 	cuts     int // how often the limit was cut so far
+	inUse    int
+	waiters  []chan struct{}
+	// onQueue, when set, is called (holding mu) as a request starts to
+	// wait for a slot: tests wait on it instead of sleeping.
+	onQueue func()
 }
 
 func newAIMD(max int) *aimd { return &aimd{max: max, cur: max} }
@@ -73,14 +92,23 @@ func (a *aimd) limit() int {
 func (a *aimd) throttled() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.cur = max(1, a.cur/2)
-	a.cuts++
+	a.cut()
 }
 
 func (a *aimd) succeeded() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.grow()
+}
+
+func (a *aimd) cut() {
+	a.cur = max(1, a.cur/2)
+	a.cuts++
+}
+
+func (a *aimd) grow() {
 	a.cur = min(a.max, a.cur+1)
+	a.grant()
 }
 
 // epoch names the current limit, for throttledSince.
@@ -90,8 +118,8 @@ func (a *aimd) epoch() int {
 	return a.cuts
 }
 
-// throttledSince halves the limit for a quota error that gce absorbed in an
-// action sent under epoch, unless the limit was cut since: everything in
+// throttledSince halves the limit for a quota error that gce absorbed in a
+// request sent under epoch, unless the limit was cut since: everything in
 // flight then was sent at the old rate, and one cut per round is enough
 // (TCP cuts its window once per round trip). Halving for each of them would
 // take a steady trickle of 429s to a parallelism of one or two.
@@ -99,15 +127,82 @@ func (a *aimd) throttledSince(epoch int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.cuts == epoch {
-		a.cur = max(1, a.cur/2)
-		a.cuts++
+		a.cut()
 	}
 }
 
-// Apply carries out every action of plan with bounded parallelism; it never
-// stops at the first failure: each action's outcome is in the report, in plan
-// order. See the package documentation for how quota errors lower the
-// parallelism.
+// sentUnder is where Acquire notes the epoch a request was sent under, for
+// the quota notifications of its absorbed retries.
+type sentUnderKey struct{}
+
+// Acquire implements gce.RequestSlots.
+func (a *aimd) Acquire(ctx context.Context) error {
+	a.mu.Lock()
+	if a.inUse < a.cur && len(a.waiters) == 0 {
+		a.inUse++
+		a.noteEpoch(ctx)
+		a.mu.Unlock()
+		return nil
+	}
+	granted := make(chan struct{})
+	a.waiters = append(a.waiters, granted)
+	if a.onQueue != nil {
+		a.onQueue()
+	}
+	a.mu.Unlock()
+	select {
+	case <-granted:
+		a.mu.Lock()
+		a.noteEpoch(ctx)
+		a.mu.Unlock()
+		return nil
+	case <-ctx.Done():
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if i := slices.Index(a.waiters, granted); i >= 0 {
+			a.waiters = slices.Delete(a.waiters, i, i+1)
+		} else { // granted just as ctx ended: pass it on
+			a.inUse--
+			a.grant()
+		}
+		return ctx.Err()
+	}
+}
+
+// Release implements gce.RequestSlots: a quota error cuts the limit before
+// the slot goes to anyone else, an answered request raises it.
+func (a *aimd) Release(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.inUse--
+	switch {
+	case errors.Is(err, gce.ErrQuota):
+		a.cut()
+	case err == nil:
+		a.grow()
+	}
+	a.grant()
+}
+
+// grant hands free slots to the longest waiting requests. Callers hold mu.
+func (a *aimd) grant() {
+	for a.inUse < a.cur && len(a.waiters) > 0 {
+		a.inUse++
+		close(a.waiters[0])
+		a.waiters = a.waiters[1:]
+	}
+}
+
+func (a *aimd) noteEpoch(ctx context.Context) {
+	if e, ok := ctx.Value(sentUnderKey{}).(*atomic.Int64); ok {
+		e.Store(int64(a.cuts))
+	}
+}
+
+// Apply carries out every action of plan; it never stops at the first
+// failure: each action's outcome is in the report, in plan order. See the
+// package documentation for how requests, operations and quota errors are
+// paced.
 func Apply(ctx context.Context, c gce.Compute, project string, plan lifecycle.RotationPlan, opts Options) Report {
 	opts = opts.withDefaults()
 	rep := newReport(plan, false)
@@ -122,7 +217,7 @@ func Apply(ctx context.Context, c gce.Compute, project string, plan lifecycle.Ro
 		err error
 	}
 	var (
-		lim      = newAIMD(opts.Parallelism)
+		slots    = newAIMD(opts.Parallelism)
 		queue    = make([]int, len(actions))
 		retries  = make([]int, len(actions))
 		doneCh   = make(chan done)
@@ -142,7 +237,7 @@ func Apply(ctx context.Context, c gce.Compute, project string, plan lifecycle.Ro
 		}
 	}
 	for finished < len(actions) {
-		for inflight < lim.limit() && len(queue) > 0 {
+		for inflight < opts.Pending && len(queue) > 0 {
 			i := queue[0]
 			queue = queue[1:]
 			if err := ctx.Err(); err != nil {
@@ -154,7 +249,6 @@ func Apply(ctx context.Context, c gce.Compute, project string, plan lifecycle.Ro
 			if n := retries[i]; n > 0 {
 				pause = min(maxQuotaPause, opts.QuotaPause<<min(n-1, 16))
 			}
-			epoch := lim.epoch()
 			go func(i int, pause time.Duration) {
 				if pause > 0 {
 					if err := sleep(ctx, pause); err != nil {
@@ -162,7 +256,10 @@ func Apply(ctx context.Context, c gce.Compute, project string, plan lifecycle.Ro
 						return
 					}
 				}
-				actx := gce.WithQuotaNotify(ctx, func() { lim.throttledSince(epoch) })
+				sent := new(atomic.Int64)
+				actx := context.WithValue(ctx, sentUnderKey{}, sent)
+				actx = gce.WithQuotaNotify(actx, func() { slots.throttledSince(int(sent.Load())) })
+				actx = gce.WithRequestSlots(actx, slots)
 				doneCh <- done{i, execute(actx, c, project, actions[i])}
 			}(i, pause)
 		}
@@ -171,17 +268,12 @@ func Apply(ctx context.Context, c gce.Compute, project string, plan lifecycle.Ro
 		}
 		d := <-doneCh
 		inflight--
-		quota := errors.Is(d.err, gce.ErrQuota)
-		switch {
-		case quota:
-			lim.throttled()
-			if retries[d.i] < opts.QuotaRetries && ctx.Err() == nil {
-				retries[d.i]++
-				queue = append(queue, d.i)
-				continue
-			}
-		case d.err == nil:
-			lim.succeeded()
+		// The slots already cut the limit for a quota error; the action goes
+		// to the back of the queue unless it has had its retries.
+		if errors.Is(d.err, gce.ErrQuota) && retries[d.i] < opts.QuotaRetries && ctx.Err() == nil {
+			retries[d.i]++
+			queue = append(queue, d.i)
+			continue
 		}
 		finish(d.i, d.err)
 	}

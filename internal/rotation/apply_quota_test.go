@@ -25,7 +25,13 @@ type absorbing struct {
 	started  []int // in flight as each call started, itself included
 }
 
-func (a *absorbing) Deprecate(ctx context.Context, project, image string, d lifecycle.Deprecation) error {
+func (a *absorbing) Deprecate(ctx context.Context, project, image string, d lifecycle.Deprecation) (err error) {
+	release, err := gce.HoldRequestSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { release(err) }()
+	ctx = gce.WithRequestSlots(ctx, nil)
 	a.mu.Lock()
 	a.total++
 	n := a.total

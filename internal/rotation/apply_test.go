@@ -286,14 +286,16 @@ func TestOptionsDefaults(t *testing.T) {
 		in   Options
 		want Options
 	}{
-		{"zero", Options{}, Options{Parallelism: 4, QuotaRetries: 8, QuotaPause: time.Second}},
+		{"zero", Options{}, Options{Parallelism: 4, Pending: 32, QuotaRetries: 8, QuotaPause: time.Second}},
 		{"negative retries mean none", Options{Parallelism: 9, QuotaRetries: -1, QuotaPause: time.Millisecond},
-			Options{Parallelism: 9, QuotaRetries: 0, QuotaPause: time.Millisecond}},
+			Options{Parallelism: 9, Pending: 72, QuotaRetries: 0, QuotaPause: time.Millisecond}},
+		{"pending never below parallelism", Options{Parallelism: 16, Pending: 3},
+			Options{Parallelism: 16, Pending: 16, QuotaRetries: 8, QuotaPause: time.Second}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := tt.in.withDefaults()
-			if got.Parallelism != tt.want.Parallelism || got.QuotaRetries != tt.want.QuotaRetries || got.QuotaPause != tt.want.QuotaPause {
+			if got.Parallelism != tt.want.Parallelism || got.Pending != tt.want.Pending || got.QuotaRetries != tt.want.QuotaRetries || got.QuotaPause != tt.want.QuotaPause {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})

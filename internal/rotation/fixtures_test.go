@@ -31,7 +31,7 @@ func at(t time.Time) *time.Time { return &t }
 
 // throttling wraps a Compute: Deprecate answers with a quota error for the
 // first quotaFirst calls per image, fails for the images in fail, and tracks
-// how many Deprecate calls are in flight at once.
+// how many Deprecate requests are in flight at once.
 type throttling struct {
 	gce.Compute
 	quotaFirst int
@@ -55,7 +55,16 @@ type throttling struct {
 	total   int
 }
 
-func (t *throttling) Deprecate(ctx context.Context, project, image string, d lifecycle.Deprecation) error {
+func (t *throttling) Deprecate(ctx context.Context, project, image string, d lifecycle.Deprecation) (err error) {
+	// The wrapper is the request: it holds the slot Apply's pacing hands
+	// out, as gce's client does, and the fake underneath must not take
+	// another.
+	release, err := gce.HoldRequestSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { release(err) }()
+	ctx = gce.WithRequestSlots(ctx, nil)
 	t.mu.Lock()
 	if t.calls == nil {
 		t.calls = map[string]int{}

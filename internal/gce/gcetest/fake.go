@@ -209,7 +209,12 @@ func (f *Fake) GetFromFamilyZonal(_ context.Context, project, zone, family strin
 	return head.Clone(), nil
 }
 
-func (f *Fake) InsertImageFromImage(_ context.Context, project string, spec gce.ImageSpec) (lifecycle.Image, error) {
+func (f *Fake) InsertImageFromImage(ctx context.Context, project string, spec gce.ImageSpec) (_ lifecycle.Image, err error) {
+	release, err := gce.HoldRequestSlot(ctx)
+	if err != nil {
+		return lifecycle.Image{}, err
+	}
+	defer func() { release(err) }()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.record("InsertImageFromImage", project, spec.Name, spec.SourceImage); err != nil {
@@ -234,7 +239,12 @@ func (f *Fake) InsertImageFromImage(_ context.Context, project string, spec gce.
 	return img.Clone(), nil
 }
 
-func (f *Fake) SetFamily(_ context.Context, project, image, family string) error {
+func (f *Fake) SetFamily(ctx context.Context, project, image, family string) (err error) {
+	release, err := gce.HoldRequestSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { release(err) }()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.record("SetFamily", project, image, family); err != nil {
@@ -250,7 +260,12 @@ func (f *Fake) SetFamily(_ context.Context, project, image, family string) error
 
 // SetLabels calls merge once with the current labels (the fake has no
 // concurrent writers) and stores the result.
-func (f *Fake) SetLabels(_ context.Context, project, image string, merge func(map[string]string) (map[string]string, error)) error {
+func (f *Fake) SetLabels(ctx context.Context, project, image string, merge func(map[string]string) (map[string]string, error)) (err error) {
+	release, err := gce.HoldRequestSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { release(err) }()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.record("SetLabels", project, image); err != nil {
@@ -278,7 +293,12 @@ func (f *Fake) SetLabelsFrom(ctx context.Context, img lifecycle.Image, merge fun
 	return f.SetLabels(ctx, img.Project, img.Name, merge)
 }
 
-func (f *Fake) Deprecate(_ context.Context, project, image string, d lifecycle.Deprecation) error {
+func (f *Fake) Deprecate(ctx context.Context, project, image string, d lifecycle.Deprecation) (err error) {
+	release, err := gce.HoldRequestSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { release(err) }()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.record("Deprecate", project, image, d.State.Normal()); err != nil {
@@ -293,7 +313,12 @@ func (f *Fake) Deprecate(_ context.Context, project, image string, d lifecycle.D
 	return nil
 }
 
-func (f *Fake) DeleteImage(_ context.Context, project, image string) error {
+func (f *Fake) DeleteImage(ctx context.Context, project, image string) (err error) {
+	release, err := gce.HoldRequestSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { release(err) }()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.record("DeleteImage", project, image); err != nil {
