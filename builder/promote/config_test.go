@@ -1,28 +1,12 @@
 package promote
 
 import (
-	"errors"
 	"slices"
 	"strings"
 	"testing"
 
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/configtest"
 )
-
-func errorList(err error) []string {
-	if err == nil {
-		return nil
-	}
-	var me *packersdk.MultiError
-	if !errors.As(err, &me) {
-		return []string{err.Error()}
-	}
-	var out []string
-	for _, e := range me.Errors {
-		out = append(out, e.Error())
-	}
-	return out
-}
 
 // valid is a configuration that passes; each case changes it.
 func valid() map[string]interface{} {
@@ -34,17 +18,8 @@ func valid() map[string]interface{} {
 	}
 }
 
-func with(kv ...interface{}) map[string]interface{} {
-	m := valid()
-	for i := 0; i < len(kv); i += 2 {
-		if kv[i+1] == nil {
-			delete(m, kv[i].(string))
-			continue
-		}
-		m[kv[i].(string)] = kv[i+1]
-	}
-	return m
-}
+// with is valid() with the options in kv set (a nil value removes one).
+func with(kv ...interface{}) map[string]interface{} { return configtest.With(valid(), kv...) }
 
 func TestPrepareRejectsEachBadOptionByName(t *testing.T) {
 	tests := []struct {
@@ -161,7 +136,7 @@ func TestPrepareRejectsEachBadOptionByName(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var b Builder
 			_, _, err := b.Prepare(tc.raw)
-			if got := errorList(err); !slices.Equal(got, tc.want) {
+			if got := configtest.Errors(err); !slices.Equal(got, tc.want) {
 				t.Errorf("Prepare errors:\n got %q\nwant %q", got, tc.want)
 			}
 		})
@@ -171,7 +146,7 @@ func TestPrepareRejectsEachBadOptionByName(t *testing.T) {
 func TestPrepareRejectsAnUnknownGuestOSFeatureListingTheKnownOnes(t *testing.T) {
 	var b Builder
 	_, _, err := b.Prepare(with("guest_os_features", []interface{}{"gvnic", "UEFI"}))
-	got := errorList(err)
+	got := configtest.Errors(err)
 	if len(got) != 1 || !strings.HasPrefix(got[0], `guest_os_features[1] "UEFI" is not a guest OS feature: one of `) ||
 		!strings.Contains(got[0], "UEFI_COMPATIBLE") || !strings.Contains(got[0], "GVNIC") {
 		t.Errorf("Prepare errors: %q", got)

@@ -1,44 +1,15 @@
 package family
 
 import (
-	"errors"
 	"slices"
 	"testing"
 
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/configtest"
 )
 
-// errorList returns the messages of a Prepare error, one per problem.
-func errorList(err error) []string {
-	if err == nil {
-		return nil
-	}
-	var me *packersdk.MultiError
-	if !errors.As(err, &me) {
-		return []string{err.Error()}
-	}
-	var out []string
-	for _, e := range me.Errors {
-		out = append(out, e.Error())
-	}
-	return out
-}
-
 func TestConfigureRejectsEachBadOptionByName(t *testing.T) {
-	base := func() map[string]interface{} {
-		return map[string]interface{}{"project_id": "acme-images", "family": "base-debian-12"}
-	}
-	with := func(kv ...interface{}) map[string]interface{} {
-		m := base()
-		for i := 0; i < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(m, kv[i].(string))
-				continue
-			}
-			m[kv[i].(string)] = kv[i+1]
-		}
-		return m
-	}
+	valid := map[string]interface{}{"project_id": "acme-images", "family": "base-debian-12"}
+	with := func(kv ...interface{}) map[string]interface{} { return configtest.With(valid, kv...) }
 	tests := []struct {
 		name string
 		raw  map[string]interface{}
@@ -101,7 +72,7 @@ func TestConfigureRejectsEachBadOptionByName(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var d Datasource
-			got := errorList(d.Configure(tc.raw))
+			got := configtest.Errors(d.Configure(tc.raw))
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("Configure errors:\n got %q\nwant %q", got, tc.want)
 			}

@@ -1,27 +1,11 @@
 package name
 
 import (
-	"errors"
 	"slices"
 	"testing"
 
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/configtest"
 )
-
-func errorList(err error) []string {
-	if err == nil {
-		return nil
-	}
-	var me *packersdk.MultiError
-	if !errors.As(err, &me) {
-		return []string{err.Error()}
-	}
-	var out []string
-	for _, e := range me.Errors {
-		out = append(out, e.Error())
-	}
-	return out
-}
 
 func TestConfigureRejectsEachBadPartByName(t *testing.T) {
 	tests := []struct {
@@ -82,7 +66,7 @@ func TestConfigureRejectsEachBadPartByName(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var d Datasource
-			got := errorList(d.Configure(tc.raw))
+			got := configtest.Errors(d.Configure(tc.raw))
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("Configure errors:\n got %q\nwant %q", got, tc.want)
 			}

@@ -1,0 +1,51 @@
+// Package configtest holds what the components' configuration tests share:
+// a Prepare/Configure error as its list of messages, and a valid raw
+// configuration with a few options changed.
+package configtest
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+)
+
+// Errors returns the messages of a Prepare or Configure error, one per
+// problem: the entries of a *packersdk.MultiError, or the error itself. A
+// nil error has none.
+func Errors(err error) []string {
+	if err == nil {
+		return nil
+	}
+	var me *packersdk.MultiError
+	if !errors.As(err, &me) {
+		return []string{err.Error()}
+	}
+	var out []string
+	for _, e := range me.Errors {
+		out = append(out, e.Error())
+	}
+	return out
+}
+
+// With returns a copy of base with kv applied: kv alternates option names
+// and values, and a nil value removes the option. base is not changed.
+func With(base map[string]interface{}, kv ...interface{}) map[string]interface{} {
+	if len(kv)%2 != 0 {
+		panic(fmt.Sprintf("configtest.With: %d arguments, want name-value pairs", len(kv)))
+	}
+	m := maps.Clone(base)
+	if m == nil {
+		m = map[string]interface{}{}
+	}
+	for i := 0; i < len(kv); i += 2 {
+		name := kv[i].(string)
+		if kv[i+1] == nil {
+			delete(m, name)
+			continue
+		}
+		m[name] = kv[i+1]
+	}
+	return m
+}
