@@ -15,7 +15,9 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
 )
 
-const emulatorUsage = `usage: imagefamily emulator [flags]
+// emulatorUsage is the command's --help. The fault kinds come from the
+// emulator's own list, so that it names every kind --faults accepts.
+var emulatorUsage = `usage: imagefamily emulator [flags]
 
 Runs the local Compute Engine API emulator until interrupted. The first lines on
 stdout are KEY=VALUE settings for clients (the first is always
@@ -26,11 +28,37 @@ flags:
   --state FILE           load resources from FILE and rewrite it after every change
   --latency D            delay every response by D (e.g. 50ms)
   --op-latency D         keep operations RUNNING for D after they start
-  --faults SPEC          inject errors: METHOD=KIND:P,... (KIND: an HTTP status, reset or fail)
+  --faults SPEC          inject faults: METHOD=KIND:P,... where METHOD is a discovery name
+                         (images.deprecate), * (every method) or operations (every
+                         mutation's operation, for fail), P a probability from 0 to 1,
+                         and KIND one of:
+` + faultKindsUsage() + `                         e.g. ` + faultExamples() + `
   --seed N               seed for faults and generated ids (default 0)
   --undeprecate MODE     reject (default; deprecation is irreversible) or allow
   --verbose              log every request to stderr
 `
+
+// faultKindsUsage lists emulator.FaultKinds for emulatorUsage, one a line.
+func faultKindsUsage() string {
+	width := 0
+	for _, k := range emulator.FaultKinds {
+		width = max(width, len(k.Syntax))
+	}
+	var b strings.Builder
+	for _, k := range emulator.FaultKinds {
+		fmt.Fprintf(&b, "%27s%-*s  %s\n", "", width, k.Syntax, k.Does)
+	}
+	return b.String()
+}
+
+// faultExamples is a --faults spec with one item of every kind.
+func faultExamples() string {
+	items := make([]string, len(emulator.FaultKinds))
+	for i, k := range emulator.FaultKinds {
+		items[i] = k.Example
+	}
+	return strings.Join(items, ",")
+}
 
 // emulatorCommand is `imagefamily emulator`: it serves until ctx is done
 // (main cancels it on SIGINT and SIGTERM), then shuts down gracefully.

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
 )
 
 // syncBuffer is a bytes.Buffer safe to write from the server's goroutines.
@@ -214,5 +216,37 @@ func TestEmulatorCommandHelpExitsZero(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "--undeprecate") || stderr.Len() != 0 {
 		t.Errorf("usage %q (stderr %q): want the flags on stdout", stdout.String(), stderr.String())
+	}
+}
+
+// TestEmulatorHelpNamesEveryFaultKind: --help lists every kind --faults
+// accepts (emulator.FaultKinds, which the parser's own test keeps complete),
+// and the example it shows is a spec the command accepts.
+func TestEmulatorHelpNamesEveryFaultKind(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := emulatorCommand(context.Background(), []string{"--help"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	help := stdout.String()
+	if len(emulator.FaultKinds) < 4 {
+		t.Fatalf("emulator.FaultKinds = %v: want STATUS, reset, fail and slow:D at least", emulator.FaultKinds)
+	}
+	var examples []string
+	for _, k := range emulator.FaultKinds {
+		if !strings.Contains(help, " "+k.Syntax+" ") || !strings.Contains(help, k.Does) {
+			t.Errorf("--help does not list fault kind %s (%s):\n%s", k.Syntax, k.Does, help)
+		}
+		examples = append(examples, k.Example)
+	}
+	spec := strings.Join(examples, ",")
+	if !strings.Contains(help, "e.g. "+spec+"\n") {
+		t.Errorf("--help lacks the example spec %s:\n%s", spec, help)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // past its flags, the command serves until ctx is done: at once
+	stdout.Reset()
+	if code := emulatorCommand(ctx, []string{"--listen", "127.0.0.1:0", "--faults", spec}, &stdout, &stderr); code != exitOK {
+		t.Errorf("--faults %s: exit %d (stderr %q), want the example accepted", spec, code, stderr.String())
 	}
 }

@@ -26,9 +26,40 @@ type Fault struct {
 // Faults is a parsed --faults spec.
 type Faults []Fault
 
+// FaultKind is one kind of fault a --faults item may name.
+type FaultKind struct {
+	// Syntax is the kind as written between METHOD= and :PROBABILITY, with
+	// STATUS and D standing for a value.
+	Syntax string
+	// Does says what a drawn fault of this kind does to the request.
+	Does string
+	// Example is a --faults item of this kind that ParseFaults accepts.
+	Example string
+}
+
+// FaultKinds are every kind ParseFaults accepts, in the order its errors
+// and the emulator command's --help list them.
+var FaultKinds = []FaultKind{
+	{"STATUS", "answer with that HTTP error status, 400-599 (e.g. 503, 429)", "images.get=503:0.1"},
+	{"reset", "close the connection without a response", "*=reset:0.01"},
+	{"fail", "fail the mutation's operation, applying nothing (mutations only)", "operations=fail:0.05"},
+	{"slow:D", "wait D before answering, a latency spike (D up to " + maxSpike.String() + ", e.g. 750ms)", "*=slow:2s:0.05"},
+}
+
+// faultKindSyntaxes lists FaultKinds for an error message:
+// "STATUS, reset, fail or slow:D".
+func faultKindSyntaxes() string {
+	names := make([]string, len(FaultKinds))
+	for i, k := range FaultKinds {
+		names[i] = k.Syntax
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
 // ParseFaults parses "method=kind:p,method=kind:p", e.g.
 // "images.deprecate=503:0.2,operations=fail:0.05,*=reset:0.01"; a latency
-// spike is "method=slow:duration:p", e.g. "*=slow:2s:0.05".
+// spike is "method=slow:duration:p", e.g. "*=slow:2s:0.05". It accepts the
+// kinds in FaultKinds.
 func ParseFaults(spec string) (Faults, error) {
 	var out Faults
 	for _, item := range strings.Split(spec, ",") {
@@ -61,7 +92,7 @@ func ParseFaults(spec string) (Faults, error) {
 		default:
 			code, err := strconv.Atoi(kind)
 			if err != nil || code < 400 || code > 599 {
-				return nil, fmt.Errorf("--faults: kind %q in %q must be an HTTP status 400-599, reset or fail", kind, item)
+				return nil, fmt.Errorf("--faults: kind %q in %q must be %s, where STATUS is an HTTP status 400-599", kind, item, faultKindSyntaxes())
 			}
 		}
 		if kind == "fail" && method != "operations" && method != "*" && !isMutationName(method) {
