@@ -16,31 +16,16 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/modroot"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
 )
 
 // pluginSource is where templates find this plugin.
 const pluginSource = "github.com/immutable-infra/imagefamily"
 
-// moduleRoot is the directory holding go.mod, found from the test's package
-// directory.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("e2e: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+// moduleRoot is the directory holding go.mod (hierarchy_test.go finds the
+// examples under it).
+func moduleRoot(t testing.TB) string { return modroot.Dir(t) }
 
 var (
 	buildOnce   sync.Once

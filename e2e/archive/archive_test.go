@@ -29,6 +29,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/modroot"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
 )
 
@@ -224,7 +225,7 @@ func readDist(t *testing.T) dist {
 	t.Helper()
 	dir, required := os.Getenv(distEnv), true
 	if dir == "" {
-		dir, required = filepath.Join(moduleRoot(t), "dist"), false
+		dir, required = filepath.Join(modroot.Dir(t), "dist"), false
 	}
 	meta, err := os.ReadFile(filepath.Join(dir, "metadata.json"))
 	if errors.Is(err, os.ErrNotExist) && !required {
@@ -446,24 +447,4 @@ func containsLine(s, line string) bool {
 		}
 	}
 	return false
-}
-
-// moduleRoot is the directory holding go.mod, above the test's package
-// directory.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }

@@ -8,13 +8,14 @@ package packerrun
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/modroot"
 )
 
 // BinEnv names the directory holding packer and the plugins; `make test`
@@ -36,9 +37,9 @@ func Binaries(t testing.TB) Bins {
 	t.Helper()
 	dir := os.Getenv(BinEnv)
 	if dir == "" {
-		root, err := moduleRoot()
+		root, err := modroot.Find()
 		if err != nil {
-			t.Fatalf("packerrun: %v; set %s to the directory holding packer and packer-plugin-googlecompute", err, BinEnv)
+			t.Fatalf("packerrun: %v, so bin/ cannot be located; set %s to the directory holding packer and packer-plugin-googlecompute", err, BinEnv)
 		}
 		dir = filepath.Join(root, "bin")
 	}
@@ -50,25 +51,6 @@ func Binaries(t testing.TB) Bins {
 		}
 	}
 	return b
-}
-
-// moduleRoot walks up from the working directory (a test runs in its
-// package's directory) to the directory holding go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory, so bin/ cannot be located")
-		}
-		dir = parent
-	}
 }
 
 // Environment is an isolated environment for packer runs.
