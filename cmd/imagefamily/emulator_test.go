@@ -37,24 +37,23 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// buildCLI builds the imagefamily binary once per test run: only a real
-// process shows that main stops the emulator cleanly on SIGTERM.
-var buildCLI = sync.OnceValues(func() (string, error) {
+// buildCLI builds the imagefamily binary into the test's own temporary
+// directory, removed when the test ends: only a real process shows that main
+// stops the emulator cleanly on SIGTERM. Each run builds its own binary, so
+// go test -count=N runs the test N times alike; the build cache keeps every
+// build after the first cheap.
+func buildCLI(t *testing.T) string {
+	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		return "", err
+		t.Fatal(err)
 	}
-	dir, err := os.MkdirTemp("", "imagefamily-cli-")
-	if err != nil {
-		return "", err
+	bin := filepath.Join(t.TempDir(), "imagefamily")
+	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	bin := filepath.Join(dir, "imagefamily")
-	out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+	return bin
+}
 
 // readEndpointLines reads the four KEY=VALUE lines the command starts with
 // and returns the endpoint.
@@ -102,11 +101,7 @@ func TestEmulatorBinaryPrintsItsEndpointServesAndStopsOnSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin, err := buildCLI()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
+	bin := buildCLI(t)
 	state := filepath.Join(t.TempDir(), "state.json")
 	cmd := exec.Command(bin, "emulator", "--listen", "127.0.0.1:0", "--state", state, "--verbose")
 	stdout, err := cmd.StdoutPipe()
