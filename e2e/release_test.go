@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,22 +16,10 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
 )
 
-// releaseTemplate builds one image from base-v1 with googlecompute and
-// releases it into app-nginx. %[1]s is the endpoint, %[2]s the image name,
-// %[3]s more post-processor settings.
+// releaseTemplate releases the image googlecompute builds from base-v1
+// (packerrun.GoogleComputeApp) into app-nginx. %[1]s is the endpoint, %[2]s
+// more post-processor settings.
 const releaseTemplate = `
-source "googlecompute" "app" {
-  project_id              = "acme-images"
-  zone                    = "us-central1-a"
-  source_image            = "base-v1"
-  source_image_project_id = ["acme-images"]
-  image_name              = "%[2]s"
-  image_labels            = { built-by = "packer" }
-  communicator            = "none"
-  access_token            = "emulator-token-not-a-secret"
-  custom_endpoints        = { compute = "%[1]s" }
-}
-
 build {
   sources = ["source.googlecompute.app"]
   post-processor "imagefamily-release" {
@@ -47,7 +34,7 @@ build {
       min_age = "0s"
     }
     custom_endpoints = { compute = "%[1]s" }
-    %[3]s
+    %[2]s
   }
 }
 `
@@ -109,10 +96,8 @@ func TestReleaseThroughPackerKeepsOrDeletesAsDocumented(t *testing.T) {
 			emu := emulatortest.Start(t, emulator.Options{})
 			seedReleaseFixture(t, emu)
 			dir := t.TempDir()
-			tmpl := fmt.Sprintf(releaseTemplate, emu.ComputeEndpoint(), tc.image, tc.settings)
-			if err := os.WriteFile(filepath.Join(dir, "release.pkr.hcl"), []byte(tmpl), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			packerrun.WriteTemplate(t, dir, packerrun.GoogleComputeApp(emu.ComputeEndpoint(), tc.image)+
+				fmt.Sprintf(releaseTemplate, emu.ComputeEndpoint(), tc.settings))
 			stdout, stderr, err := packerrun.Run(t, env, dir, "build", "-color=false", ".")
 			all := stdout + stderr
 			if tc.wantFail != "" {
@@ -197,9 +182,7 @@ build {
   }
 }
 `
-	if err := os.WriteFile(filepath.Join(dir, "bad.pkr.hcl"), []byte(tmpl), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	packerrun.WriteTemplate(t, dir, tmpl)
 	stdout, stderr, err := packerrun.Run(t, env, dir, "validate", ".")
 	if err == nil {
 		t.Fatalf("packer validate accepted it:\n%s", stdout)
@@ -273,9 +256,7 @@ build {
 `, "ENDPOINT", emu.ComputeEndpoint())
 	report := filepath.Join(dir, "release.json")
 	tmpl = strings.ReplaceAll(tmpl, "REPORT", report)
-	if err := os.WriteFile(filepath.Join(dir, "promote.pkr.hcl"), []byte(tmpl), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	packerrun.WriteTemplate(t, dir, tmpl)
 	stdout, stderr, err := packerrun.Run(t, env, dir, "build", "-color=false", ".")
 	if err != nil {
 		t.Fatalf("packer build: %v\n%s\n%s", err, stdout, stderr)

@@ -3,7 +3,6 @@ package reliability
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -267,9 +266,7 @@ func TestPackerValidateRefusesBadInput(t *testing.T) {
 			t.Parallel()
 			stats.add(&stats.InvalidInputs, tc.component, 1)
 			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "bad.pkr.hcl"), []byte(tc.hcl), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			packerrun.WriteTemplate(t, dir, tc.hcl)
 			stdout, stderr, err := packerrun.Run(t, env, dir, "validate", ".")
 			stats.run("packer validate")
 			all := stdout + stderr

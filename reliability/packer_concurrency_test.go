@@ -18,23 +18,10 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
 )
 
-// releaseTemplate builds an image from base-v1 with the googlecompute builder
-// (communicator "none") and releases it into app-nginx with the
-// imagefamily-release post-processor. %[1]s is the endpoint, %[2]s the image
-// name, %[3]s the report file.
+// releaseTemplate releases the image googlecompute builds from base-v1
+// (packerrun.GoogleComputeApp) into app-nginx with the imagefamily-release
+// post-processor. %[1]s is the endpoint, %[2]s the report file.
 const releaseTemplate = `
-source "googlecompute" "app" {
-  project_id              = "acme-images"
-  zone                    = "us-central1-a"
-  source_image            = "base-v1"
-  source_image_project_id = ["acme-images"]
-  image_name              = "%[2]s"
-  image_labels            = { built-by = "packer" }
-  communicator            = "none"
-  access_token            = "emulator-token-not-a-secret"
-  custom_endpoints        = { compute = "%[1]s" }
-}
-
 build {
   sources = ["source.googlecompute.app"]
   post-processor "imagefamily-release" {
@@ -42,7 +29,7 @@ build {
     family      = "app-nginx"
     parent      = "base-v1"
     labels      = { team = "web" }
-    report_file = "%[3]s"
+    report_file = "%[2]s"
     naming {
       os       = "debian-12"
       software = "nginx"
@@ -107,10 +94,8 @@ func TestConcurrentPackerReleases(t *testing.T) {
 			for k := range names {
 				dir := t.TempDir()
 				reports[k] = filepath.Join(dir, "report.json")
-				tmpl := fmt.Sprintf(releaseTemplate, e.URL+"/compute/v1/", names[k], reports[k])
-				if err := os.WriteFile(filepath.Join(dir, "build.pkr.hcl"), []byte(tmpl), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				endpoint := e.URL + "/compute/v1/"
+				packerrun.WriteTemplate(t, dir, packerrun.GoogleComputeApp(endpoint, names[k])+fmt.Sprintf(releaseTemplate, endpoint, reports[k]))
 				wg.Add(1)
 				go func() {
 					defer wg.Done()

@@ -2,8 +2,6 @@ package reliability
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -51,9 +49,7 @@ func TestPromoteUnderLostResponses(t *testing.T) {
 				t.Fatal(err)
 			}
 			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "promote.pkr.hcl"), []byte(fmt.Sprintf(promoteTemplate, e.URL+"/compute/v1/")), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			packerrun.WriteTemplate(t, dir, fmt.Sprintf(promoteTemplate, e.URL+"/compute/v1/"))
 			stdout, stderr, err := packerrun.Run(t, env, dir, "build", "-color=false", ".")
 			stats.run("packer build")
 			st, serr := e.srv.SnapshotState()

@@ -3,7 +3,6 @@ package reliability
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,12 +69,9 @@ func TestPackerKeepsAnImageAlreadyInTheFamilyWhenItsReleaseFails(t *testing.T) {
 	appFixture(t, e)
 	dir := t.TempDir()
 	const name = "debian-12-nginx-1-26-v20261126t080000"
-	tmpl := strings.Replace(fmt.Sprintf(releaseTemplate, e.URL+"/compute/v1/", name, filepath.Join(dir, "report.json")),
-		`image_labels            = { built-by = "packer" }`, `image_labels            = { built-by = "packer" }
-  image_family            = "app-nginx"`, 1)
-	if err := os.WriteFile(filepath.Join(dir, "build.pkr.hcl"), []byte(tmpl), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	endpoint := e.URL + "/compute/v1/"
+	packerrun.WriteTemplate(t, dir, packerrun.GoogleComputeApp(endpoint, name, `image_family = "app-nginx"`)+
+		fmt.Sprintf(releaseTemplate, endpoint, filepath.Join(dir, "report.json")))
 	stdout, stderr, err := packerrun.Run(t, env, dir, "build", "-color=false", ".")
 	w := readWorld(t, e)
 	if _, ok := w.images[name]; !ok {

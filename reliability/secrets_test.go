@@ -100,10 +100,7 @@ func TestSecretsNeverShow(t *testing.T) {
 		appFixture(t, e)
 		dir := t.TempDir()
 		report := filepath.Join(dir, "report.json")
-		tmpl := fmt.Sprintf(secretTemplate, e.URL+"/compute/v1/", report, secretToken)
-		if err := os.WriteFile(filepath.Join(dir, "build.pkr.hcl"), []byte(tmpl), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		packerrun.WriteTemplate(t, dir, fmt.Sprintf(secretTemplate, e.URL+"/compute/v1/", report, secretToken))
 		stdout, stderr, err := packerrun.Run(t, logEnv, dir, "build", "-color=false", ".")
 		stats.run("packer build")
 		if err != nil {
@@ -142,9 +139,7 @@ func TestSecretsNeverShow(t *testing.T) {
 				promote(okPromote + "\n  " + body),
 			} {
 				dir := t.TempDir()
-				if err := os.WriteFile(filepath.Join(dir, "bad.pkr.hcl"), []byte(tmpl), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				packerrun.WriteTemplate(t, dir, tmpl)
 				stdout, stderr, err := packerrun.Run(t, logEnv, dir, "validate", ".")
 				stats.run("packer validate")
 				stats.add(&stats.InvalidInputs, "secrets", 1)

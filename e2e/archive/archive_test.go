@@ -127,9 +127,7 @@ build {
   sources = ["source.file.name"]
 }
 `, source, core)
-	if err := os.WriteFile(filepath.Join(dir, "release.pkr.hcl"), []byte(template), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	packerrun.WriteTemplate(t, dir, template)
 	stdout, stderr, err = packerrun.Run(t, env, dir, "build", ".")
 	if err != nil {
 		t.Fatalf("packer build with the released plugin: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -159,10 +157,7 @@ func (f *fakeGCE) list(t *testing.T, project string) map[string]*computepb.Image
 func (f *fakeGCE) template(t *testing.T, hcl string) string {
 	t.Helper()
 	dir := t.TempDir()
-	hcl = strings.ReplaceAll(hcl, "ENDPOINT", f.url+"/compute/v1/")
-	if err := os.WriteFile(filepath.Join(dir, "build.pkr.hcl"), []byte(hcl), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	packerrun.WriteTemplate(t, dir, strings.ReplaceAll(hcl, "ENDPOINT", f.url+"/compute/v1/"))
 	return dir
 }
 

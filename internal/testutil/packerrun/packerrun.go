@@ -2,12 +2,14 @@
 // the official googlecompute plugin (built from tools/go.mod by `make tools`),
 // gives every run an isolated environment (HOME, config and plugin
 // directories of its own, no checkpoint calls, no ambient Google credentials)
-// and installs plugins into it with `packer plugins install --path`.
+// and installs plugins into it with `packer plugins install --path`;
+// WriteTemplate and GoogleComputeApp write the templates it runs.
 package packerrun
 
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,4 +135,40 @@ func Run(t testing.TB, env *Environment, dir string, args ...string) (stdout, st
 	err = cmd.Run()
 	t.Logf("packerrun: packer %s (%s, exit %d)", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), cmd.ProcessState.ExitCode())
 	return out.String(), errOut.String(), err
+}
+
+// WriteTemplate writes hcl into dir as build.pkr.hcl, the template that
+// `packer build .` or `packer validate .` run in dir reads.
+func WriteTemplate(t testing.TB, dir, hcl string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "build.pkr.hcl"), []byte(hcl), 0o644); err != nil {
+		t.Fatalf("packerrun: %v", err)
+	}
+}
+
+// GoogleComputeApp is the googlecompute source "app" (a build's sources
+// name it source.googlecompute.app) that builds imageName in acme-images
+// from the image base-v1 there, labelled built-by = packer, without a VM
+// (communicator "none"), against the Compute Engine endpoint (the
+// emulator's compute URL). settings are more of the source's settings, one
+// a line (e.g. `image_family = "app-nginx"`). The tests that release a
+// googlecompute build post-process this one.
+func GoogleComputeApp(endpoint, imageName string, settings ...string) string {
+	var more strings.Builder
+	for _, s := range settings {
+		more.WriteString("  " + s + "\n")
+	}
+	return fmt.Sprintf(`
+source "googlecompute" "app" {
+  project_id              = "acme-images"
+  zone                    = "us-central1-a"
+  source_image            = "base-v1"
+  source_image_project_id = ["acme-images"]
+  image_name              = %q
+  image_labels            = { built-by = "packer" }
+  communicator            = "none"
+  access_token            = "emulator-token-not-a-secret"
+  custom_endpoints        = { compute = %q }
+%s}
+`, imageName, endpoint, more.String())
 }
