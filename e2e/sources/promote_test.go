@@ -54,6 +54,18 @@ source "imagefamily-promote" "prod" {
 build { sources = ["source.imagefamily-promote.prod"] }
 `
 
+// promoteFromFamily is a source that promotes app-nginx-prod-v1 naming its
+// source the other way: by the family and its project. A build follows it.
+const promoteFromFamily = `
+source "imagefamily-promote" "prod" {
+  source_family     = "app-nginx"
+  source_project_id = "acme-dev"
+  project_id        = "acme-prod"
+  image_name        = "app-nginx-prod-v1"
+  custom_endpoints  = { compute = "ENDPOINT" }
+}
+`
+
 func TestPromoteCopiesTheDevHeadIntoProdWithoutAVM(t *testing.T) {
 	f := startEmulator(t)
 	devImages(f, t)
@@ -103,17 +115,7 @@ func TestPromoteWithForceReplacesAnExistingDestination(t *testing.T) {
 	f.put(t, image{project: "acme-prod", name: "app-nginx-prod-v1", created: "2026-11-02T00:00:00.000Z", labels: map[string]string{"stale": "yes"}})
 	old := f.get(t, "acme-prod", "app-nginx-prod-v1").GetId()
 	env := packerEnv(t)
-	// The other way to name the source: the family and its project.
-	dir := f.template(t, `
-source "imagefamily-promote" "prod" {
-  source_family     = "app-nginx"
-  source_project_id = "acme-dev"
-  project_id        = "acme-prod"
-  image_name        = "app-nginx-prod-v1"
-  custom_endpoints  = { compute = "ENDPOINT" }
-}
-build { sources = ["source.imagefamily-promote.prod"] }
-`)
+	dir := f.template(t, promoteFromFamily+`build { sources = ["source.imagefamily-promote.prod"] }`)
 	out, err := packer(t, env, dir, "build", "-color=false", "-force", ".")
 	if err != nil {
 		t.Fatalf("packer build -force: %v\n%s", err, out)
@@ -157,14 +159,7 @@ func TestPromotedImageIsDeletedWhenAPostProcessorFails(t *testing.T) {
 	f := startEmulator(t)
 	devImages(f, t)
 	env := packerEnv(t)
-	dir := f.template(t, `
-source "imagefamily-promote" "prod" {
-  source_family     = "app-nginx"
-  source_project_id = "acme-dev"
-  project_id        = "acme-prod"
-  image_name        = "app-nginx-prod-v1"
-  custom_endpoints  = { compute = "ENDPOINT" }
-}
+	dir := f.template(t, promoteFromFamily+`
 build {
   sources = ["source.imagefamily-promote.prod"]
   post-processor "shell-local" {
