@@ -162,3 +162,24 @@ func TestRotateCompletesUnderRateLimits(t *testing.T) {
 		t.Errorf("%d mutations went through for %d actions", ok, m)
 	}
 }
+
+func TestTReqIsTheRequestRoundsOrThePendingRoundsWhicheverBinds(t *testing.T) {
+	const l, lop = 50 * time.Millisecond, 200 * time.Millisecond
+	tests := []struct {
+		name                 string
+		pages, m, p, pending int
+		want                 time.Duration
+	}{
+		{"no actions: the listing alone", 3, 0, 16, 128, 150 * time.Millisecond},
+		{"requests bind: 3 rounds of L, then the last operation", 1, 48, 16, 128, 50*time.Millisecond + 3*l + lop},
+		{"pending binds: 2 rounds of L + Lop", 0, 20, 16, 16, 2 * (l + lop)},
+		{"one request slot", 0, 4, 1, 8, 4*l + lop},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := TReq(tt.pages, tt.m, tt.p, tt.pending, l, lop); got != tt.want {
+				t.Errorf("TReq = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

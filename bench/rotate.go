@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/rotation"
 )
 
 // pageSize is Compute Engine's largest list page.
@@ -56,6 +57,10 @@ type RotateResult struct {
 	// independent: imagefamily reads them at once).
 	CriticalPages int
 	TCrit         time.Duration
+	// TReq is the bound with the applier's pacing: P requests in flight,
+	// each action's operation waited for outside them, at most Pending
+	// actions in flight (TReq), over the critical listing.
+	TReq time.Duration
 	// Done and Failed are the actions as the CLI's report gives them;
 	// QuotaRetries sums the re-sends Apply made after quota errors.
 	Done, Failed, QuotaRetries int
@@ -74,6 +79,9 @@ type RotateResult struct {
 
 // Ratio is Wall / T*.
 func (r RotateResult) Ratio() float64 { return r.Wall.Seconds() / r.TStar.Seconds() }
+
+// RatioReq is Wall / TReq.
+func (r RotateResult) RatioReq() float64 { return r.Wall.Seconds() / r.TReq.Seconds() }
 
 // RatioCrit is Wall / TCrit.
 func (r RotateResult) RatioCrit() float64 { return r.Wall.Seconds() / r.TCrit.Seconds() }
@@ -104,6 +112,20 @@ func (f Fixture) ForcedListPages() int {
 func TStar(listPages, m, p int, l, lop time.Duration) time.Duration {
 	rounds := (m + p - 1) / p
 	return time.Duration(listPages)*l + time.Duration(rounds)*(l+lop)
+}
+
+// TReq is the bound for m actions when p bounds the requests in flight (a
+// request holds its slot for L) and pending bounds the actions (an action
+// holds its place for at least L + Lop): the requests take ceil(m / p)
+// rounds of L and the last operation Lop more, or, when pending binds,
+// ceil(m / pending) rounds of L + Lop.
+func TReq(listPages, m, p, pending int, l, lop time.Duration) time.Duration {
+	requests := time.Duration((m+p-1)/p)*l + lop
+	actions := time.Duration((m+pending-1)/pending) * (l + lop)
+	if m == 0 {
+		requests, actions = 0, 0
+	}
+	return time.Duration(listPages)*l + max(requests, actions)
 }
 
 // rotateOutput is the part of rotate's JSON output read here.
@@ -171,6 +193,7 @@ func RunRotate(ctx context.Context, cfg RotateConfig) (RotateResult, error) {
 	res.TStar = TStar(res.ListPages, res.Expected.Actions, cfg.Parallelism, cfg.Latency, cfg.OpLatency)
 	res.CriticalPages = max(pages(cfg.Fixture.Images), pages(cfg.Fixture.Templates), pages(cfg.Fixture.Instances))
 	res.TCrit = TStar(res.CriticalPages, res.Expected.Actions, cfg.Parallelism, cfg.Latency, cfg.OpLatency)
+	res.TReq = TReq(res.CriticalPages, res.Expected.Actions, cfg.Parallelism, rotation.PendingPerSlot*cfg.Parallelism, cfg.Latency, cfg.OpLatency)
 	var out rotateOutput
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		return res, fmt.Errorf("imagefamily rotate (%v) printed no JSON report: %v\n%s", runErr, err, res.Stderr)

@@ -39,8 +39,11 @@ type Options struct {
 }
 
 const (
-	defaultParallelism  = 4
-	pendingPerSlot      = 8
+	defaultParallelism = 4
+	// PendingPerSlot is the default Options.Pending per request slot: enough
+	// open operation waits that the slots stay busy while operations run
+	// up to seven times as long as a request takes to be answered.
+	PendingPerSlot      = 8
 	defaultQuotaRetries = 8
 	defaultQuotaPause   = time.Second
 	maxQuotaPause       = 30 * time.Second
@@ -51,7 +54,7 @@ func (o Options) withDefaults() Options {
 		o.Parallelism = defaultParallelism
 	}
 	if o.Pending <= 0 {
-		o.Pending = pendingPerSlot * o.Parallelism
+		o.Pending = PendingPerSlot * o.Parallelism
 	}
 	o.Pending = max(o.Pending, o.Parallelism)
 	switch {

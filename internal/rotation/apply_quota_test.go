@@ -73,8 +73,11 @@ func TestApplySlowsDownOnQuotaErrorsTheRetriesAbsorbed(t *testing.T) {
 	for _, n := range c.started[8:] {
 		peak = max(peak, n)
 	}
-	if peak != 8 {
-		t.Errorf("in flight after the throttled round peaked at %d; want it back at Parallelism 8", peak)
+	// Each answered request adds a slot back (TestAIMDHalvesOnQuotaAndGrowsByOne
+	// pins the arithmetic); how many of them overlap here depends on the
+	// scheduler, so only the growth past the halved limit is asserted.
+	if peak <= 4 || peak > 8 {
+		t.Errorf("in flight after the throttled round peaked at %d; want it grown past the halved 4, at most Parallelism 8", peak)
 	}
 }
 

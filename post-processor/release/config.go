@@ -124,7 +124,9 @@ type Rotation struct {
 	// More projects to look for uses of the family's images in, e.g. the
 	// projects that run instances from them.
 	InUseProjects []string `mapstructure:"in_use_projects" required:"false"`
-	// How many rotation actions run at once. Defaults to 4.
+	// How many of the rotation's image requests are in flight at once
+	// (lowered while Compute Engine answers with quota errors); their
+	// operations are waited for outside this bound. Defaults to 4.
 	Parallelism int `mapstructure:"parallelism" required:"false"`
 }
 
