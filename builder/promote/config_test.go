@@ -22,125 +22,117 @@ func valid() map[string]interface{} {
 func with(kv ...interface{}) map[string]interface{} { return configtest.With(valid(), kv...) }
 
 func TestPrepareRejectsEachBadOptionByName(t *testing.T) {
-	tests := []struct {
-		name string
-		raw  map[string]interface{}
-		want []string
-	}{
+	tests := []configtest.Case{
 		{
-			name: "nothing set",
-			raw:  map[string]interface{}{},
-			want: []string{
+			Name: "nothing set",
+			Raw:  map[string]interface{}{},
+			Want: []string{
 				"project_id must be set: the destination project, where the promoted image is created",
 				"one of source_image and source_family must be set: the image to promote, or the family whose current image is promoted",
 				"one of image_name and naming must be set: the promoted image's name (e.g. image_name = data.imagefamily-name.app.name)",
 			},
 		},
 		{
-			name: "bad destination project",
-			raw:  with("project_id", "prod"),
-			want: []string{`project_id "prod" is not a Google Cloud project ID: 6 to 30 lower-case letters, digits and "-", starting with a letter and not ending with "-" (e.g. acme-images)`},
+			Name: "bad destination project",
+			Raw:  with("project_id", "prod"),
+			Want: []string{`project_id "prod" is not a Google Cloud project ID: 6 to 30 lower-case letters, digits and "-", starting with a letter and not ending with "-" (e.g. acme-images)`},
 		},
 		{
-			name: "both sources",
-			raw:  with("source_image", "app-nginx-v1"),
-			want: []string{"source_image and source_family are both set: choose one (source_image pins an image, source_family promotes what the family points to now)"},
+			Name: "both sources",
+			Raw:  with("source_image", "app-nginx-v1"),
+			Want: []string{"source_image and source_family are both set: choose one (source_image pins an image, source_family promotes what the family points to now)"},
 		},
 		{
-			name: "family without its project",
-			raw:  with("source_project_id", nil),
-			want: []string{`source_project_id must be set with source_family: the project that owns the family "app-nginx"`},
+			Name: "family without its project",
+			Raw:  with("source_project_id", nil),
+			Want: []string{`source_project_id must be set with source_family: the project that owns the family "app-nginx"`},
 		},
 		{
-			name: "bad source family",
-			raw:  with("source_family", "App"),
-			want: []string{`source_family "App" is not a valid Compute Engine name: a lower-case letter, then lower-case letters, digits and "-", not ending with "-" (e.g. base-debian-12)`},
+			Name: "bad source family",
+			Raw:  with("source_family", "App"),
+			Want: []string{`source_family "App" is not a valid Compute Engine name: a lower-case letter, then lower-case letters, digits and "-", not ending with "-" (e.g. base-debian-12)`},
 		},
 		{
-			name: "bare source image without a project",
-			raw:  with("source_family", nil, "source_project_id", nil, "source_image", "app-nginx-v1"),
-			want: []string{`source_project_id must be set: source_image "app-nginx-v1" names no project (or write it as projects/P/global/images/NAME or a self link)`},
+			Name: "bare source image without a project",
+			Raw:  with("source_family", nil, "source_project_id", nil, "source_image", "app-nginx-v1"),
+			Want: []string{`source_project_id must be set: source_image "app-nginx-v1" names no project (or write it as projects/P/global/images/NAME or a self link)`},
 		},
 		{
-			name: "source image following a family",
-			raw:  with("source_family", nil, "source_image", "projects/acme-dev/global/images/family/app-nginx"),
-			want: []string{`source_image "projects/acme-dev/global/images/family/app-nginx" follows a family: set source_family = "app-nginx" and source_project_id instead`},
+			Name: "source image following a family",
+			Raw:  with("source_family", nil, "source_image", "projects/acme-dev/global/images/family/app-nginx"),
+			Want: []string{`source_image "projects/acme-dev/global/images/family/app-nginx" follows a family: set source_family = "app-nginx" and source_project_id instead`},
 		},
 		{
-			name: "source image in another project than source_project_id",
-			raw:  with("source_family", nil, "source_image", "https://www.googleapis.com/compute/v1/projects/acme-stage/global/images/app-v1"),
-			want: []string{`source_image "https://www.googleapis.com/compute/v1/projects/acme-stage/global/images/app-v1" is in project "acme-stage" but source_project_id is "acme-dev"`},
+			Name: "source image in another project than source_project_id",
+			Raw:  with("source_family", nil, "source_image", "https://www.googleapis.com/compute/v1/projects/acme-stage/global/images/app-v1"),
+			Want: []string{`source_image "https://www.googleapis.com/compute/v1/projects/acme-stage/global/images/app-v1" is in project "acme-stage" but source_project_id is "acme-dev"`},
 		},
 		{
-			name: "both names",
-			raw:  with("naming", map[string]interface{}{"os": "debian-12", "software": "nginx", "version": "1"}),
-			want: []string{"image_name and naming are both set: choose one"},
+			Name: "both names",
+			Raw:  with("naming", map[string]interface{}{"os": "debian-12", "software": "nginx", "version": "1"}),
+			Want: []string{"image_name and naming are both set: choose one"},
 		},
 		{
-			name: "bad image name",
-			raw:  with("image_name", "app_nginx"),
-			want: []string{`image_name "app_nginx" is not a valid Compute Engine name: a lower-case letter, then lower-case letters, digits and "-", not ending with "-" (e.g. base-debian-12)`},
+			Name: "bad image name",
+			Raw:  with("image_name", "app_nginx"),
+			Want: []string{`image_name "app_nginx" is not a valid Compute Engine name: a lower-case letter, then lower-case letters, digits and "-", not ending with "-" (e.g. base-debian-12)`},
 		},
 		{
-			name: "naming with a bad part",
-			raw:  with("image_name", nil, "naming", map[string]interface{}{"os": "debian-12", "software": "...", "version": "1"}),
-			want: []string{`naming.software "..." sanitises to nothing: each part needs at least one letter or digit`},
+			Name: "naming with a bad part",
+			Raw:  with("image_name", nil, "naming", map[string]interface{}{"os": "debian-12", "software": "...", "version": "1"}),
+			Want: []string{`naming.software "..." sanitises to nothing: each part needs at least one letter or digit`},
 		},
 		{
-			name: "naming without its parts",
-			raw:  with("image_name", nil, "naming", map[string]interface{}{"template": "web-{version}-v{timestamp}"}),
-			want: []string{`naming.version must be set: the template "web-{version}-v{timestamp}" uses {version}`},
+			Name: "naming without its parts",
+			Raw:  with("image_name", nil, "naming", map[string]interface{}{"template": "web-{version}-v{timestamp}"}),
+			Want: []string{`naming.version must be set: the template "web-{version}-v{timestamp}" uses {version}`},
 		},
 		{
-			name: "bad family",
-			raw:  with("family", "App-Nginx"),
-			want: []string{`family "App-Nginx" is not a valid Compute Engine name: a lower-case letter, then lower-case letters, digits and "-", not ending with "-" (e.g. base-debian-12)`},
+			Name: "bad family",
+			Raw:  with("family", "App-Nginx"),
+			Want: []string{`family "App-Nginx" is not a valid Compute Engine name: a lower-case letter, then lower-case letters, digits and "-", not ending with "-" (e.g. base-debian-12)`},
 		},
 		{
-			name: "labels that Compute Engine refuses and a lineage key",
-			raw:  with("labels", map[string]interface{}{"Team": "web", "imagefamily-parent-image": "x", "version": "1.2"}),
-			want: []string{
+			Name: "labels that Compute Engine refuses and a lineage key",
+			Raw:  with("labels", map[string]interface{}{"Team": "web", "imagefamily-parent-image": "x", "version": "1.2"}),
+			Want: []string{
 				`labels: user label "imagefamily-parent-image" collides with a lineage key: imagefamily writes the imagefamily-* lineage labels itself; choose another key`,
 			},
 		},
 		{
-			name: "labels that Compute Engine refuses",
-			raw:  with("labels", map[string]interface{}{"Team": "web", "version": "1.2"}),
-			want: []string{
+			Name: "labels that Compute Engine refuses",
+			Raw:  with("labels", map[string]interface{}{"Team": "web", "version": "1.2"}),
+			Want: []string{
 				`labels: key "Team" is not a label key: it must start with a lower-case letter and hold only lower-case letters, digits, "_" and "-" (no upper case, dots, colons or spaces)`,
 				`labels: value of "version" ("1.2") is not a label value: only lower-case letters, digits, "_" and "-" (no upper case, dots, colons, slashes or spaces; SanitizeLabelValue turns "v1.24.0" into "v1-24-0")`,
 			},
 		},
 		{
-			name: "bad storage location",
-			raw:  with("storage_locations", []interface{}{"us", "US East"}),
-			want: []string{`storage_locations[1] "US East" is not a storage location: a multi-region (us, eu, asia) or a region (us-central1), in lower case`},
+			Name: "bad storage location",
+			Raw:  with("storage_locations", []interface{}{"us", "US East"}),
+			Want: []string{`storage_locations[1] "US East" is not a storage location: a multi-region (us, eu, asia) or a region (us-central1), in lower case`},
 		},
 		{
-			name: "bad architecture",
-			raw:  with("architecture", "amd64"),
-			want: []string{`architecture "AMD64" is not an architecture Compute Engine knows: X86_64 or ARM64 (or leave it out to keep the source image's)`},
+			Name: "bad architecture",
+			Raw:  with("architecture", "amd64"),
+			Want: []string{`architecture "AMD64" is not an architecture Compute Engine knows: X86_64 or ARM64 (or leave it out to keep the source image's)`},
 		},
 		{
-			name: "bad license",
-			raw:  with("licenses", []interface{}{"debian-12-bookworm"}),
-			want: []string{`licenses[0] "debian-12-bookworm" is not a license: write projects/P/global/licenses/NAME or its https://www.googleapis.com/compute/v1/... URL`},
+			Name: "bad license",
+			Raw:  with("licenses", []interface{}{"debian-12-bookworm"}),
+			Want: []string{`licenses[0] "debian-12-bookworm" is not a license: write projects/P/global/licenses/NAME or its https://www.googleapis.com/compute/v1/... URL`},
 		},
 		{
-			name: "two ways to authenticate",
-			raw:  with("access_token", "x", "credentials_json", `{"type":"service_account"}`),
-			want: []string{"credentials_json and access_token are both set: choose one way to authenticate"},
+			Name: "two ways to authenticate",
+			Raw:  with("access_token", "x", "credentials_json", `{"type":"service_account"}`),
+			Want: []string{"credentials_json and access_token are both set: choose one way to authenticate"},
 		},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var b Builder
-			_, _, err := b.Prepare(tc.raw)
-			if got := configtest.Errors(err); !slices.Equal(got, tc.want) {
-				t.Errorf("Prepare errors:\n got %q\nwant %q", got, tc.want)
-			}
-		})
-	}
+	configtest.Check(t, func(raw map[string]interface{}) error {
+		var b Builder
+		_, _, err := b.Prepare(raw)
+		return err
+	}, tests)
 }
 
 func TestPrepareRejectsAnUnknownGuestOSFeatureListingTheKnownOnes(t *testing.T) {

@@ -1,12 +1,15 @@
 // Package configtest holds what the components' configuration tests share:
-// a Prepare/Configure error as its list of messages, and a valid raw
-// configuration with a few options changed.
+// a Prepare/Configure error as its list of messages, a valid raw
+// configuration with a few options changed, and the table of bad
+// configurations each with the messages it must give.
 package configtest
 
 import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
+	"testing"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 )
@@ -48,4 +51,26 @@ func With(base map[string]interface{}, kv ...interface{}) map[string]interface{}
 		m[name] = kv[i+1]
 	}
 	return m
+}
+
+// Case is a raw configuration and the messages configuring it must give, in
+// order.
+type Case struct {
+	Name string
+	Raw  map[string]interface{}
+	Want []string
+}
+
+// Check runs configure (a component's Configure or Prepare) on each case's
+// Raw in a subtest named after the case, and fails it unless the error's
+// messages (Errors) are the case's Want.
+func Check(t *testing.T, configure func(raw map[string]interface{}) error, cases []Case) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			if got := Errors(configure(tc.Raw)); !slices.Equal(got, tc.Want) {
+				t.Errorf("errors:\n got %q\nwant %q", got, tc.Want)
+			}
+		})
+	}
 }

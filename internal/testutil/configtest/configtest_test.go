@@ -43,3 +43,27 @@ func TestWithSetsAndRemovesWithoutChangingBase(t *testing.T) {
 		t.Errorf("With(nil) = %v", got)
 	}
 }
+
+// TestCheckRunsEveryCase runs Check with a configure that returns each
+// case's own messages, so that every case passes: a case Check skipped or
+// named wrongly shows as a missing subtest.
+func TestCheckRunsEveryCase(t *testing.T) {
+	var seen []string
+	Check(t, func(raw map[string]interface{}) error {
+		seen = append(seen, raw["name"].(string))
+		var errs *packersdk.MultiError
+		for _, m := range raw["want"].([]string) {
+			errs = packersdk.MultiErrorAppend(errs, errors.New(m))
+		}
+		if errs == nil {
+			return nil
+		}
+		return errs
+	}, []Case{
+		{Name: "accepted", Raw: map[string]interface{}{"name": "accepted", "want": []string(nil)}},
+		{Name: "two problems", Raw: map[string]interface{}{"name": "two problems", "want": []string{"a", "b"}}, Want: []string{"a", "b"}},
+	})
+	if !slices.Equal(seen, []string{"accepted", "two problems"}) {
+		t.Errorf("Check configured %q", seen)
+	}
+}
