@@ -4,78 +4,35 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gobuild"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/modroot"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
 )
-
-// pluginSource is where templates find this plugin.
-const pluginSource = "github.com/immutable-infra/imagefamily"
 
 // moduleRoot is the directory holding go.mod (hierarchy_test.go finds the
 // examples under it).
 func moduleRoot(t testing.TB) string { return modroot.Dir(t) }
 
-var (
-	buildOnce   sync.Once
-	builtPlugin string
-	buildErr    error
-	buildDir    string
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
+	gobuild.Clean()
 	os.Exit(code)
 }
 
-// buildPlugin builds this plugin from the working tree into a temporary
-// directory, once per test binary, so that the tests run the code under test
-// and not bin/'s copy.
-func buildPlugin(t testing.TB) string {
-	t.Helper()
-	root := moduleRoot(t)
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "imagefamily-e2e-")
-		if buildErr != nil {
-			return
-		}
-		builtPlugin = filepath.Join(buildDir, "packer-plugin-imagefamily")
-		start := time.Now()
-		cmd := exec.Command("go", "build", "-o", builtPlugin, ".")
-		cmd.Dir = root
-		if b, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("%v\n%s", err, b)
-			return
-		}
-		t.Logf("e2e: built the plugin in %s", time.Since(start).Round(time.Millisecond))
-	})
-	if buildErr != nil {
-		t.Fatalf("e2e: go build of the plugin: %v", buildErr)
-	}
-	return builtPlugin
-}
-
 // packerEnv is an isolated packer environment with googlecompute and this
-// plugin installed.
+// plugin, built from the working tree, installed.
 func packerEnv(t testing.TB) *packerrun.Environment {
 	t.Helper()
 	env := packerrun.Env(t)
-	packerrun.InstallPlugin(t, env, env.Bins.GoogleCompute, "github.com/hashicorp/googlecompute")
-	packerrun.InstallPlugin(t, env, buildPlugin(t), pluginSource)
+	packerrun.InstallPlugins(t, env)
 	return env
 }
 

@@ -10,8 +10,6 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
 )
 
-const pluginSource = "github.com/immutable-infra/imagefamily"
-
 var (
 	packerEnvOnce sync.Once
 	sharedPacker  *packerrun.Environment
@@ -27,8 +25,7 @@ func packerEnv(t *testing.T) *packerrun.Environment {
 		// built on a TB whose cleanups run when the process ends.
 		tb := &processTB{TB: t}
 		env := packerrun.Env(tb)
-		packerrun.InstallPlugin(t, env, env.Bins.GoogleCompute, "github.com/hashicorp/googlecompute")
-		packerrun.InstallPlugin(t, env, pluginBinary(t), pluginSource)
+		packerrun.InstallPlugins(t, env)
 		sharedPacker = env
 	})
 	if sharedPacker == nil {
@@ -37,12 +34,12 @@ func packerEnv(t *testing.T) *packerrun.Environment {
 	return sharedPacker
 }
 
-// processTB hands out directories under binDir, removed with it when the
+// processTB hands out directories under processDir, removed with it when the
 // process ends, instead of the test's own.
 type processTB struct{ testing.TB }
 
 func (p *processTB) TempDir() string {
-	d, err := os.MkdirTemp(binDir, "packer-")
+	d, err := os.MkdirTemp(processDir, "packer-")
 	if err != nil {
 		p.Fatal(err)
 	}

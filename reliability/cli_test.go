@@ -19,6 +19,8 @@ import (
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/api/googleapi"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gobuild"
 )
 
 // cliRun is one run of the imagefamily binary.
@@ -52,7 +54,7 @@ func runCLI(t testing.TB, e *emu, args ...string) cliRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, cliBinary(t), args...)
+	cmd := exec.CommandContext(ctx, gobuild.CLI(t), args...)
 	cmd.Env = cliEnv(e)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut

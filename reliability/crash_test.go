@@ -12,6 +12,7 @@ import (
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gobuild"
 )
 
 // crashFixtures are the fixtures the crash runs cycle through.
@@ -70,7 +71,7 @@ func TestCrashResumeRotate(t *testing.T) {
 // kill happens inside the request, so no timing is involved.
 func runKilled(t testing.TB, e *emu, args []string, killAt int, applied bool, what string) (start, end time.Time) {
 	t.Helper()
-	cmd := exec.Command(cliBinary(t), args...)
+	cmd := exec.Command(gobuild.CLI(t), args...)
 	cmd.Env = cliEnv(e)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

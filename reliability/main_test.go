@@ -5,13 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gobuild"
 )
 
 // long is the `make chaos` version: more seeds, more runs, every case.
@@ -25,8 +25,9 @@ func pick[T any](short, longer T) T {
 	return short
 }
 
-// binDir holds the binaries built once per test process.
-var binDir string
+// processDir lives as long as the test process: the shared packer
+// environment's directories are made in it (processTB).
+var processDir string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "imagefamily-reliability-")
@@ -34,7 +35,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binDir = dir
+	processDir = dir
 	// The scenarios mostly wait (retry backoff in the CLI, the next second
 	// between runs): run more of them at once than there are CPUs, unless
 	// -parallel says otherwise.
@@ -53,45 +54,10 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
+	gobuild.Clean()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
-
-var builds sync.Map // package path -> *buildResult
-
-type buildResult struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// build compiles a main package of this module once per test process.
-func build(t testing.TB, pkg, name string) string {
-	t.Helper()
-	v, _ := builds.LoadOrStore(pkg, &buildResult{})
-	b := v.(*buildResult)
-	b.once.Do(func() {
-		b.path = filepath.Join(binDir, name)
-		cmd := exec.Command("go", "build", "-o", b.path, pkg)
-		cmd.Dir = ".."
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-		}
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.path
-}
-
-const modulePath = "github.com/immutable-infra/packer-plugin-imagefamily"
-
-// cliBinary is the imagefamily CLI, built from this tree.
-func cliBinary(t testing.TB) string { return build(t, modulePath+"/cmd/imagefamily", "imagefamily") }
-
-// pluginBinary is packer-plugin-imagefamily, built from this tree.
-func pluginBinary(t testing.TB) string { return build(t, modulePath, "packer-plugin-imagefamily") }
 
 // figures are what RELIABILITY.md reports; every test adds to them.
 type figures struct {

@@ -37,7 +37,7 @@ const (
 	// distEnv names the goreleaser dist directory; `make test` sets it.
 	distEnv = "IMAGEFAMILY_DIST"
 	// source is the plugin's Packer source address.
-	source = "github.com/immutable-infra/imagefamily"
+	source = packerrun.PluginSource
 	// projectName is .goreleaser.yml's project_name.
 	projectName = "packer-plugin-imagefamily"
 )

@@ -19,8 +19,8 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
 )
 
-// sharedPlugins is the PACKER_PLUGIN_PATH every test uses: this plugin and
-// googlecompute are installed into it once.
+// sharedPlugins is the PACKER_PLUGIN_PATH every test uses (TestMain makes
+// it): this plugin and googlecompute are installed into it once.
 var (
 	sharedPlugins string
 	installOnce   sync.Once
@@ -36,8 +36,7 @@ func packerEnv(t *testing.T) *packerrun.Environment {
 	env.PluginPath = sharedPlugins
 	env.Vars = append(env.Vars, "PACKER_PLUGIN_PATH="+sharedPlugins)
 	installOnce.Do(func() {
-		packerrun.InstallPlugin(t, env, pluginBin, pluginSource)
-		packerrun.InstallPlugin(t, env, env.Bins.GoogleCompute, "github.com/hashicorp/googlecompute")
+		packerrun.InstallPlugins(t, env)
 		installed = true
 	})
 	if !installed {

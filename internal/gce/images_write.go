@@ -58,22 +58,28 @@ func (c *client) mutate(ctx context.Context, method, resource string, send func(
 // clientOperationId targets it, and then the insert succeeded. Comparing the
 // image's fields would not tell: another run may have made the same image.
 // Without that proof the 409 stands.
+//
+// When the retries run out and an attempt went unanswered (a lost response,
+// a 5xx), Compute Engine may have applied it all the same: the same
+// operation lookup decides (see settle), so that an image that exists is
+// never reported as a failure and left behind by a caller that believes it
+// was not made.
 func (c *client) insertImage(ctx context.Context, project string, img *computepb.Image) (*computepb.Image, error) {
 	name := img.GetName()
 	res := imagePath(project, name)
-	m, err := c.mutate(ctx, "images.insert", res, func(ctx context.Context, id string) (*compute.Operation, error) {
+	var lost bool
+	m, err := c.mutate(ctx, "images.insert", res, unansweredTracked(&lost, func(ctx context.Context, id string) (*compute.Operation, error) {
 		return c.images.Insert(ctx, &computepb.InsertImageRequest{Project: project, ImageResource: img, RequestId: proto.String(id)}, noRetry)
-	})
-	if err != nil && m.uncertain && errors.Is(err, ErrAlreadyExists) {
+	}))
+	switch {
+	case err != nil && m.uncertain && errors.Is(err, ErrAlreadyExists):
 		op, ferr := c.findOperation(ctx, project, m.requestID, res)
 		if ferr != nil || op == nil {
-			var e *Error
-			if errors.As(err, &e) {
-				e.Message += " (an earlier attempt of this insert may have reached Compute Engine, but no operation carries its requestId " + m.requestID + ")"
-			}
-			return nil, err
+			return nil, annotate(err, "an earlier attempt of this insert may have reached Compute Engine, but no operation carries its requestId "+m.requestID)
 		}
 		err = c.waitFound(ctx, project, op, "images.insert", res)
+	case unanswered(ctx, lost, err):
+		err = c.settle(ctx, project, m, err, "images.insert", res)
 	}
 	if err != nil {
 		return nil, err
@@ -83,10 +89,17 @@ func (c *client) insertImage(ctx context.Context, project string, img *computepb
 
 // setFamily moves name into family with images.patch carrying only family.
 func (c *client) setFamily(ctx context.Context, project, name, family string) error {
-	_, err := c.mutate(ctx, "images.patch", imagePath(project, name), func(ctx context.Context, id string) (*compute.Operation, error) {
+	res := imagePath(project, name)
+	var lost bool
+	m, err := c.mutate(ctx, "images.patch", res, unansweredTracked(&lost, func(ctx context.Context, id string) (*compute.Operation, error) {
 		return c.images.Patch(ctx, &computepb.PatchImageRequest{Project: project, Image: name,
 			ImageResource: &computepb.Image{Family: proto.String(family)}, RequestId: proto.String(id)}, noRetry)
-	})
+	}))
+	if unanswered(ctx, lost, err) {
+		// Applying it twice would be harmless; reporting a moved family as
+		// not moved is not (a release would call itself failed).
+		err = c.settle(ctx, project, m, err, "images.patch", res)
+	}
 	return err
 }
 
@@ -125,10 +138,19 @@ func (c *client) setLabels(ctx context.Context, project, name string, read *comp
 		// images.setLabels takes no requestId: the fingerprint guards it. A
 		// retry of a write that was applied gets 412, the re-read then finds
 		// the labels as wanted, and nothing more is written.
-		_, err = c.mutate(ctx, "images.setLabels", res, func(ctx context.Context, _ string) (*compute.Operation, error) {
+		lost := false
+		_, err = c.mutate(ctx, "images.setLabels", res, unansweredTracked(&lost, func(ctx context.Context, _ string) (*compute.Operation, error) {
 			return c.images.SetLabels(ctx, &computepb.SetLabelsImageRequest{Project: project, Resource: name,
 				GlobalSetLabelsRequestResource: &computepb.GlobalSetLabelsRequest{Labels: want, LabelFingerprint: img.LabelFingerprint}}, noRetry)
-		})
+		}))
+		if unanswered(ctx, lost, err) {
+			// Every attempt went unanswered, and there is no operation to
+			// look up without a requestId: the labels themselves tell
+			// whether the write (or an equal one) went through.
+			if got, rerr := c.getImage(ctx, project, name); rerr == nil && maps.Equal(got.GetLabels(), want) {
+				return nil
+			}
+		}
 		if err == nil || !errors.Is(err, ErrFingerprintMismatch) || round >= c.retry.b.Attempts {
 			var e *Error
 			if err != nil && errors.As(err, &e) && errors.Is(err, ErrFingerprintMismatch) {
@@ -146,22 +168,34 @@ func (c *client) setLabels(ctx context.Context, project, name string, read *comp
 
 // deprecate sets the deprecation status of name.
 func (c *client) deprecate(ctx context.Context, project, name string, status *computepb.DeprecationStatus) error {
-	_, err := c.mutate(ctx, "images.deprecate", imagePath(project, name), func(ctx context.Context, id string) (*compute.Operation, error) {
+	res := imagePath(project, name)
+	var lost bool
+	m, err := c.mutate(ctx, "images.deprecate", res, unansweredTracked(&lost, func(ctx context.Context, id string) (*compute.Operation, error) {
 		return c.images.Deprecate(ctx, &computepb.DeprecateImageRequest{Project: project, Image: name,
 			DeprecationStatusResource: status, RequestId: proto.String(id)}, noRetry)
-	})
+	}))
+	if unanswered(ctx, lost, err) {
+		err = c.settle(ctx, project, m, err, "images.deprecate", res)
+	}
 	return err
 }
 
 // deleteImage deletes name. A 404 after an attempt whose outcome was unknown
 // means the image is gone, which is what was asked: success. A 404 on the
 // first attempt is ErrNotFound: the caller named an image that was not there.
+// When the retries run out unanswered, the operation lookup decides (see
+// settle).
 func (c *client) deleteImage(ctx context.Context, project, name string) error {
-	m, err := c.mutate(ctx, "images.delete", imagePath(project, name), func(ctx context.Context, id string) (*compute.Operation, error) {
+	res := imagePath(project, name)
+	var lost bool
+	m, err := c.mutate(ctx, "images.delete", res, unansweredTracked(&lost, func(ctx context.Context, id string) (*compute.Operation, error) {
 		return c.images.Delete(ctx, &computepb.DeleteImageRequest{Project: project, Image: name, RequestId: proto.String(id)}, noRetry)
-	})
+	}))
 	if err != nil && m.uncertain && errors.Is(err, ErrNotFound) {
 		return nil
+	}
+	if unanswered(ctx, lost, err) {
+		err = c.settle(ctx, project, m, err, "images.delete", res)
 	}
 	return err
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gobuild"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/modroot"
 )
 
@@ -104,6 +105,18 @@ func InstallPlugin(t testing.TB, env *Environment, path, source string) {
 	if err != nil {
 		t.Fatalf("packerrun: packer plugins install --path %s %s: %v\nstdout:\n%s\nstderr:\n%s", path, source, err, stdout, stderr)
 	}
+}
+
+// PluginSource is where templates find this plugin (its Packer source
+// address).
+const PluginSource = "github.com/immutable-infra/imagefamily"
+
+// InstallPlugins installs the googlecompute plugin (Bins) and this plugin,
+// built from the working tree (gobuild.Plugin), into env's plugin path.
+func InstallPlugins(t testing.TB, env *Environment) {
+	t.Helper()
+	InstallPlugin(t, env, env.Bins.GoogleCompute, "github.com/hashicorp/googlecompute")
+	InstallPlugin(t, env, gobuild.Plugin(t), PluginSource)
 }
 
 // DefaultTimeout bounds one packer run when the test has no deadline.
