@@ -1,6 +1,7 @@
 // Package gobuild builds this module's commands from the working tree for
 // tests, once per test process, so that a test runs the code under test and
-// not a copy in bin/ that may be stale.
+// not a copy in bin/ that may be stale. The binaries live in a temporary
+// directory that the package's TestMain removes with Clean.
 package gobuild
 
 import (

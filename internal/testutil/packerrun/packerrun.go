@@ -112,7 +112,8 @@ func InstallPlugin(t testing.TB, env *Environment, path, source string) {
 const PluginSource = "github.com/immutable-infra/imagefamily"
 
 // InstallPlugins installs the googlecompute plugin (Bins) and this plugin,
-// built from the working tree (gobuild.Plugin), into env's plugin path.
+// built from the working tree (gobuild.Plugin), into env's plugin path. The
+// package's TestMain removes the build with gobuild.Clean.
 func InstallPlugins(t testing.TB, env *Environment) {
 	t.Helper()
 	InstallPlugin(t, env, env.Bins.GoogleCompute, "github.com/hashicorp/googlecompute")
