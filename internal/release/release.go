@@ -292,6 +292,11 @@ func (r *run) lineageLabels(ctx context.Context) (map[string]string, error) {
 // release makes the copy, writes the labels and moves the family.
 func (r *run) release(ctx context.Context) error {
 	req := r.req
+	// The image whose labels are written, as last read: its labels and
+	// their fingerprint let the write go without reading it again (a
+	// concurrent change since makes the write fail with 412, and the
+	// labels are read and merged again).
+	target := r.built
 	if r.copy {
 		spec := gce.ImageSpec{Name: r.target, SourceImage: lifecycle.ImageRef{Project: req.Project, Name: r.built.Name}.String(),
 			Description: req.Description, Labels: maps.Clone(r.built.Labels), Architecture: r.built.Architecture}
@@ -304,6 +309,10 @@ func (r *run) release(ctx context.Context) error {
 			r.out.SelfLink = img.SelfLink
 		}
 		r.say("created the copy from %s", r.built.Name)
+		target = img
+	}
+	if target.Project == "" {
+		target.Project = req.Project
 	}
 
 	merge := func(cur map[string]string) (map[string]string, error) {
@@ -313,7 +322,7 @@ func (r *run) release(ctx context.Context) error {
 		}
 		return labels, err
 	}
-	if err := r.c.SetLabels(ctx, req.Project, r.target, merge); err != nil {
+	if err := r.c.SetLabelsFrom(ctx, target, merge); err != nil {
 		return fmt.Errorf("writing the labels: %w", err)
 	}
 	r.say("wrote the labels %s", formatLabels(r.lineage, req.Labels))
@@ -360,24 +369,17 @@ func (r *run) release(ctx context.Context) error {
 	return nil
 }
 
-// afterRelease verifies the head, deletes the uncopied image and rotates.
+// afterRelease deletes the uncopied image, verifies the head and rotates.
 // Nothing here is an error any more.
+//
+// One read of the family serves both the verification and the rotation: the
+// rotation plans relative to the head of the family as listed (what
+// getFromFamily returns, computed by lifecycle.Head), so that listing is
+// what must show the released image as the head, or as superseded by a newer
+// image that raced it in. A separate getFromFamily would only add a second
+// answer that the plan does not use.
 func (r *run) afterRelease(ctx context.Context) {
 	req := r.req
-	head, err := r.c.GetFromFamily(ctx, req.Project, req.Family)
-	switch {
-	case err != nil:
-		r.warn(fmt.Sprintf("could not verify the family's head after the release: %v", err))
-	case head.Name == r.target:
-		r.out.Head = head.Name
-		r.say("verified: the family resolves to %s", head.Name)
-	default:
-		r.out.Head = head.Name
-		r.out.Raced = true
-		r.warn(fmt.Sprintf("the family resolves to %s, not to this image: %s (created %s) is newer and ACTIVE, so it raced this release in; the release stands and the rotation is planned relative to %s",
-			head.Name, head.Name, head.CreatedAt.UTC().Format(time.RFC3339), head.Name))
-	}
-
 	if r.copied {
 		if err := r.c.DeleteImage(ctx, req.Project, r.built.Name); err != nil && !errors.Is(err, gce.ErrNotFound) {
 			r.warn(fmt.Sprintf("could not delete the built image %s after releasing its copy; delete it by hand: %v", r.built.Name, err))
@@ -389,7 +391,10 @@ func (r *run) afterRelease(ctx context.Context) {
 
 	s, err := rotation.Gather(ctx, r.c, req.Project, req.Family, req.InUseProjects, req.Policy.CheckInUse)
 	if err != nil {
-		r.rotationProblem(fmt.Sprintf("rotation skipped: %v; run `imagefamily rotate` once it is fixed", err))
+		r.rotationProblem(fmt.Sprintf("rotation skipped, and the family's head not verified: %v; run `imagefamily rotate` once it is fixed", err))
+		return
+	}
+	if !r.verify(s) {
 		return
 	}
 	plan := lifecycle.Plan(s, req.Policy, req.now())
@@ -410,6 +415,38 @@ func (r *run) afterRelease(ctx context.Context) {
 	r.printTable(rep)
 	if n := rep.Failed(); n > 0 {
 		r.rotationProblem(fmt.Sprintf("%d of %d rotation actions failed; the release stands, and `imagefamily rotate` retries them: %v", n, len(rep.Results), rep.Err()))
+	}
+}
+
+// verify checks the family as read after the release: its head must be the
+// released image, or an image that raced it in (newer, so the released image
+// is in the family and ACTIVE too). It reports whether the rotation may be
+// planned on s: not when the family does not show the released image as
+// such, since its head would then be some other image for no known reason.
+func (r *run) verify(s lifecycle.Snapshot) bool {
+	req := r.req
+	head, hasHead := s.Head()
+	if hasHead {
+		r.out.Head = head.Name
+	}
+	img, listed := s.Find(lifecycle.ImageRef{Project: req.Project, Name: r.target}.String())
+	switch {
+	case hasHead && head.Name == r.target:
+		r.say("verified: the family resolves to %s", head.Name)
+		return true
+	case !listed || img.Family != req.Family || !img.Ready() || img.State() != lifecycle.StateActive || !hasHead:
+		resolves := "nothing"
+		if hasHead {
+			resolves = head.Name
+		}
+		r.warn(fmt.Sprintf("the family resolves to %s, and its listing does not show %s in it as a READY, ACTIVE image: the release is not visible in the family", resolves, r.target))
+		r.rotationProblem("rotation skipped: it is planned relative to the family's head, and the family does not show this release; check it (imagefamily status), then run `imagefamily rotate`")
+		return false
+	default:
+		r.out.Raced = true
+		r.warn(fmt.Sprintf("the family resolves to %s, not to this image: %s (created %s) is newer and ACTIVE, so it raced this release in; the release stands and the rotation is planned relative to %s",
+			head.Name, head.Name, head.CreatedAt.UTC().Format(time.RFC3339), head.Name))
+		return true
 	}
 }
 

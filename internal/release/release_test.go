@@ -662,3 +662,40 @@ func TestOutcomeWritesTheJSONReport(t *testing.T) {
 		t.Errorf("rotation results = %v, want the one deprecation", rot["results"])
 	}
 }
+
+// staleListing is a family listing that does not show the image just
+// released (an eventually consistent list, or a move that did not stick).
+type staleListing struct {
+	*gcetest.Fake
+	hide string
+}
+
+func (s *staleListing) ListFamily(ctx context.Context, p, fam string) ([]lifecycle.Image, error) {
+	imgs, err := s.Fake.ListFamily(ctx, p, fam)
+	return slices.DeleteFunc(imgs, func(img lifecycle.Image) bool { return img.Name == s.hide }), err
+}
+
+// TestNoRotationUnlessTheFamilyShowsTheRelease: the rotation is planned
+// relative to the head of the family as listed after the move; when that
+// listing does not show the released image, the rotation would supersede
+// images relative to a head that is not this release, so it is skipped and
+// reported, and the release stands.
+func TestNoRotationUnlessTheFamilyShowsTheRelease(t *testing.T) {
+	f := fake(older(3)...)
+	c := &staleListing{Fake: f, hide: built().Name}
+	req := request()
+	req.Policy.KeepActive = 1
+	rep := &recorder{}
+	out, err := release.Run(context.Background(), c, req, rep)
+	if err != nil || !out.Released {
+		t.Fatalf("Run = %v, released %v: the move succeeded, the release stands", err, out.Released)
+	}
+	for _, call := range mutatingCalls(f) {
+		if strings.HasPrefix(call, "Deprecate") {
+			t.Errorf("rotated although the family does not show the release: %s", call)
+		}
+	}
+	if !out.RotationFailed || out.Rotation != nil || !strings.Contains(rep.all(), "does not show "+built().Name) || !strings.Contains(rep.all(), "rotation skipped") {
+		t.Errorf("rotation failed %v, rotation %+v\n%s", out.RotationFailed, out.Rotation, rep.all())
+	}
+}

@@ -1,0 +1,122 @@
+package release_test
+
+import (
+	"context"
+	"maps"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+)
+
+// callCounts counts the API calls the emulator answers, by method.
+type callCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *callCounts) record(method string, _ int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[method]++
+}
+
+func (c *callCounts) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.n
+	c.n = map[string]int{}
+	return out
+}
+
+// reads keeps the read methods of counts.
+func reads(counts map[string]int) map[string]int {
+	out := map[string]int{}
+	for m, n := range counts {
+		if strings.HasSuffix(m, ".get") || strings.HasSuffix(m, ".getFromFamily") || strings.HasSuffix(m, ".list") || strings.HasSuffix(m, ".aggregatedList") {
+			out[m] = n
+		}
+	}
+	return out
+}
+
+// TestAReleaseReadsEachThingOnce pins the reads one release makes, through
+// the real client against the emulator: the built image and the parent
+// (images.get), the head before the move (getFromFamily: previous_head), one
+// listing of the family after the move (images.list), which both verifies
+// the head and plans the rotation, and the scan for uses. The labels are
+// written from the image as read (its fingerprint), not read again; a copy
+// is read once, when it is made.
+func TestAReleaseReadsEachThingOnce(t *testing.T) {
+	scan := map[string]int{"instanceTemplates.aggregatedList": 1, "instances.aggregatedList": 1, "disks.aggregatedList": 1}
+	for _, tc := range []struct {
+		name  string
+		image string
+		req   func(*release.Request)
+		want  map[string]int
+	}{
+		{name: "release", image: built().Name,
+			want: map[string]int{"images.get": 2, "images.getFromFamily": 1, "images.list": 1}},
+		{name: "copy under the conventional name", image: "nginx-latest",
+			req:  func(r *release.Request) { r.Rename = release.RenameCopy },
+			want: map[string]int{"images.get": 3, "images.getFromFamily": 1, "images.list": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			counts := &callCounts{n: map[string]int{}}
+			env := emulatortest.Start(t, emulator.Options{OnRequest: counts.record, Clock: func() time.Time { return now }})
+			put := func(p string, img *computepb.Image) {
+				t.Helper()
+				if err := env.Server.PutImage(p, img); err != nil {
+					t.Fatal(err)
+				}
+			}
+			put("acme-base", &computepb.Image{Name: proto.String("base-v7"), Family: proto.String("base-debian-12")})
+			for i, name := range []string{"app-v1", "app-v2"} {
+				put(project, &computepb.Image{Name: proto.String(name), Family: proto.String(family),
+					CreationTimestamp: proto.String(now.Add(-time.Duration(3-i) * 24 * time.Hour).Format(time.RFC3339))})
+			}
+			put(project, &computepb.Image{Name: proto.String(tc.image), Labels: map[string]string{"team": "web"},
+				CreationTimestamp: proto.String(built().CreatedAt.Format(time.RFC3339))})
+			c, err := gce.New(context.Background(), gce.AuthConfig{CustomEndpoints: map[string]string{"compute": env.ComputeEndpoint()}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = c.Close() })
+			counts.take()
+
+			req := request()
+			req.Image = tc.image
+			if tc.req != nil {
+				tc.req(&req)
+			}
+			rep := &recorder{}
+			out, err := release.Run(context.Background(), c, req, rep)
+			if err != nil || !out.Released || out.Head != out.Image || len(out.Warnings) != 0 {
+				t.Fatalf("Run = %v: released %v head %q image %q warnings %q\n%s", err, out.Released, out.Head, out.Image, out.Warnings, rep.all())
+			}
+			want := maps.Clone(tc.want)
+			maps.Copy(want, scan)
+			if got := reads(counts.take()); !maps.Equal(got, want) {
+				t.Errorf("reads by method = %v\nwant %v", got, want)
+			}
+			// The labels written without reading the image again are the
+			// merge of its labels as read: nothing is lost.
+			img, err := c.GetImage(context.Background(), project, out.Image)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if img.Labels["team"] != "web" || img.Labels["owner"] != "web-team" || img.Labels[lifecycle.LabelParentFamily] != "base-debian-12" {
+				t.Errorf("labels %v", img.Labels)
+			}
+		})
+	}
+}
