@@ -25,7 +25,15 @@
 //   - An image the builder already put in the family (googlecompute's
 //     image_family) is released from the start: things may resolve to it
 //     already, so nothing fails the build then, and every problem is
-//     reported as a warning.
+//     reported as a warning. An image the builder put in another family is
+//     not released, but things may resolve to it there just the same: a
+//     release of it that fails is reported as a warning too (the family is
+//     not moved, Outcome.Error says why), and the image is kept.
+//   - Packer ignores keep and forceOverride when a post-processor returns an
+//     error (packer/build.go in v1.14.3: the error is collected and the keep
+//     logic skipped; the builder's artifact is destroyed unless another
+//     post-processor kept it), so keep_input_artifact cannot save an image
+//     either: returning no error is the only way to keep one.
 //   - After the family has moved, nothing is returned as an error: a failed
 //     verification, a failed read of the family, failed rotation actions and
 //     a failed clean-up of the uncopied image are reported through
@@ -37,5 +45,5 @@
 //     build while the image can safely go.
 //
 // Invariant, tested over every injected failure: err != nil implies
-// !Outcome.Released.
+// !Outcome.Released and Outcome.BuiltFamily == "".
 package release

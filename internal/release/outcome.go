@@ -17,7 +17,7 @@ import (
 //
 //	{"project": "acme-images", "family": "app-nginx", "image": "debian-12-nginx-1-26-v20261126t064730",
 //	 "self_link": "https://www.googleapis.com/compute/v1/projects/acme-images/global/images/...",
-//	 "built_image": "...", "renamed": false, "built_deleted": false,
+//	 "built_image": "...", "built_family": "...", "renamed": false, "built_deleted": false,
 //	 "parent": "projects/acme-images/global/images/base-...", "parent_family": "base-debian-12",
 //	 "previous_head": "...", "head": "...", "raced": false,
 //	 "released": true, "release_unconfirmed": false, "dry_run": false,
@@ -36,6 +36,10 @@ type Outcome struct {
 	// Renamed: the image released is a copy of the built one under the
 	// conventional name (rename = "copy").
 	Renamed bool `json:"renamed"`
+	// BuiltFamily is the family the built image was in when the release
+	// read it ("" for none, or when it could not be read): a family the
+	// builder put it in (googlecompute's image_family).
+	BuiltFamily string `json:"built_family,omitempty"`
 	// BuiltDeleted: the built image was deleted after its copy was released.
 	BuiltDeleted bool   `json:"built_deleted"`
 	Parent       string `json:"parent,omitempty"`

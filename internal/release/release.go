@@ -81,19 +81,27 @@ func (r Request) now() time.Time {
 }
 
 // Run releases req.Image into req.Family. It returns an error only while the
-// image is not released (see the package documentation); out describes what
-// happened either way and is what the JSON report holds.
+// image is not released and no family is known to hold it (see the package
+// documentation); out describes what happened either way and is what the
+// JSON report holds.
 func Run(ctx context.Context, c gce.Compute, req Request, rep Reporter) (out *Outcome, err error) {
 	r := &run{c: c, req: req, rep: rep, out: newOutcome(req)}
 	defer func() {
 		if err != nil {
 			r.out.Error = err.Error()
 		}
-		if err != nil && r.out.Released {
+		switch {
+		case err != nil && r.out.Released:
 			// Reached when the builder had put the image in the family
 			// before the release; kept so that no change can make Packer
 			// delete a released image.
 			r.warn(fmt.Sprintf("not failing the build for an error after the release (Packer would delete the image): %v", err))
+			err = nil
+		case err != nil && r.out.BuiltFamily != "" && !req.DryRun:
+			// The builder put the image in another family: things may
+			// resolve to it there, and Packer would delete it.
+			r.warn(fmt.Sprintf("the release failed and the family %s was not moved, but not failing the build: the image is in family %s, where the builder put it, and Packer deletes the image of a failed post-processor whatever keep_input_artifact says: %v",
+				req.Family, r.out.BuiltFamily, err))
 			err = nil
 		}
 	}()
@@ -154,7 +162,12 @@ func (r *run) fail(ctx context.Context, err error) error {
 			r.rep.Say(fmt.Sprintf("image %s: deleted the copy made for the failed release", r.target))
 		}
 	}
-	if !r.out.Released {
+	switch {
+	case r.out.Released || r.out.BuiltFamily != "":
+		// Not failed at all: see Run.
+	case r.built.Name == "":
+		err = fmt.Errorf("%w (nothing was changed; the image %s could not be read, so whether the builder put it in a family is not known: Packer now deletes it, as after any failed post-processor, and a family holding it falls back to its previous image)", err, r.req.Image)
+	default:
 		err = fmt.Errorf("%w (the family %s was not moved; Packer deletes the unreleased image %s)", err, r.req.Family, r.req.Image)
 	}
 	return err
@@ -175,6 +188,7 @@ func (r *run) prepare(ctx context.Context) error {
 		return fmt.Errorf("reading the built image %s: %w", req.Image, err)
 	}
 	r.built = built
+	r.out.BuiltFamily = built.Family
 	if built.SelfLink != "" {
 		r.out.SelfLink = built.SelfLink
 	}
@@ -380,7 +394,12 @@ func (r *run) release(ctx context.Context) error {
 // answer that the plan does not use.
 func (r *run) afterRelease(ctx context.Context) {
 	req := r.req
-	if r.copied {
+	switch {
+	case r.copied && r.built.Family != "" && r.built.Family != req.Family:
+		// Another family may resolve to it: deleting it is not the
+		// release's to decide.
+		r.warn(fmt.Sprintf("the built image %s is not deleted after releasing its copy: it is in family %s, where the builder put it; delete it once nothing resolves to it there", r.built.Name, r.built.Family))
+	case r.copied:
 		if err := r.c.DeleteImage(ctx, req.Project, r.built.Name); err != nil && !errors.Is(err, gce.ErrNotFound) {
 			r.warn(fmt.Sprintf("could not delete the built image %s after releasing its copy; delete it by hand: %v", r.built.Name, err))
 		} else {

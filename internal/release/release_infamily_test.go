@@ -64,3 +64,61 @@ func TestAnImageAlreadyInTheFamilyBreakingTheConventionIsAWarning(t *testing.T) 
 		t.Errorf("the broken convention is not reported:\n%s", rep.all())
 	}
 }
+
+// TestAnImageInAnotherFamilyIsKeptWhenItsReleaseFails: an image the builder
+// put in another family (image_family = "app-candidate") may be what that
+// family resolves to; a release of it that fails before the move must not
+// return an error either (Packer would delete it), but it is not released:
+// the failure is a warning and Outcome.Error.
+func TestAnImageInAnotherFamilyIsKeptWhenItsReleaseFails(t *testing.T) {
+	for _, method := range []string{"GetFromFamily", "GetImage", "SetLabels", "SetFamily", "ListFamily", "ScanImageUses", "InsertImageFromImage"} {
+		for _, copyMode := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/copy=%v", method, copyMode), func(t *testing.T) {
+				img := built()
+				img.Family = "app-candidate"
+				req := request()
+				req.FailOnRotationError = true
+				if copyMode {
+					img.Name, req.Image, req.Rename = "nginx-latest", "nginx-latest", release.RenameCopy
+				}
+				f := gcetest.New(append(older(2), img, parentImage())...)
+				f.Now = func() time.Time { return now }
+				script := []error{&gce.Error{Kind: gce.ErrInvalid, Method: method, Code: 400, Message: "injected"}}
+				if method == "GetImage" {
+					// The first read is of the built image itself: the
+					// parent's read fails, a warning.
+					script = append([]error{nil}, script...)
+				}
+				f.Fail(method, script...)
+				rep := &recorder{}
+				out, err := release.Run(context.Background(), f, req, rep)
+				if err != nil {
+					t.Fatalf("error %v: Packer would delete %s, which is in family app-candidate", err, img.Name)
+				}
+				cur, ok := f.Image(project, img.Name)
+				if !ok {
+					t.Fatalf("%s was deleted", img.Name)
+				}
+				if out.Released {
+					return // the failure did not stop the release
+				}
+				if cur.Family != "app-candidate" || out.Error == "" || out.BuiltFamily != "app-candidate" ||
+					!strings.Contains(rep.all(), "not failing the build: the image is in family app-candidate") {
+					t.Errorf("family %q, outcome error %q built family %q\n%s", cur.Family, out.Error, out.BuiltFamily, rep.all())
+				}
+				if head := mustHead(t, f); head != "app-v2" {
+					t.Errorf("the family resolves to %s, want app-v2: it was not moved", head)
+				}
+			})
+		}
+	}
+}
+
+func mustHead(t *testing.T, f *gcetest.Fake) string {
+	t.Helper()
+	head, err := f.GetFromFamily(context.Background(), project, family)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return head.Name
+}

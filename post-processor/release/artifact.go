@@ -30,6 +30,10 @@ func (a *Artifact) String() string {
 	switch {
 	case o.DryRun:
 		return fmt.Sprintf("Dry run: image %s would be released into family %s of project %s (nothing was changed)", o.Image, o.Family, o.Project)
+	case !o.Released:
+		// Kept although the release failed: a family holds it (see
+		// PostProcess).
+		return fmt.Sprintf("Image %s NOT released into family %s of project %s (%s); kept: it is in family %s, where the builder put it", o.Image, o.Family, o.Project, o.Error, o.BuiltFamily)
 	case o.Raced:
 		return fmt.Sprintf("Image %s released into family %s of project %s; the family resolves to %s, which raced it in", o.Image, o.Family, o.Project, o.Head)
 	}

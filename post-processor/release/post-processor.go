@@ -12,6 +12,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
 )
 
@@ -35,11 +36,21 @@ func (p *PostProcessor) Configure(raws ...interface{}) error {
 	return p.config.prepare(raws...)
 }
 
-// PostProcess releases the artifact's image. It always keeps the builder's
-// artifact (keep and forceOverride true), and returns an error only while
-// the image is provably not released: on an error Packer skips the keep logic
-// and deletes the builder's image, and a released image must never be
-// deleted (see internal/release).
+// PostProcess releases the artifact's image. It keeps the builder's artifact
+// (keep and forceOverride true) whenever it returns one, and returns an error
+// only while no family is known to hold the image.
+//
+// Packer (v1.14.3, packer/build.go) treats a post-processor's error by
+// skipping the keep logic entirely: keep, forceOverride and the user's
+// keep_input_artifact are not looked at, and unless another post-processor
+// kept it, the builder's artifact is destroyed (googlecompute's Destroy
+// deletes the image, imagefamily-promote's too). Keeping an image therefore
+// means returning no error. An image in a family (googlecompute's
+// image_family, or promote's family) may already be what the family resolves
+// to, so a failure while it is there is reported as an error message and in
+// the report, and the build is not failed (see internal/release); a failure
+// while no family is known to hold it is returned, and its text says what
+// Packer does next.
 func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, source packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
 	const keep, forceOverride = true, true
 	c := &p.config
@@ -47,12 +58,9 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, source
 	if err != nil {
 		return nil, false, false, err
 	}
-	if b.Project != "" && b.Project != c.ProjectID {
-		return nil, false, false, fmt.Errorf("the build created image %s in project %s, but project_id is %s: set project_id to the image project (googlecompute's image_project_id)", b.Image, b.Project, c.ProjectID)
-	}
 	req, err := p.request(b)
 	if err != nil {
-		return nil, false, false, err
+		return p.unread(ui, b, err)
 	}
 	if req.Parent == "" && b.ParentNote != "" {
 		ui.Say(fmt.Sprintf("image %s: no parent recorded: %s; set parent to record it", b.Image, b.ParentNote))
@@ -64,23 +72,83 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, source
 	}
 	client, err := newClient(ctx, c.AuthConfig)
 	if err != nil {
-		return nil, false, false, fmt.Errorf("connecting to Compute Engine: %w", err)
+		return p.unread(ui, b, fmt.Errorf("connecting to Compute Engine: %w", err))
 	}
 	defer client.Close()
 
-	out, err := release.Run(ctx, client, req, ui)
-	if c.ReportFile != "" {
-		if werr := out.WriteFile(c.ReportFile); werr != nil {
-			ui.Error(fmt.Sprintf("image %s: could not write report_file %s: %v", out.Image, c.ReportFile, werr))
-		} else {
-			ui.Say(fmt.Sprintf("image %s: wrote the release report to %s", out.Image, c.ReportFile))
-		}
+	if b.Project != "" && b.Project != c.ProjectID {
+		err := fmt.Errorf("the build created image %s in project %s, but project_id is %s: set project_id to the image project (googlecompute's image_project_id)", b.Image, b.Project, c.ProjectID)
+		return p.elsewhere(ctx, ui, client, b, err)
 	}
+
+	out, err := release.Run(ctx, client, req, ui)
+	p.report(ui, out)
 	if err != nil {
-		// Not released: Packer deletes the built image.
+		// No family is known to hold the image (err says what state it is
+		// in): Packer deletes it.
 		return nil, false, false, err
 	}
 	return &Artifact{out: out, zone: b.Zone}, keep, forceOverride, nil
+}
+
+// unread ends a release that failed before it read anything (err says
+// why): the image is as the builder left it. A dry run keeps it (it never
+// fails the build); otherwise err is returned, saying what Packer does next.
+func (p *PostProcessor) unread(ui packersdk.Ui, b built, err error) (packersdk.Artifact, bool, bool, error) {
+	if p.config.DryRun {
+		return p.keepFailed(ui, b, b.Project, "", err, fmt.Sprintf("DRY RUN: the release would fail: %v", err))
+	}
+	return nil, false, false, fmt.Errorf("%w (nothing was changed, and the image %s was not read: Packer now deletes it, as after any failed post-processor whatever keep_input_artifact says; if the builder put it in a family (googlecompute's image_family), that family falls back to its previous image)", err, b.Image)
+}
+
+// elsewhere ends a release refused because the image is in another project
+// than project_id (err says so). The image is read there: in a family, it is
+// kept (see PostProcess), as it is in a dry run, the refusal reported as an
+// error message and in the report; otherwise err is returned, saying what
+// Packer does next.
+func (p *PostProcessor) elsewhere(ctx context.Context, ui packersdk.Ui, client gce.Compute, b built, err error) (packersdk.Artifact, bool, bool, error) {
+	img, rerr := client.GetImage(ctx, b.Project, b.Image)
+	switch {
+	case p.config.DryRun:
+		return p.keepFailed(ui, b, b.Project, img.Family, err, fmt.Sprintf("DRY RUN: the release would fail: %v", err))
+	case rerr != nil:
+		return nil, false, false, fmt.Errorf("%w (nothing was changed; reading the image in project %s to see whether the builder put it in a family failed too (%v): Packer now deletes it, as after any failed post-processor whatever keep_input_artifact says, and a family holding it falls back to its previous image)", err, b.Project, rerr)
+	case img.Family == "":
+		return nil, false, false, fmt.Errorf("%w (nothing was changed; Packer deletes the unreleased image %s)", err, b.Image)
+	}
+	return p.keepFailed(ui, b, b.Project, img.Family, err, fmt.Sprintf("the release failed and nothing was changed, but not failing the build: the image is in family %s of project %s, where the builder put it, and Packer deletes the image of a failed post-processor whatever keep_input_artifact says: %v",
+		img.Family, b.Project, err))
+}
+
+// keepFailed returns the artifact of a release that failed (err) without
+// failing the build, so that Packer keeps the image: msg, reported as an
+// error message and kept in the report with err, says why. project is where
+// the image is ("" for project_id), family the family it is in.
+func (p *PostProcessor) keepFailed(ui packersdk.Ui, b built, project, family string, err error, msg string) (packersdk.Artifact, bool, bool, error) {
+	c := &p.config
+	if project == "" {
+		project = c.ProjectID
+	}
+	msg = fmt.Sprintf("image %s, family %s: WARNING: %s", b.Image, c.Family, msg)
+	ui.Error(msg)
+	out := &release.Outcome{Project: project, Family: c.Family, Image: b.Image, BuiltImage: b.Image, BuiltFamily: family,
+		SelfLink: lifecycle.ImageRef{Project: project, Name: b.Image}.SelfLink(), DryRun: c.DryRun,
+		Warnings: []string{msg}, Error: err.Error()}
+	p.report(ui, out)
+	return &Artifact{out: out, zone: b.Zone}, true, true, nil
+}
+
+// report writes out to report_file, when one is set.
+func (p *PostProcessor) report(ui packersdk.Ui, out *release.Outcome) {
+	c := &p.config
+	if c.ReportFile == "" {
+		return
+	}
+	if err := out.WriteFile(c.ReportFile); err != nil {
+		ui.Error(fmt.Sprintf("image %s: could not write report_file %s: %v", out.Image, c.ReportFile, err))
+		return
+	}
+	ui.Say(fmt.Sprintf("image %s: wrote the release report to %s", out.Image, c.ReportFile))
 }
 
 // request turns the configuration and the artifact into a release request.

@@ -335,3 +335,129 @@ func TestPostProcessWritesTheReportOfAFailedRelease(t *testing.T) {
 		t.Errorf("report = %s (%v)", b, errors.Join(jerr))
 	}
 }
+
+// TestAFailedReleaseKeepsAnImageAFamilyHolds pins what PostProcess returns
+// when the release fails while the builder may have put the image in a family
+// (googlecompute's image_family). Packer ignores keep and forceOverride when a
+// post-processor returns an error and destroys the builder's artifact
+// (packer/build.go, v1.14.3), so an image that a family holds is kept by
+// returning no error, the failure reported as an error message and in the
+// report; an image no family holds goes with an error that says so, and when
+// whether a family holds it cannot be known, the error says that Packer
+// deletes it.
+func TestAFailedReleaseKeepsAnImageAFamilyHolds(t *testing.T) {
+	noClient := func(context.Context, gce.AuthConfig) (gce.Compute, error) {
+		return nil, errors.New("google: could not find default credentials")
+	}
+	for _, tc := range []struct {
+		name      string
+		image     string
+		family    string // the family the builder put the image in
+		extra     map[string]interface{}
+		newClient func(context.Context, gce.AuthConfig) (gce.Compute, error)
+		script    func(*gcetest.Fake)
+		// wantErr: the build fails (Packer deletes the image), with this
+		// in the error; "" when the image is kept without an error.
+		wantErr string
+		wantMsg string // in the UI's errors when kept
+	}{
+		{name: "wrong project, the builder put the image in the family", image: goodName, family: "app-nginx",
+			extra:   map[string]interface{}{"project_id": "acme-other"},
+			wantMsg: "the image is in family app-nginx of project acme-images, where the builder put it"},
+		{name: "wrong project, the builder put the image in another family", image: goodName, family: "app-candidate",
+			extra:   map[string]interface{}{"project_id": "acme-other"},
+			wantMsg: "the image is in family app-candidate of project acme-images"},
+		{name: "wrong project, no family", image: goodName,
+			extra:   map[string]interface{}{"project_id": "acme-other"},
+			wantErr: "nothing was changed; Packer deletes the unreleased image " + goodName},
+		{name: "wrong project, the image cannot be read there", image: goodName, family: "app-nginx",
+			extra: map[string]interface{}{"project_id": "acme-other"},
+			script: func(f *gcetest.Fake) {
+				f.Fail("GetImage", &gce.Error{Kind: gce.ErrPermissionDenied, Code: 403, Message: "denied"})
+			},
+			wantErr: "a family failed too (: denied (403)): Packer now deletes it"},
+		{name: "no credentials", image: goodName, family: "app-nginx", newClient: noClient,
+			wantErr: "was not read: Packer now deletes it, as after any failed post-processor whatever keep_input_artifact says; if the builder put it in a family"},
+		{name: "no credentials, dry run", image: goodName, family: "app-nginx", newClient: noClient,
+			extra: map[string]interface{}{"dry_run": true}, wantMsg: "DRY RUN: the release would fail: connecting to Compute Engine"},
+		{name: "the built image cannot be read", image: goodName, family: "app-nginx",
+			script: func(f *gcetest.Fake) {
+				f.Fail("GetImage", &gce.Error{Kind: gce.ErrPermissionDenied, Code: 403, Message: "denied"})
+			},
+			wantErr: "whether the builder put it in a family is not known: Packer now deletes it"},
+		{name: "bad name, in another family", image: "nginx-latest", family: "app-candidate",
+			wantMsg: "the family app-nginx was not moved, but not failing the build: the image is in family app-candidate"},
+		{name: "bad name, no family", image: "nginx-latest",
+			wantErr: "the family app-nginx was not moved; Packer deletes the unreleased image nginx-latest"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			imgs := images(tc.image)
+			imgs[len(imgs)-1].Family = tc.family
+			f := gcetest.New(imgs...)
+			f.Now = func() time.Time { return now }
+			report := filepath.Join(t.TempDir(), "release.json")
+			extra := map[string]interface{}{"report_file": report}
+			for k, v := range tc.extra {
+				extra[k] = v
+			}
+			p := configured(t, f, extra)
+			if tc.newClient != nil {
+				p.newClient = tc.newClient
+			}
+			if tc.script != nil {
+				tc.script(f)
+			}
+			u := &ui{}
+			got, keep, force, err := p.PostProcess(context.Background(), u, googlecomputeArtifact(tc.image, "base-v1", "acme-base"))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v\nwant one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got == nil || !keep || !force {
+				t.Fatalf("PostProcess = %v, %v, %v, %v: want the image kept (Packer deletes it on an error, whatever keep says)", got, keep, force, err)
+			}
+			if !strings.Contains(u.errs.String(), tc.wantMsg) {
+				t.Errorf("UI errors lack %q:\n%s", tc.wantMsg, u.errs.String())
+			}
+			if got.State("Released") != false || got.Id() != tc.image {
+				t.Errorf("artifact %s released %v, want %s not released", got.Id(), got.State("Released"), tc.image)
+			}
+			if _, dry := tc.extra["dry_run"]; !dry && !strings.Contains(got.String(), "NOT released") {
+				t.Errorf("artifact says %q", got.String())
+			}
+			cur, ok := f.Image("acme-images", tc.image)
+			if !ok || cur.Family != tc.family {
+				t.Errorf("image %s: present %v, family %q; want it left in %q", tc.image, ok, cur.Family, tc.family)
+			}
+			if m := mutations(f); len(m) != 0 {
+				t.Errorf("changed things: %q", m)
+			}
+			var rep struct {
+				Released    bool   `json:"released"`
+				BuiltFamily string `json:"built_family"`
+				Error       string `json:"error"`
+			}
+			b, rerr := os.ReadFile(report)
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			if jerr := json.Unmarshal(b, &rep); jerr != nil || rep.Released || rep.Error == "" {
+				t.Errorf("report = %s (%v): want not released, with the error", b, jerr)
+			}
+		})
+	}
+}
+
+// mutations lists the calls that change something.
+func mutations(f *gcetest.Fake) []string {
+	var out []string
+	for _, c := range f.Calls() {
+		switch c.Method {
+		case "InsertImageFromImage", "SetFamily", "SetLabels", "Deprecate", "DeleteImage":
+			out = append(out, c.String())
+		}
+	}
+	return out
+}
