@@ -156,8 +156,11 @@ func (r *run) fail(ctx context.Context, err error) error {
 		// when the build was cancelled.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
-		if derr := r.c.DeleteImage(cctx, r.req.Project, r.target); derr != nil {
-			r.rep.Error(fmt.Sprintf("image %s: could not delete the copy made for the failed release: %v", r.target, derr))
+		if derr := r.c.DeleteImage(cctx, r.req.Project, r.target); derr != nil && !errors.Is(derr, gce.ErrNotFound) {
+			// Outside the family and used by nothing, but left behind: the
+			// error and the report say so, so that it is not lost track of.
+			r.warn(fmt.Sprintf("could not delete the copy %s made for the failed release; delete it by hand: %v", r.target, derr))
+			err = fmt.Errorf("%w (the copy %s made for this release could not be deleted and is left outside the family: delete it by hand)", err, r.target)
 		} else {
 			r.rep.Say(fmt.Sprintf("image %s: deleted the copy made for the failed release", r.target))
 		}

@@ -699,3 +699,28 @@ func TestNoRotationUnlessTheFamilyShowsTheRelease(t *testing.T) {
 		t.Errorf("rotation failed %v, rotation %+v\n%s", out.RotationFailed, out.Rotation, rep.all())
 	}
 }
+
+func TestACopyThatCannotBeDeletedAfterAFailedReleaseIsNamedInTheError(t *testing.T) {
+	img := built()
+	img.Name = "nginx-latest"
+	f := fake(img)
+	f.Fail("SetFamily", &gce.Error{Kind: gce.ErrPermissionDenied, Method: "images.patch", Code: 403, Message: "Required 'compute.images.update' permission"})
+	f.Fail("DeleteImage", &gce.Error{Kind: gce.ErrPermissionDenied, Method: "images.delete", Code: 403, Message: "Required 'compute.images.delete' permission"})
+	req := request()
+	req.Image, req.Rename = img.Name, release.RenameCopy
+	out, err := release.Run(context.Background(), f, req, &recorder{})
+	copyName := "debian-12-nginx-1-26-v" + lifecycle.FormatTimestamp(img.CreatedAt)
+	if err == nil || !strings.Contains(err.Error(), "moving the family") || !strings.Contains(err.Error(), copyName+" made for this release could not be deleted") {
+		t.Fatalf("err = %v, want the family move's failure naming the copy left behind", err)
+	}
+	if out.Released {
+		t.Error("Released = true")
+	}
+	copied, ok := f.Image(project, copyName)
+	if !ok || copied.Family == req.Family {
+		t.Fatalf("copy %s: present %v, family %q; want it left outside the family", copyName, ok, copied.Family)
+	}
+	if len(out.Warnings) != 1 || !strings.Contains(out.Warnings[0], "delete it by hand") {
+		t.Errorf("warnings = %q, want one saying to delete the copy by hand", out.Warnings)
+	}
+}
