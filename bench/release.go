@@ -194,13 +194,15 @@ func releaseBuild(ctx context.Context, runPacker func(dir string, args ...string
 	if err != nil {
 		return 0, nil, fmt.Errorf("packer build (post-processor: %v): %v\n%s", with, err, out)
 	}
+	// The build's calls, before the harness's own check below adds one.
+	calls := em.Counts.Methods()
 	if with {
 		head, err := familyHead(em)
 		if err != nil || head != image {
 			return 0, nil, fmt.Errorf("after the release, family %s points to %q (%v), want %s:\n%s", Family, head, err, image, out)
 		}
 	}
-	return d, em.Counts.Methods(), nil
+	return d, calls, nil
 }
 
 // familyHead asks the emulator what family app resolves to.
