@@ -25,7 +25,7 @@ type phased struct {
 }
 
 func (p *phased) Deprecate(ctx context.Context, project, image string, d lifecycle.Deprecation) (err error) {
-	release, err := gce.HoldRequestSlot(ctx)
+	ctx, release, err := asRequest(ctx)
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func (p *phased) Deprecate(ctx context.Context, project, image string, d lifecyc
 	p.requests++
 	p.maxRequests = max(p.maxRequests, p.requests)
 	p.mu.Unlock()
-	err = p.Compute.Deprecate(gce.WithRequestSlots(ctx, nil), project, image, d)
+	err = p.Compute.Deprecate(ctx, project, image, d)
 	p.mu.Lock()
 	p.requests--
 	p.operations++

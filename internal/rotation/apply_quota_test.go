@@ -26,12 +26,11 @@ type absorbing struct {
 }
 
 func (a *absorbing) Deprecate(ctx context.Context, project, image string, d lifecycle.Deprecation) (err error) {
-	release, err := gce.HoldRequestSlot(ctx)
+	ctx, release, err := asRequest(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() { release(err) }()
-	ctx = gce.WithRequestSlots(ctx, nil)
 	a.mu.Lock()
 	a.total++
 	n := a.total

@@ -29,6 +29,18 @@ func family(project string, n int) []lifecycle.Image {
 
 func at(t time.Time) *time.Time { return &t }
 
+// asRequest makes a test wrapper of Compute the request: it holds a slot of
+// the pacing Apply put in ctx, as gce's client does around a request, and
+// returns the context for the Compute underneath, which must not take
+// another.
+func asRequest(ctx context.Context) (context.Context, func(error), error) {
+	release, err := gce.HoldRequestSlot(ctx)
+	if err != nil {
+		return ctx, nil, err
+	}
+	return gce.WithRequestSlots(ctx, nil), release, nil
+}
+
 // throttling wraps a Compute: Deprecate answers with a quota error for the
 // first quotaFirst calls per image, fails for the images in fail, and tracks
 // how many Deprecate requests are in flight at once.
@@ -56,15 +68,11 @@ type throttling struct {
 }
 
 func (t *throttling) Deprecate(ctx context.Context, project, image string, d lifecycle.Deprecation) (err error) {
-	// The wrapper is the request: it holds the slot Apply's pacing hands
-	// out, as gce's client does, and the fake underneath must not take
-	// another.
-	release, err := gce.HoldRequestSlot(ctx)
+	ctx, release, err := asRequest(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() { release(err) }()
-	ctx = gce.WithRequestSlots(ctx, nil)
 	t.mu.Lock()
 	if t.calls == nil {
 		t.calls = map[string]int{}
