@@ -151,10 +151,14 @@ func (g *Gauge) Means() []float64 {
 // DONE. The pauses of a client retrying a refused call lie inside, so this is
 // the applier's parallelism, not merely the calls being served.
 type actions struct {
-	gauge  *Gauge
-	mu     sync.Mutex
-	active map[string]bool   // image -> in flight
-	ops    map[string]string // operation -> image
+	gauge *Gauge
+	// requests follows the image mutation requests being served (from
+	// arrival until the answer, the emulator's latency L included): the
+	// request slots Apply paces, as the server sees them.
+	requests *Gauge
+	mu       sync.Mutex
+	active   map[string]bool   // image -> in flight
+	ops      map[string]string // operation -> image
 }
 
 var opNameRE = regexp.MustCompile(`"name"\s*:\s*"([^"]+)"`)
@@ -194,9 +198,13 @@ func (a *actions) serve(next http.Handler, w http.ResponseWriter, r *http.Reques
 			a.gauge.add(1)
 		}
 		a.mu.Unlock()
+		a.requests.add(1)
 	}
 	rec := &bodyRecorder{ResponseWriter: w, status: http.StatusOK}
 	next.ServeHTTP(rec, r)
+	if img != "" {
+		a.requests.add(-1)
+	}
 	body := rec.body.String()
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -253,7 +261,9 @@ type Emulator struct {
 	URL    string // http://127.0.0.1:PORT
 	Counts *Counts
 	Gauge  *Gauge
-	hs     *http.Server
+	// Requests is the image mutation requests being served, over time.
+	Requests *Gauge
+	hs       *http.Server
 }
 
 // StartEmulator serves an emulator with opts (OnRequest is taken) on
@@ -269,10 +279,10 @@ func StartEmulator(opts emulator.Options) (*Emulator, error) {
 	if err != nil {
 		return nil, err
 	}
-	gauge := newGauge(250 * time.Millisecond)
-	acts := &actions{gauge: gauge, active: map[string]bool{}, ops: map[string]string{}}
+	gauge, requests := newGauge(250*time.Millisecond), newGauge(250*time.Millisecond)
+	acts := &actions{gauge: gauge, requests: requests, active: map[string]bool{}, ops: map[string]string{}}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { acts.serve(srv, w, r) })
-	e := &Emulator{Server: srv, URL: "http://" + ln.Addr().String(), Counts: counts, Gauge: gauge,
+	e := &Emulator{Server: srv, URL: "http://" + ln.Addr().String(), Counts: counts, Gauge: gauge, Requests: requests,
 		hs: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
 	go func() { _ = e.hs.Serve(ln) }()
 	return e, nil
@@ -286,10 +296,12 @@ func (e *Emulator) Reset() {
 	e.Counts.mu.Lock()
 	e.Counts.byMethod, e.Counts.byStatus = map[string]int{}, map[string]int{}
 	e.Counts.mu.Unlock()
-	e.Gauge.mu.Lock()
 	now := time.Now()
-	e.Gauge.start, e.Gauge.last, e.Gauge.peaks, e.Gauge.area = now, now, nil, nil
-	e.Gauge.mu.Unlock()
+	for _, g := range []*Gauge{e.Gauge, e.Requests} {
+		g.mu.Lock()
+		g.start, g.last, g.peaks, g.area = now, now, nil, nil
+		g.mu.Unlock()
+	}
 }
 
 // Close stops the server.

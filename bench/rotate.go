@@ -71,6 +71,10 @@ type RotateResult struct {
 	Peaks []int
 	// Means is the time-weighted mean of the same, per 250 ms.
 	Means []float64
+	// RequestPeaks and RequestMeans are the same for the image mutation
+	// requests being served (arrival to answer): the request slots.
+	RequestPeaks []int
+	RequestMeans []float64
 	// StateErrors lists images whose state after the run is not the one
 	// the fixture's design expects (empty when the run did exactly M).
 	StateErrors []string
@@ -189,6 +193,7 @@ func RunRotate(ctx context.Context, cfg RotateConfig) (RotateResult, error) {
 		res.Throttled += em.Counts.Status(m, 429)
 	}
 	res.Peaks, res.Means = em.Gauge.Peaks(), em.Gauge.Means()
+	res.RequestPeaks, res.RequestMeans = em.Requests.Peaks(), em.Requests.Means()
 	res.ListPages = cfg.Fixture.ForcedListPages()
 	res.TStar = TStar(res.ListPages, res.Expected.Actions, cfg.Parallelism, cfg.Latency, cfg.OpLatency)
 	res.CriticalPages = max(pages(cfg.Fixture.Images), pages(cfg.Fixture.Templates), pages(cfg.Fixture.Instances))

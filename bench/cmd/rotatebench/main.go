@@ -311,13 +311,13 @@ func writeMarkdown(w io.Writer, o options, res results) {
 	fmt.Fprintf(w, "L = %v, Lop = %v, P = %d; in-use scan: %d instance templates (1 in 5 regional) and %d instances with their boot disks; %d images of other families in the project.\n\n",
 		o.latency, o.opLatency, o.parallelism, o.templates, o.instances, o.otherImages)
 	if len(res.Rotate) > 0 {
-		fmt.Fprintln(w, "| N | M | list pages | wall | T* | wall / T* | T*crit | wall / T*crit | T*req | wall / T*req | peak in flight | requests by method | mutations / M | polls / M | images.get | peak RSS | CLI CPU |")
-		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+		fmt.Fprintln(w, "| N | M | list pages | wall | T* | wall / T* | T*crit | wall / T*crit | T*req | wall / T*req | peak in flight | peak requests | requests by method | mutations / M | polls / M | images.get | peak RSS | CLI CPU |")
+		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
 		for _, r := range res.Rotate {
 			m := r.Expected.Actions
-			fmt.Fprintf(w, "| %d | %d | %d | %.2f s | %.2f s | %.2f | %.2f s | %.2f | %.2f s | %.2f | %d | %s | %s | %s | %d | %.1f MiB | %.2f s |\n",
+			fmt.Fprintf(w, "| %d | %d | %d | %.2f s | %.2f s | %.2f | %.2f s | %.2f | %.2f s | %.2f | %d | %d | %s | %s | %s | %d | %.1f MiB | %.2f s |\n",
 				r.Config.Fixture.Images, m, r.ListPages, r.Wall.Seconds(), r.TStar.Seconds(), r.Ratio(), r.TCrit.Seconds(), r.RatioCrit(),
-				r.TReq.Seconds(), r.RatioReq(), slices.Max(append([]int{0}, r.Peaks...)),
+				r.TReq.Seconds(), r.RatioReq(), slices.Max(append([]int{0}, r.Peaks...)), slices.Max(append([]int{0}, r.RequestPeaks...)),
 				methods(r.Calls), perAction(r.Mutations(), m), perAction(r.Polls(), m), r.Calls["images.get"], mib(r.MaxRSS), r.CPU.Seconds())
 		}
 		fmt.Fprintln(w)
@@ -329,6 +329,8 @@ func writeMarkdown(w io.Writer, o options, res results) {
 			t.Wall.Seconds(), u.Wall.Seconds(), t.Wall.Seconds()-u.Wall.Seconds(), 100*(t.Wall.Seconds()/u.Wall.Seconds()-1))
 		fmt.Fprintf(w, "Mean actions in flight per second of the run (seen at the emulator: from an image's first mutation request until the operation of the one that went through is done, the pauses of retries included):\n\n")
 		fmt.Fprintf(w, "- with 429s:    %s\n- without: %s\n\n", perSecond(t.Means), perSecond(u.Means))
+		fmt.Fprintf(w, "Mean image mutation requests being served per second of the run (arrival to answer, what --parallelism bounds):\n\n")
+		fmt.Fprintf(w, "- with 429s:    %s\n- without: %s\n\n", perSecond(t.RequestMeans), perSecond(u.RequestMeans))
 	}
 	if c := res.CatchUp; c != nil {
 		fmt.Fprintf(w, "Catching up (N = %d, the DEPRECATED images due also past their deleted date, as after a month without rotations): M = %d, of which %d write imagefamily-rotated-at before their step; wall %.2f s (T* %.2f s, ratio %.2f); requests: %s; peak RSS %.1f MiB.\n\n",
