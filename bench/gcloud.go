@@ -7,10 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gcloudrun"
 )
 
 // GcloudConfig is the baseline comparison: bench/gcloud-rotate.sh and
@@ -58,28 +58,6 @@ func (g GcloudResult) PerImage(o OursRun) time.Duration {
 // Speedup is how many times faster per image imagefamily rotate is.
 func (g GcloudResult) Speedup(o OursRun) float64 { return g.GcloudWall.Seconds() / o.Wall.Seconds() }
 
-// gcloudEnv is the environment of gcloud calls against endpoint.
-func gcloudEnv(endpoint, configDir string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "CLOUDSDK_") || strings.HasPrefix(name, "GOOGLE_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env,
-		"CLOUDSDK_CONFIG="+configDir,
-		"CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true",
-		"CLOUDSDK_CORE_PROJECT="+Project,
-		"CLOUDSDK_CORE_DISABLE_PROMPTS=1",
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE="+endpoint,
-		"CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=true",
-		"CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=true",
-		"CLOUDSDK_CORE_CHECK_GCE_METADATA=false",
-	)
-}
-
 // RunGcloud runs the script, then imagefamily rotate, each on a fresh
 // emulator holding the same family.
 func RunGcloud(ctx context.Context, cfg GcloudConfig) (GcloudResult, error) {
@@ -106,7 +84,7 @@ func RunGcloud(ctx context.Context, cfg GcloudConfig) (GcloudResult, error) {
 		return res, err
 	}
 	defer os.RemoveAll(configDir)
-	env := gcloudEnv(em.ComputeEndpoint(), configDir)
+	env := gcloudrun.Env(em.ComputeEndpoint(), Project, configDir)
 	// gcloud writes its configuration directory on its first call; a cron
 	// job's gcloud has one already, so that call is not timed.
 	warm := exec.CommandContext(ctx, gcloud, "config", "list")
