@@ -15,16 +15,37 @@ import (
 type mutation struct {
 	requestID string
 	// uncertain is true when an earlier attempt failed in a way that leaves
-	// open whether Compute Engine applied it (a lost response, a 5xx): a
-	// later "already exists" or "not found" may then be our own doing.
+	// open whether Compute Engine applied it (a lost response, a 5xx, or a
+	// quota error): a later "already exists" or "not found" may then be our
+	// own doing.
 	uncertain bool
+	// unanswered is true when an attempt got no answer at all (a broken
+	// connection, a 5xx); a quota error is an answer, a refusal.
+	unanswered bool
 }
 
-// mutate sends a mutation under the retry policy, every attempt carrying the
-// same requestId so that Compute Engine applies it at most once, then waits
-// for its operation. The request holds a slot of ctx's RequestSlots, if any,
-// until it is answered; the wait does not.
-func (c *client) mutate(ctx context.Context, method, resource string, send func(ctx context.Context, requestID string) (*compute.Operation, error)) (mutation, error) {
+// sendFunc sends one attempt of a mutation.
+type sendFunc = func(ctx context.Context, requestID string) (*compute.Operation, error)
+
+// mutate sends a mutation that carries a requestId: mutateOnce, and when the
+// retries ran out after an attempt that went unanswered (ctx still live),
+// Compute Engine may have applied that attempt, or a later one, while every
+// answer was lost: settle decides by the requestId, so that a mutation that
+// happened is never reported as failed (an image left behind by a caller
+// that believes it was not made, a moved family reported as not moved).
+func (c *client) mutate(ctx context.Context, project, method, resource string, send sendFunc) (mutation, error) {
+	m, err := c.mutateOnce(ctx, method, resource, send)
+	if err != nil && m.unanswered && ctx.Err() == nil && Retryable(err) {
+		err = c.settle(ctx, project, m, err, method, resource)
+	}
+	return m, err
+}
+
+// mutateOnce sends a mutation under the retry policy, every attempt carrying
+// the same requestId so that Compute Engine applies it at most once, then
+// waits for its operation. The request holds a slot of ctx's RequestSlots, if
+// any, until it is answered; the wait does not.
+func (c *client) mutateOnce(ctx context.Context, method, resource string, send sendFunc) (mutation, error) {
 	m := mutation{requestID: c.newRequestID()}
 	release, err := HoldRequestSlot(ctx)
 	if err != nil {
@@ -36,6 +57,7 @@ func (c *client) mutate(ctx context.Context, method, resource string, send func(
 		if err != nil {
 			if Retryable(err) {
 				m.uncertain = true
+				m.unanswered = m.unanswered || !isQuota(err)
 			}
 			return err
 		}
@@ -58,28 +80,19 @@ func (c *client) mutate(ctx context.Context, method, resource string, send func(
 // clientOperationId targets it, and then the insert succeeded. Comparing the
 // image's fields would not tell: another run may have made the same image.
 // Without that proof the 409 stands.
-//
-// When the retries run out and an attempt went unanswered (a lost response,
-// a 5xx), Compute Engine may have applied it all the same: the same
-// operation lookup decides (see settle), so that an image that exists is
-// never reported as a failure and left behind by a caller that believes it
-// was not made.
+// When the retries run out unanswered, mutate settles it by the same lookup.
 func (c *client) insertImage(ctx context.Context, project string, img *computepb.Image) (*computepb.Image, error) {
 	name := img.GetName()
 	res := imagePath(project, name)
-	var lost bool
-	m, err := c.mutate(ctx, "images.insert", res, unansweredTracked(&lost, func(ctx context.Context, id string) (*compute.Operation, error) {
+	m, err := c.mutate(ctx, project, "images.insert", res, func(ctx context.Context, id string) (*compute.Operation, error) {
 		return c.images.Insert(ctx, &computepb.InsertImageRequest{Project: project, ImageResource: img, RequestId: proto.String(id)}, noRetry)
-	}))
-	switch {
-	case err != nil && m.uncertain && errors.Is(err, ErrAlreadyExists):
+	})
+	if err != nil && m.uncertain && errors.Is(err, ErrAlreadyExists) {
 		op, ferr := c.findOperation(ctx, project, m.requestID, res)
 		if ferr != nil || op == nil {
 			return nil, annotate(err, "an earlier attempt of this insert may have reached Compute Engine, but no operation carries its requestId "+m.requestID)
 		}
 		err = c.waitFound(ctx, project, op, "images.insert", res)
-	case unanswered(ctx, lost, err):
-		err = c.settle(ctx, project, m, err, "images.insert", res)
 	}
 	if err != nil {
 		return nil, err
@@ -89,17 +102,10 @@ func (c *client) insertImage(ctx context.Context, project string, img *computepb
 
 // setFamily moves name into family with images.patch carrying only family.
 func (c *client) setFamily(ctx context.Context, project, name, family string) error {
-	res := imagePath(project, name)
-	var lost bool
-	m, err := c.mutate(ctx, "images.patch", res, unansweredTracked(&lost, func(ctx context.Context, id string) (*compute.Operation, error) {
+	_, err := c.mutate(ctx, project, "images.patch", imagePath(project, name), func(ctx context.Context, id string) (*compute.Operation, error) {
 		return c.images.Patch(ctx, &computepb.PatchImageRequest{Project: project, Image: name,
 			ImageResource: &computepb.Image{Family: proto.String(family)}, RequestId: proto.String(id)}, noRetry)
-	}))
-	if unanswered(ctx, lost, err) {
-		// Applying it twice would be harmless; reporting a moved family as
-		// not moved is not (a release would call itself failed).
-		err = c.settle(ctx, project, m, err, "images.patch", res)
-	}
+	})
 	return err
 }
 
@@ -138,15 +144,15 @@ func (c *client) setLabels(ctx context.Context, project, name string, read *comp
 		// images.setLabels takes no requestId: the fingerprint guards it. A
 		// retry of a write that was applied gets 412, the re-read then finds
 		// the labels as wanted, and nothing more is written.
-		lost := false
-		_, err = c.mutate(ctx, "images.setLabels", res, unansweredTracked(&lost, func(ctx context.Context, _ string) (*compute.Operation, error) {
+		m, err := c.mutateOnce(ctx, "images.setLabels", res, func(ctx context.Context, _ string) (*compute.Operation, error) {
 			return c.images.SetLabels(ctx, &computepb.SetLabelsImageRequest{Project: project, Resource: name,
 				GlobalSetLabelsRequestResource: &computepb.GlobalSetLabelsRequest{Labels: want, LabelFingerprint: img.LabelFingerprint}}, noRetry)
-		}))
-		if unanswered(ctx, lost, err) {
-			// Every attempt went unanswered, and there is no operation to
-			// look up without a requestId: the labels themselves tell
-			// whether the write (or an equal one) went through.
+		})
+		if err != nil && m.unanswered && ctx.Err() == nil && Retryable(err) {
+			// The retries ran out after an unanswered attempt, and without
+			// a requestId there is no operation to look up: the labels
+			// themselves tell whether the write (or an equal one) went
+			// through.
 			if got, rerr := c.getImage(ctx, project, name); rerr == nil && maps.Equal(got.GetLabels(), want) {
 				return nil
 			}
@@ -168,34 +174,23 @@ func (c *client) setLabels(ctx context.Context, project, name string, read *comp
 
 // deprecate sets the deprecation status of name.
 func (c *client) deprecate(ctx context.Context, project, name string, status *computepb.DeprecationStatus) error {
-	res := imagePath(project, name)
-	var lost bool
-	m, err := c.mutate(ctx, "images.deprecate", res, unansweredTracked(&lost, func(ctx context.Context, id string) (*compute.Operation, error) {
+	_, err := c.mutate(ctx, project, "images.deprecate", imagePath(project, name), func(ctx context.Context, id string) (*compute.Operation, error) {
 		return c.images.Deprecate(ctx, &computepb.DeprecateImageRequest{Project: project, Image: name,
 			DeprecationStatusResource: status, RequestId: proto.String(id)}, noRetry)
-	}))
-	if unanswered(ctx, lost, err) {
-		err = c.settle(ctx, project, m, err, "images.deprecate", res)
-	}
+	})
 	return err
 }
 
 // deleteImage deletes name. A 404 after an attempt whose outcome was unknown
 // means the image is gone, which is what was asked: success. A 404 on the
 // first attempt is ErrNotFound: the caller named an image that was not there.
-// When the retries run out unanswered, the operation lookup decides (see
-// settle).
+// When the retries run out unanswered, mutate settles it.
 func (c *client) deleteImage(ctx context.Context, project, name string) error {
-	res := imagePath(project, name)
-	var lost bool
-	m, err := c.mutate(ctx, "images.delete", res, unansweredTracked(&lost, func(ctx context.Context, id string) (*compute.Operation, error) {
+	m, err := c.mutate(ctx, project, "images.delete", imagePath(project, name), func(ctx context.Context, id string) (*compute.Operation, error) {
 		return c.images.Delete(ctx, &computepb.DeleteImageRequest{Project: project, Image: name, RequestId: proto.String(id)}, noRetry)
-	}))
+	})
 	if err != nil && m.uncertain && errors.Is(err, ErrNotFound) {
 		return nil
-	}
-	if unanswered(ctx, lost, err) {
-		err = c.settle(ctx, project, m, err, "images.delete", res)
 	}
 	return err
 }

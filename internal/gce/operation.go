@@ -147,32 +147,7 @@ func (c *client) waitFound(ctx context.Context, project string, op *computepb.Op
 	return operationError(op, method, resource)
 }
 
-// sendFunc sends one attempt of a mutation (see mutate).
-type sendFunc = func(ctx context.Context, requestID string) (*compute.Operation, error)
-
-// unansweredTracked wraps send so that *lost records whether an attempt went
-// unanswered in a way that leaves open whether Compute Engine applied it: a
-// broken connection or a 5xx. A quota error (429, 403 rate limit) is an
-// answer: Compute Engine refused that attempt.
-func unansweredTracked(lost *bool, send sendFunc) sendFunc {
-	return func(ctx context.Context, requestID string) (*compute.Operation, error) {
-		op, err := send(ctx, requestID)
-		if err != nil && Retryable(err) && !isQuota(err) {
-			*lost = true
-		}
-		return op, err
-	}
-}
-
-// unanswered reports whether a mutation ended with its retries spent on
-// failures while some attempt went unanswered (lost, see unansweredTracked),
-// ctx still live: Compute Engine may have applied that attempt, or a later
-// one, while every answer was lost.
-func unanswered(ctx context.Context, lost bool, err error) bool {
-	return err != nil && lost && ctx.Err() == nil && Retryable(err)
-}
-
-// settle decides an unanswered mutation m (see unanswered) by its requestId:
+// settle decides an unanswered mutation m (see mutate) by its requestId:
 // the global operation whose clientOperationId it is, if Compute Engine has
 // one, is waited for and its outcome returned, success or its own error.
 // Without one, no attempt was applied and err stands, saying so; when the
