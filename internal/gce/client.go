@@ -55,6 +55,8 @@ type client struct {
 	retry        *retrier
 	opTimeout    time.Duration
 	newRequestID func() string
+	// opened are the generated clients New built, for Close.
+	opened []interface{ Close() error }
 }
 
 // New builds a Compute client from the authentication configuration.
@@ -73,62 +75,41 @@ func New(ctx context.Context, auth AuthConfig, opts ...Option) (Compute, error) 
 	}
 	copts = append(copts, s.extra...)
 	c := &client{retry: newRetrier(s.backoff), opTimeout: s.opTimeout, newRequestID: s.newRequestID}
-	var errs []error
-	build := func(name string, f func() error) {
-		if err := f(); err != nil {
-			errs = append(errs, fmt.Errorf("compute %s client: %w", name, err))
-		}
-	}
-	build("images", func() (err error) { c.images, err = compute.NewImagesRESTClient(ctx, copts...); return })
-	build("image family views", func() (err error) {
-		c.families, err = compute.NewImageFamilyViewsRESTClient(ctx, copts...)
-		return
-	})
-	build("global operations", func() (err error) {
-		c.globalOps, err = compute.NewGlobalOperationsRESTClient(ctx, copts...)
-		return
-	})
-	build("instance templates", func() (err error) {
-		c.templates, err = compute.NewInstanceTemplatesRESTClient(ctx, copts...)
-		return
-	})
-	build("instances", func() (err error) { c.instances, err = compute.NewInstancesRESTClient(ctx, copts...); return })
-	build("disks", func() (err error) { c.disks, err = compute.NewDisksRESTClient(ctx, copts...); return })
-	if len(errs) > 0 {
+	err = errors.Join(
+		open(ctx, c, &c.images, "images", compute.NewImagesRESTClient, copts),
+		open(ctx, c, &c.families, "image family views", compute.NewImageFamilyViewsRESTClient, copts),
+		open(ctx, c, &c.globalOps, "global operations", compute.NewGlobalOperationsRESTClient, copts),
+		open(ctx, c, &c.templates, "instance templates", compute.NewInstanceTemplatesRESTClient, copts),
+		open(ctx, c, &c.instances, "instances", compute.NewInstancesRESTClient, copts),
+		open(ctx, c, &c.disks, "disks", compute.NewDisksRESTClient, copts),
+	)
+	if err != nil {
 		_ = c.Close()
-		return nil, errors.Join(errs...)
+		return nil, err
 	}
 	return c, nil
+}
+
+// open builds one generated client into dst and notes it for Close, so that
+// a New that fails half-way closes exactly what it built.
+func open[T interface{ Close() error }](ctx context.Context, c *client, dst *T, name string,
+	newClient func(context.Context, ...option.ClientOption) (T, error), opts []option.ClientOption) error {
+	cl, err := newClient(ctx, opts...)
+	if err != nil {
+		return fmt.Errorf("compute %s client: %w", name, err)
+	}
+	*dst = cl
+	c.opened = append(c.opened, cl)
+	return nil
 }
 
 // Close releases every underlying client.
 func (c *client) Close() error {
 	var errs []error
-	for _, cl := range []interface{ Close() error }{c.images, c.families, c.globalOps, c.templates, c.instances, c.disks} {
-		if cl != nil && !isNilCloser(cl) {
-			errs = append(errs, cl.Close())
-		}
+	for _, cl := range c.opened {
+		errs = append(errs, cl.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// isNilCloser catches typed nil pointers left by a failed New.
-func isNilCloser(c interface{ Close() error }) bool {
-	switch v := c.(type) {
-	case *compute.ImagesClient:
-		return v == nil
-	case *compute.ImageFamilyViewsClient:
-		return v == nil
-	case *compute.GlobalOperationsClient:
-		return v == nil
-	case *compute.InstanceTemplatesClient:
-		return v == nil
-	case *compute.InstancesClient:
-		return v == nil
-	case *compute.DisksClient:
-		return v == nil
-	}
-	return false
 }
 
 // call runs fn under the retry policy and maps its error for method and

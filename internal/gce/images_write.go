@@ -24,6 +24,13 @@ type mutation struct {
 	unanswered bool
 }
 
+// unsettled reports whether err, the outcome of m, leaves open whether
+// Compute Engine applied it: the retries ran out after an attempt that went
+// unanswered, and ctx is still live to find out.
+func (m mutation) unsettled(ctx context.Context, err error) bool {
+	return err != nil && m.unanswered && ctx.Err() == nil && Retryable(err)
+}
+
 // sendFunc sends one attempt of a mutation.
 type sendFunc = func(ctx context.Context, requestID string) (*compute.Operation, error)
 
@@ -35,7 +42,7 @@ type sendFunc = func(ctx context.Context, requestID string) (*compute.Operation,
 // that believes it was not made, a moved family reported as not moved).
 func (c *client) mutate(ctx context.Context, project, method, resource string, send sendFunc) (mutation, error) {
 	m, err := c.mutateOnce(ctx, method, resource, send)
-	if err != nil && m.unanswered && ctx.Err() == nil && Retryable(err) {
+	if m.unsettled(ctx, err) {
 		err = c.settle(ctx, project, m, err, method, resource)
 	}
 	return m, err
@@ -148,7 +155,7 @@ func (c *client) setLabels(ctx context.Context, project, name string, read *comp
 			return c.images.SetLabels(ctx, &computepb.SetLabelsImageRequest{Project: project, Resource: name,
 				GlobalSetLabelsRequestResource: &computepb.GlobalSetLabelsRequest{Labels: want, LabelFingerprint: img.LabelFingerprint}}, noRetry)
 		})
-		if err != nil && m.unanswered && ctx.Err() == nil && Retryable(err) {
+		if m.unsettled(ctx, err) {
 			// The retries ran out after an unanswered attempt, and without
 			// a requestId there is no operation to look up: the labels
 			// themselves tell whether the write (or an equal one) went
