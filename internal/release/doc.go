@@ -13,11 +13,12 @@
 //
 //   - Before the family moves (the image cannot be read, is not READY and
 //     ACTIVE, breaks the naming convention, cannot be copied or labelled,
-//     the project is wrong, and with FailOnRotationError the rotation cannot
-//     be read or planned), Run returns an error. Packer then deletes the built
-//     image, as it does after any failed post-processor: nothing resolved to
-//     it through the family, and a failed release leaves nothing behind. A
-//     copy Run made itself (Rename = RenameCopy) is deleted by Run.
+//     the project is wrong, and with FailOnRotationError the family or what
+//     uses its images cannot be read), Run returns an error. Packer then
+//     deletes the built image, as it does after any failed post-processor:
+//     nothing resolved to it through the family, and a failed release leaves
+//     nothing behind. A copy Run made itself (Rename = RenameCopy) is deleted
+//     by Run.
 //   - When the family move itself fails, Run reads the image back. Only when
 //     that read says the image is not in the family is the failure returned;
 //     when the move went through anyway, or the read fails too, the image is
@@ -38,11 +39,11 @@
 //     verification, a failed read of the family, failed rotation actions and
 //     a failed clean-up of the uncopied image are reported through
 //     Reporter.Error and in the Outcome (Warnings, RotationFailed), and the
-//     release stands. With FailOnRotationError the rotation is additionally
-//     read and planned before the family moves, so that the failures which can
-//     be known beforehand (no permission to list the family or to scan what
-//     uses its images, in_use_projects that cannot be read) still fail the
-//     build while the image can safely go.
+//     release stands. With FailOnRotationError the rotation's input is
+//     additionally read (rotation.Gather) before the family moves, so that
+//     the failures which can be known beforehand (no permission to list the
+//     family or to scan what uses its images, in_use_projects that cannot be
+//     read) still fail the build while the image can safely go.
 //
 // Invariant, tested over every injected failure: err != nil implies
 // !Outcome.Released and Outcome.BuiltFamily == "".

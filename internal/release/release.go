@@ -108,7 +108,6 @@ func Run(ctx context.Context, c gce.Compute, req Request, rep Reporter) (out *Ou
 	if err := r.prepare(ctx); err != nil {
 		if req.DryRun {
 			// A dry run never fails the build: Packer would delete the image.
-			r.out.DryRun = true
 			r.out.Error = err.Error()
 			rep.Error(fmt.Sprintf("image %s, family %s: DRY RUN: the release would fail: %v", r.target, req.Family, err))
 			return r.out, nil
@@ -483,7 +482,6 @@ func (r *run) rotationProblem(msg string) {
 // dryRun prints what the release would do.
 func (r *run) dryRun(ctx context.Context) {
 	req := r.req
-	r.out.DryRun = true
 	if r.copy {
 		r.say("DRY RUN: would copy %s to %s, release the copy and delete %s", r.built.Name, r.target, r.built.Name)
 	}
@@ -547,9 +545,10 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
+// parallelism is the rotation's Parallelism as rotation.Apply applies it.
 func parallelism(n int) int {
 	if n <= 0 {
-		return 4
+		return rotation.DefaultParallelism
 	}
 	return n
 }

@@ -39,7 +39,8 @@ type Options struct {
 }
 
 const (
-	defaultParallelism = 4
+	// DefaultParallelism is Options.Parallelism when it is zero or less.
+	DefaultParallelism = 4
 	// PendingPerSlot is the default Options.Pending per request slot: enough
 	// open operation waits that the slots stay busy while operations run
 	// up to seven times as long as a request takes to be answered.
@@ -51,7 +52,7 @@ const (
 
 func (o Options) withDefaults() Options {
 	if o.Parallelism <= 0 {
-		o.Parallelism = defaultParallelism
+		o.Parallelism = DefaultParallelism
 	}
 	if o.Pending <= 0 {
 		o.Pending = PendingPerSlot * o.Parallelism
@@ -86,24 +87,6 @@ type aimd struct {
 
 func newAIMD(max int) *aimd { return &aimd{max: max, cur: max} }
 
-func (a *aimd) limit() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.cur
-}
-
-func (a *aimd) throttled() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.cut()
-}
-
-func (a *aimd) succeeded() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.grow()
-}
-
 func (a *aimd) cut() {
 	a.cur = max(1, a.cur/2)
 	a.cuts++
@@ -112,13 +95,6 @@ func (a *aimd) cut() {
 func (a *aimd) grow() {
 	a.cur = min(a.max, a.cur+1)
 	a.grant()
-}
-
-// epoch names the current limit, for throttledSince.
-func (a *aimd) epoch() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.cuts
 }
 
 // throttledSince halves the limit for a quota error that gce absorbed in a

@@ -105,3 +105,35 @@ func (t *throttling) Deprecate(ctx context.Context, project, image string, d lif
 	}
 	return t.Compute.Deprecate(ctx, project, image, d)
 }
+
+// The aimd methods below are what tests read and drive the limit with;
+// Apply goes through Acquire, Release and throttledSince.
+
+func (a *aimd) limit() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cur
+}
+
+// throttled is a quota error the retries did not absorb (Release with
+// ErrQuota, without the slot).
+func (a *aimd) throttled() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.cut()
+}
+
+// succeeded is a request answered without one (Release with nil, without
+// the slot).
+func (a *aimd) succeeded() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.grow()
+}
+
+// epoch names the current limit, as Acquire notes it for throttledSince.
+func (a *aimd) epoch() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cuts
+}
