@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/family"
+	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/name"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
@@ -166,8 +167,10 @@ func (c *Config) prepare(raws ...interface{}) error {
 	for _, err := range c.checkLabels() {
 		add(err)
 	}
-	if _, err := c.convention(); err != nil {
-		add(err)
+	if conv := c.convention(); conv != nil {
+		for _, err := range name.CheckConvention("naming.", *conv, name.ProbeTime) {
+			add(err)
+		}
 	}
 	switch c.Rename {
 	case "", string(release.RenameNever):
@@ -226,22 +229,13 @@ func (c *Config) checkLabels() []error {
 }
 
 // convention is the naming block as a lifecycle.Convention; nil when the
-// block is absent or holds values not known yet (packer validate).
-func (c *Config) convention() (*lifecycle.Convention, error) {
+// block is absent. prepare checks it as data "imagefamily-name" does.
+func (c *Config) convention() *lifecycle.Convention {
 	n := c.Naming
 	if n == (Naming{}) {
-		return nil, nil
+		return nil
 	}
-	conv := &lifecycle.Convention{Template: n.Template, OS: n.OS, Software: n.Software, Version: n.Version}
-	for _, v := range []string{n.OS, n.Software, n.Version, n.Template} {
-		if family.Unknown(v) {
-			return conv, nil
-		}
-	}
-	if _, err := conv.Pattern(); err != nil {
-		return nil, err
-	}
-	return conv, nil
+	return &lifecycle.Convention{Template: n.Template, OS: n.OS, Software: n.Software, Version: n.Version}
 }
 
 // policy is the rotation block over lifecycle.DefaultPolicy, with every

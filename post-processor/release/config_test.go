@@ -107,7 +107,7 @@ func TestConfigureRejectsEveryBadValueNamingTheOption(t *testing.T) {
 		{"label key lineage", with(map[string]interface{}{"labels": map[string]string{"imagefamily-parent-image": "x"}}), []string{"labels", "imagefamily-parent-image"}},
 		{"label value bad", with(map[string]interface{}{"labels": map[string]string{"team": "Web Team"}}), []string{"labels", "team"}},
 		{"naming template bad", with(map[string]interface{}{"naming": map[string]interface{}{"template": "{os}-{bad}", "os": "x"}}), []string{"naming", "{bad}"}},
-		{"naming part missing", with(map[string]interface{}{"naming": map[string]interface{}{"os": "debian-12"}}), []string{"naming", "software"}},
+		{"naming part missing", with(map[string]interface{}{"naming": map[string]interface{}{"os": "debian-12"}}), []string{"naming.software must be set", "naming.version must be set"}},
 		{"rename unknown", with(map[string]interface{}{"rename": "always"}), []string{"rename \"always\"", "never", "copy"}},
 		{"rename copy without naming", with(map[string]interface{}{"rename": "copy"}), []string{"rename = \"copy\" needs a naming block"}},
 		{"description without copy", with(map[string]interface{}{"description": "x"}), []string{"description", "image_description"}},

@@ -96,7 +96,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, source
 // fails the build); otherwise err is returned, saying what Packer does next.
 func (p *PostProcessor) unread(ui packersdk.Ui, b built, err error) (packersdk.Artifact, bool, bool, error) {
 	if p.config.DryRun {
-		return p.keepFailed(ui, b, b.Project, "", err, fmt.Sprintf("DRY RUN: the release would fail: %v", err))
+		return p.keepFailed(ui, b, "", err, fmt.Sprintf("DRY RUN: the release would fail: %v", err))
 	}
 	return nil, false, false, fmt.Errorf("%w (nothing was changed, and the image %s was not read: Packer now deletes it, as after any failed post-processor whatever keep_input_artifact says; if the builder put it in a family (googlecompute's image_family), that family falls back to its previous image)", err, b.Image)
 }
@@ -110,22 +110,23 @@ func (p *PostProcessor) elsewhere(ctx context.Context, ui packersdk.Ui, client g
 	img, rerr := client.GetImage(ctx, b.Project, b.Image)
 	switch {
 	case p.config.DryRun:
-		return p.keepFailed(ui, b, b.Project, img.Family, err, fmt.Sprintf("DRY RUN: the release would fail: %v", err))
+		return p.keepFailed(ui, b, img.Family, err, fmt.Sprintf("DRY RUN: the release would fail: %v", err))
 	case rerr != nil:
 		return nil, false, false, fmt.Errorf("%w (nothing was changed; reading the image in project %s to see whether the builder put it in a family failed too (%v): Packer now deletes it, as after any failed post-processor whatever keep_input_artifact says, and a family holding it falls back to its previous image)", err, b.Project, rerr)
 	case img.Family == "":
 		return nil, false, false, fmt.Errorf("%w (nothing was changed; Packer deletes the unreleased image %s)", err, b.Image)
 	}
-	return p.keepFailed(ui, b, b.Project, img.Family, err, fmt.Sprintf("the release failed and nothing was changed, but not failing the build: the image is in family %s of project %s, where the builder put it, and Packer deletes the image of a failed post-processor whatever keep_input_artifact says: %v",
+	return p.keepFailed(ui, b, img.Family, err, fmt.Sprintf("the release failed and nothing was changed, but not failing the build: the image is in family %s of project %s, where the builder put it, and Packer deletes the image of a failed post-processor whatever keep_input_artifact says: %v",
 		img.Family, b.Project, err))
 }
 
 // keepFailed returns the artifact of a release that failed (err) without
 // failing the build, so that Packer keeps the image: msg, reported as an
-// error message and kept in the report with err, says why. project is where
-// the image is ("" for project_id), family the family it is in.
-func (p *PostProcessor) keepFailed(ui packersdk.Ui, b built, project, family string, err error, msg string) (packersdk.Artifact, bool, bool, error) {
+// error message and kept in the report with err, says why. The image is in
+// b.Project (project_id when the artifact does not say), in family.
+func (p *PostProcessor) keepFailed(ui packersdk.Ui, b built, family string, err error, msg string) (packersdk.Artifact, bool, bool, error) {
 	c := &p.config
+	project := b.Project
 	if project == "" {
 		project = c.ProjectID
 	}
@@ -154,10 +155,6 @@ func (p *PostProcessor) report(ui packersdk.Ui, out *release.Outcome) {
 // request turns the configuration and the artifact into a release request.
 func (p *PostProcessor) request(b built) (release.Request, error) {
 	c := &p.config
-	conv, err := c.convention()
-	if err != nil {
-		return release.Request{}, err
-	}
 	policy, errs := c.policy()
 	if len(errs) > 0 {
 		return release.Request{}, errors.Join(errs...)
@@ -172,7 +169,7 @@ func (p *PostProcessor) request(b built) (release.Request, error) {
 	}
 	return release.Request{
 		Project: c.ProjectID, Family: c.Family, Image: b.Image, Parent: parent,
-		Labels: c.Labels, Convention: conv, Rename: rename, Description: c.Description,
+		Labels: c.Labels, Convention: c.convention(), Rename: rename, Description: c.Description,
 		Policy: policy, InUseProjects: c.Rotation.InUseProjects, Parallelism: c.Rotation.Parallelism,
 		DryRun: c.DryRun, FailOnRotationError: c.FailOnRotationError,
 	}, nil

@@ -37,16 +37,6 @@ type built struct {
 	Zone string
 }
 
-// hcpImage is registryimage.Image as it arrives through the plugin RPC
-// boundary: a msgpack map (map[interface{}]interface{}), never the struct.
-type hcpImage struct {
-	ImageID        string
-	ProviderName   string
-	ProviderRegion string
-	Labels         map[string]string
-	SourceImageID  string
-}
-
 // generatedData is googlecompute's generated_data.
 type generatedData struct {
 	SourceImageName string `mapstructure:"SourceImageName"`
@@ -93,7 +83,9 @@ func googlecomputeSource(a packersdk.Artifact, b built) (built, error) {
 	if name := stateString(a, "ImageName"); name != "" {
 		b.Image = name
 	}
-	var meta hcpImage
+	// The HCP metadata arrives through the plugin RPC boundary as a msgpack
+	// map (map[interface{}]interface{}), never the struct: decoded into it.
+	var meta registryimage.Image
 	if err := decodeState(a.State(registryimage.ArtifactStateURI), &meta); err != nil {
 		return b, fmt.Errorf("reading the googlecompute artifact's %s: %w", registryimage.ArtifactStateURI, err)
 	}
