@@ -100,7 +100,12 @@ func TestAnImageInAnotherFamilyIsKeptWhenItsReleaseFails(t *testing.T) {
 					t.Fatalf("%s was deleted", img.Name)
 				}
 				if out.Released {
-					return // the failure did not stop the release
+					// The failure did not stop the release: what was
+					// released is in the family.
+					if rel, ok := f.Image(project, out.Image); !ok || rel.Family != family {
+						t.Errorf("released %s: present %v, family %q; want it in %s", out.Image, ok, rel.Family, family)
+					}
+					return
 				}
 				if cur.Family != "app-candidate" || out.Error == "" || out.BuiltFamily != "app-candidate" ||
 					!strings.Contains(rep.all(), "not failing the build: the image is in family app-candidate") {
