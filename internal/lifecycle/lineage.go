@@ -121,18 +121,6 @@ func checkHead(s Snapshot, byFamily map[familyKey]Snapshot, byImage map[ImageRef
 	return h
 }
 
-// OutdatedHeads lists the family heads built on a parent that is no longer
-// its family's head (see CheckLineage), with the parent to rebuild on.
-func OutdatedHeads(families []Snapshot) []HeadLineage {
-	var out []HeadLineage
-	for _, h := range CheckLineage(families) {
-		if h.Verdict == VerdictOutdated {
-			out = append(out, h)
-		}
-	}
-	return out
-}
-
 // Relation is how a descendant came from its parent.
 type Relation string
 

@@ -72,15 +72,6 @@ func TestCheckLineage(t *testing.T) {
 	if got[3].ParentFamily != "base-debian-12" || got[3].Parent != (ImageRef{Project: "acme-images", Name: "base-v2"}) {
 		t.Errorf("api: the parent family comes from the parent image when the label is missing: %+v", got[3])
 	}
-
-	out := OutdatedHeads([]Snapshot{base, runtime, web, api, orphan, gone, dead, empty})
-	var names []string
-	for _, h := range out {
-		names = append(names, h.Family)
-	}
-	if strings.Join(names, ",") != "runtime,gone" {
-		t.Errorf("OutdatedHeads = %v, want runtime,gone", names)
-	}
 }
 
 func TestDescendantsFollowEveryGenerationAndFamily(t *testing.T) {

@@ -325,32 +325,3 @@ func usesString(uses []Use) string {
 	}
 	return strings.Join(names, ", ")
 }
-
-// Apply returns the snapshot as it is after the plan's actions: what the
-// applier would leave behind, for dry runs and tests.
-func Apply(s Snapshot, p RotationPlan) Snapshot {
-	out := s.Clone()
-	acts := map[ImageRef]Entry{}
-	for _, e := range p.Entries {
-		if e.Action != ActionNone {
-			acts[s.refOf(e.Image)] = e
-		}
-	}
-	kept := out.Images[:0]
-	for _, img := range out.Images {
-		e, ok := acts[s.refOf(img)]
-		switch {
-		case !ok:
-		case e.Action == ActionPurge:
-			continue
-		default:
-			img.Deprecation = e.Deprecation.clone()
-			if e.Labels != nil {
-				img.Labels = maps.Clone(e.Labels)
-			}
-		}
-		kept = append(kept, img)
-	}
-	out.Images = kept
-	return out
-}

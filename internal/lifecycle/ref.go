@@ -42,13 +42,6 @@ func (r ImageRef) WithDefaultProject(project string) ImageRef {
 	return r
 }
 
-// SameImage reports whether two references point at the same image or family
-// once both are resolved against defaultProject.
-func (r ImageRef) SameImage(o ImageRef, defaultProject string) bool {
-	a, b := r.WithDefaultProject(defaultProject), o.WithDefaultProject(defaultProject)
-	return a == b
-}
-
 // ParseImageRef reduces any spelling of an image reference to an ImageRef.
 // Accepted: http(s)://HOST[/compute/v1|beta|alpha]/projects/P/global/images/N
 // (a query string is ignored), the same without scheme (HOST is recognised by

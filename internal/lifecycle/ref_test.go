@@ -88,18 +88,3 @@ func TestImageRefStringAndSelfLinkAreCanonical(t *testing.T) {
 		}
 	}
 }
-
-func TestSameImageResolvesTheDefaultProject(t *testing.T) {
-	a, _ := ParseImageRef("global/images/web-v1")
-	b, _ := ParseImageRef("http://127.0.0.1:9/compute/v1/projects/acme/global/images/web-v1")
-	if !a.SameImage(b, "acme") {
-		t.Errorf("global/images/web-v1 in acme should be the same image as acme's web-v1")
-	}
-	if a.SameImage(b, "other") {
-		t.Errorf("global/images/web-v1 in other should not be acme's web-v1")
-	}
-	f, _ := ParseImageRef("global/images/family/web-v1")
-	if f.SameImage(a, "acme") {
-		t.Errorf("a family reference is not the image of the same name")
-	}
-}

@@ -262,31 +262,3 @@ func (p RollbackPlan) copyProject() string {
 	}
 	return p.Target.Project
 }
-
-// ApplyRollback returns the snapshot as it is after the rollback plan: the
-// copy (created at the plan's now) added, the steps written.
-func ApplyRollback(s Snapshot, p RollbackPlan) (Snapshot, error) {
-	out := s.Clone()
-	if p.Rerelease != nil && !p.Rerelease.Existing {
-		if p.Rerelease.Name == "" {
-			return Snapshot{}, fmt.Errorf("rollback: the copy of %s has no name yet: call Named first", p.Target.Name)
-		}
-		src := p.Rerelease.Source
-		ref := ImageRef{Project: p.copyProject(), Name: p.Rerelease.Name}
-		out.Images = append(out.Images, Image{
-			Name: ref.Name, Project: ref.Project, Family: s.Family, CreatedAt: p.Now, Status: StatusReady,
-			Labels: maps.Clone(p.Rerelease.Labels), SelfLink: ref.SelfLink(),
-			Architecture: src.Architecture, DiskSizeGB: src.DiskSizeGB,
-		})
-	}
-	steps := map[ImageRef]RollbackStep{}
-	for _, st := range p.Steps {
-		steps[s.refOf(st.Image)] = st
-	}
-	for i, img := range out.Images {
-		if st, ok := steps[s.refOf(img)]; ok {
-			out.Images[i].Deprecation = st.Deprecation.clone()
-		}
-	}
-	return out, nil
-}
