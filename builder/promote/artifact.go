@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -88,7 +90,7 @@ func (a *Artifact) State(name string) interface{} {
 			labels["family"] = a.image.Family
 		}
 		var tags []string
-		for _, k := range sortedKeys(a.image.Labels) {
+		for _, k := range slices.Sorted(maps.Keys(a.image.Labels)) {
 			tags = append(tags, k+":"+a.image.Labels[k])
 		}
 		if len(tags) > 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -174,13 +173,4 @@ func promotedLabels(src lifecycle.Image, naming *NamingConfig, user map[string]s
 		return nil, err
 	}
 	return lifecycle.MergeLabels(nil, lineage, user)
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

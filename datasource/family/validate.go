@@ -3,9 +3,12 @@ package family
 import (
 	"fmt"
 	"regexp"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 )
 
-// These checks are shared with the promote builder, which takes the same
+// These checks are shared with the other components (the promote builder,
+// the release post-processor, data "imagefamily-name"), which take the same
 // kinds of values. Each error names the option, the value and the rule.
 
 // Unknown reports whether v is the placeholder Packer passes for a value that
@@ -17,7 +20,6 @@ var (
 	// projectIDRE is Google Cloud's project ID rule, with the legacy
 	// domain-scoped form (example.com:my-project).
 	projectIDRE = regexp.MustCompile(`^([a-z][-a-z0-9.]*[a-z0-9]:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
-	nameRE      = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 	zoneRE      = regexp.MustCompile(`^[a-z]+(-[a-z]+)*[0-9]+-[a-z]$`)
 )
 
@@ -30,13 +32,13 @@ func CheckProjectID(option, v string) error {
 }
 
 // CheckName checks a set image or family name option against Compute
-// Engine's rule.
+// Engine's rule (lifecycle.ValidateName), in the option's words.
 func CheckName(option, v string) error {
-	if Unknown(v) || (len(v) <= 63 && nameRE.MatchString(v)) {
+	if Unknown(v) || lifecycle.ValidateName(v) == nil {
 		return nil
 	}
-	if len(v) > 63 {
-		return fmt.Errorf("%s %q is %d characters long: Compute Engine names have at most 63", option, v, len(v))
+	if len(v) > lifecycle.MaxNameLength {
+		return fmt.Errorf("%s %q is %d characters long: Compute Engine names have at most %d", option, v, len(v), lifecycle.MaxNameLength)
 	}
 	return fmt.Errorf("%s %q is not a valid Compute Engine name: a lower-case letter, then lower-case letters, digits and \"-\", not ending with \"-\" (e.g. base-debian-12)", option, v)
 }

@@ -12,6 +12,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/family"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 )
 
@@ -68,10 +69,6 @@ type DatasourceOutput struct {
 // and so its shortening, does not depend on the time.
 var ProbeTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// unknown is what Packer passes for a value that is not known yet (another
-// data source's output during `packer validate`).
-const unknown = "<unknown>"
-
 // Prepare decodes raws into c and reports every invalid option.
 func (c *Config) Prepare(raws ...interface{}) error {
 	if err := config.Decode(c, nil, raws...); err != nil {
@@ -81,7 +78,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	add := func(err error) { errs = packersdk.MultiErrorAppend(errs, err) }
 
 	probe := ProbeTime
-	if c.Timestamp != "" && c.Timestamp != unknown {
+	if c.Timestamp != "" && !family.Unknown(c.Timestamp) {
 		t, err := time.Parse(time.RFC3339, c.Timestamp)
 		if err != nil {
 			add(fmt.Errorf("timestamp %q is not an RFC 3339 time: write e.g. 2026-11-26T06:47:30Z (or leave it out to use the time the build runs)", c.Timestamp))
@@ -109,7 +106,7 @@ func (c *Config) convention() lifecycle.Convention {
 // prefix is put before the option names in messages ("naming." for a
 // naming block). Parts and a template that are not known yet pass.
 func CheckConvention(prefix string, conv lifecycle.Convention, probe time.Time) []error {
-	if conv.Template == unknown {
+	if family.Unknown(conv.Template) {
 		return nil
 	}
 	tpl := conv.TemplateOrDefault()
