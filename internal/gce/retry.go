@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -187,12 +188,15 @@ func Retryable(err error) bool {
 		}
 		return false
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+	// A connection the server reset or closed under the request (net.ErrClosed:
+	// the client wrote to a connection that was closed meanwhile).
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) {
 		return true
 	}
 	// Some transports lose the error's type on the way up; their text stays.
 	s := err.Error()
 	return strings.Contains(s, "connection reset by peer") || strings.Contains(s, "broken pipe") ||
-		strings.Contains(s, "server closed the connection") || strings.Contains(s, "unexpected EOF")
+		strings.Contains(s, "server closed the connection") || strings.Contains(s, "unexpected EOF") ||
+		strings.Contains(s, "use of closed network connection")
 }
