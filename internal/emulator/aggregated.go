@@ -4,9 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,29 +14,22 @@ import (
 
 // aggregatePage answers an aggregated list: the resources of every scope, in
 // scope order, as one list that filter, orderBy, maxResults and pageToken
-// apply to (a page may span scopes, as in Compute Engine). Within a scope,
-// listPage filters and orders; names are unique there, so its paging is
-// exact. Across scopes names repeat (an instance "web" in two zones), so the
-// page token here names the scope as well as the last item.
+// apply to (a page may span scopes, as in Compute Engine). The query is
+// checked and parsed once, as listPage does, and filters and orders each
+// scope in turn. Across scopes names repeat (an instance "web" in two zones),
+// so the page token here names the scope as well as the last item.
 // returnPartialSuccess and includeAllScopes are accepted and ignored: every
 // scope is always reachable here.
 func aggregatePage[T proto.Message](r *http.Request, scopes []string, itemsOf func(scope string) []T) (map[string][]T, string, error) {
 	q := r.URL.Query()
-	filterSrc := q.Get("filter")
-	orderBy := strings.Join(strings.Fields(q.Get("orderBy")), " ")
-	byTime := orderBy == "creationTimestamp desc"
-	// listPage's own checks of filter, orderBy and maxResults, on nothing.
-	if _, _, err := listPage(withQuery(r, q, func(v url.Values) { v.Del("pageToken") }), []T(nil)); err != nil {
+	lq, err := parseListQuery(q)
+	if err != nil {
 		return nil, "", err
-	}
-	max := maxListResults
-	if n, _ := strconv.Atoi(q.Get("maxResults")); n > 0 {
-		max = n
 	}
 	first := 0
 	var after *aggregateToken
 	if tok := q.Get("pageToken"); tok != "" {
-		after = decodeAggregateToken(tok, filterSrc, orderBy)
+		after = decodeAggregateToken(tok, lq.filterSrc, lq.orderBy)
 		first = slices.Index(scopes, after.GetScope())
 		if after == nil || first < 0 {
 			return nil, "", errInvalid("Invalid value for field 'pageToken': '%s'. Invalid page token.", tok)
@@ -54,40 +45,21 @@ func aggregatePage[T proto.Message](r *http.Request, scopes []string, itemsOf fu
 collect:
 	for si := first; si < len(scopes); si++ {
 		items := itemsOf(scopes[si])
-		next := ""
-		for {
-			req := withQuery(r, q, func(v url.Values) {
-				v.Set("maxResults", strconv.Itoa(maxListResults))
-				v.Del("pageToken")
-				if next != "" {
-					v.Set("pageToken", next)
-				}
-			})
-			page, tok, err := listPage(req, items)
-			if err != nil {
-				return nil, "", err
+		for _, k := range listKeys(lq, items) {
+			if after != nil && si == first && !after.precedes(k, lq.byTime) {
+				continue
 			}
-			for _, it := range page {
-				k := keyOf(it, 0, byTime)
-				if after != nil && si == first && !after.precedes(k, byTime) {
-					continue
-				}
-				picked = append(picked, entry{scopes[si], k, it})
-				if len(picked) > max {
-					break collect
-				}
+			picked = append(picked, entry{scopes[si], k, items[k.index]})
+			if len(picked) > lq.max {
+				break collect
 			}
-			if tok == "" {
-				break
-			}
-			next = tok
 		}
 	}
 	nextToken := ""
-	if len(picked) > max {
-		last := picked[max-1]
-		nextToken = encodeAggregateToken(last.scope, last.key, filterSrc, orderBy)
-		picked = picked[:max]
+	if len(picked) > lq.max {
+		last := picked[lq.max-1]
+		nextToken = encodeAggregateToken(last.scope, last.key, lq.filterSrc, lq.orderBy)
+		picked = picked[:lq.max]
 	}
 	out := map[string][]T{}
 	for _, e := range picked {
@@ -114,20 +86,6 @@ func scopedPage[T proto.Message, L any](r *http.Request, scopes []string, itemsO
 		}
 	}
 	return out, next, nil
-}
-
-// withQuery is r with its query changed by edit (r itself is not modified).
-func withQuery(r *http.Request, q url.Values, edit func(url.Values)) *http.Request {
-	v := url.Values{}
-	for k, vs := range q {
-		v[k] = append([]string(nil), vs...)
-	}
-	edit(v)
-	u := *r.URL
-	u.RawQuery = v.Encode()
-	out := *r
-	out.URL = &u
-	return &out
 }
 
 // aggregateToken is an aggregated list's page token: the last item served,

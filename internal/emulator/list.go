@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"reflect"
 	"runtime"
 	"sort"
@@ -33,74 +34,103 @@ const maxListResults = 500
 // items is not modified; the returned page shares its elements.
 func listPage[T proto.Message](r *http.Request, items []T) (page []T, nextPageToken string, err error) {
 	q := r.URL.Query()
-	filterSrc := q.Get("filter")
-	orderBy := strings.Join(strings.Fields(q.Get("orderBy")), " ")
-
-	var descByTime bool
-	switch orderBy {
-	case "", "name":
-	case "creationTimestamp desc":
-		descByTime = true
-	default:
-		return nil, "", errInvalid("Invalid value for field 'orderBy': '%s'. Only 'name' and 'creationTimestamp desc' are supported.", q.Get("orderBy"))
-	}
-
-	// Google documents 0 to 500 as acceptable, 0 meaning the default.
-	max := maxListResults
-	if s := q.Get("maxResults"); s != "" {
-		n, convErr := strconv.Atoi(s)
-		if convErr != nil || n < 0 || n > maxListResults {
-			return nil, "", errInvalid("Invalid value for field 'maxResults': '%s'. Must be in the range [0, %d].", s, maxListResults)
-		}
-		if n > 0 {
-			max = n
-		}
-	}
-
-	expr, err := filter.Parse(filterSrc)
+	lq, err := parseListQuery(q)
 	if err != nil {
-		return nil, "", errInvalid("%s", err.Error())
+		return nil, "", err
 	}
-
-	filtering := strings.TrimSpace(filterSrc) != ""
-	keys := make([]listKey, 0, len(items))
-	for i, it := range items {
-		if filtering && !expr.Match(genericObject(it)) {
-			continue
-		}
-		keys = append(keys, keyOf(it, i, descByTime))
-	}
-	less := func(a, b listKey) bool {
-		if descByTime && !a.created.Equal(b.created) {
-			return a.created.After(b.created)
-		}
-		if a.name != b.name {
-			return a.name < b.name
-		}
-		return a.index < b.index
-	}
-	sort.Slice(keys, func(i, j int) bool { return less(keys[i], keys[j]) })
+	keys := listKeys(lq, items)
 
 	// The token names the last item returned rather than an offset, so that
 	// a caller deleting or inserting while it pages (a rotator does both)
 	// neither skips nor repeats an item that was there all along.
 	start := 0
 	if tok := q.Get("pageToken"); tok != "" {
-		after, ok := decodePageToken(tok, filterSrc, orderBy)
+		after, ok := decodePageToken(tok, lq.filterSrc, lq.orderBy)
 		if !ok {
 			return nil, "", errInvalid("Invalid value for field 'pageToken': '%s'. Invalid page token.", tok)
 		}
-		start = sort.Search(len(keys), func(i int) bool { return less(after, keys[i]) && !sameKey(after, keys[i]) })
+		start = sort.Search(len(keys), func(i int) bool { return lq.less(after, keys[i]) && !sameKey(after, keys[i]) })
 	}
-	end := min(start+max, len(keys))
+	end := min(start+lq.max, len(keys))
 	page = make([]T, 0, end-start)
 	for _, k := range keys[start:end] {
 		page = append(page, items[k.index])
 	}
 	if end < len(keys) {
-		nextPageToken = encodePageToken(keys[end-1], filterSrc, orderBy)
+		nextPageToken = encodePageToken(keys[end-1], lq.filterSrc, lq.orderBy)
 	}
 	return page, nextPageToken, nil
+}
+
+// listQuery is a list request's filter, orderBy and maxResults, checked and
+// parsed once per request: a list applies it to its items, an aggregated
+// list to each scope's.
+type listQuery struct {
+	filterSrc string
+	orderBy   string // with its spaces normalised
+	expr      *filter.Expr
+	filtering bool // the filter is not blank
+	byTime    bool // orderBy=creationTimestamp desc
+	max       int  // maxResults, the default applied
+}
+
+func parseListQuery(q url.Values) (listQuery, error) {
+	lq := listQuery{
+		filterSrc: q.Get("filter"),
+		orderBy:   strings.Join(strings.Fields(q.Get("orderBy")), " "),
+		max:       maxListResults,
+	}
+	switch lq.orderBy {
+	case "", "name":
+	case "creationTimestamp desc":
+		lq.byTime = true
+	default:
+		return listQuery{}, errInvalid("Invalid value for field 'orderBy': '%s'. Only 'name' and 'creationTimestamp desc' are supported.", q.Get("orderBy"))
+	}
+
+	// Google documents 0 to 500 as acceptable, 0 meaning the default.
+	if s := q.Get("maxResults"); s != "" {
+		n, convErr := strconv.Atoi(s)
+		if convErr != nil || n < 0 || n > maxListResults {
+			return listQuery{}, errInvalid("Invalid value for field 'maxResults': '%s'. Must be in the range [0, %d].", s, maxListResults)
+		}
+		if n > 0 {
+			lq.max = n
+		}
+	}
+
+	expr, err := filter.Parse(lq.filterSrc)
+	if err != nil {
+		return listQuery{}, errInvalid("%s", err.Error())
+	}
+	lq.expr = expr
+	lq.filtering = strings.TrimSpace(lq.filterSrc) != ""
+	return lq, nil
+}
+
+// listKeys returns the keys of the items the filter matches, in list order;
+// each key's index is its item's position in items.
+func listKeys[T proto.Message](lq listQuery, items []T) []listKey {
+	keys := make([]listKey, 0, len(items))
+	for i, it := range items {
+		if lq.filtering && !lq.expr.Match(genericObject(it)) {
+			continue
+		}
+		keys = append(keys, keyOf(it, i, lq.byTime))
+	}
+	sort.Slice(keys, func(i, j int) bool { return lq.less(keys[i], keys[j]) })
+	return keys
+}
+
+// less is the list order: by name, or newest first then by name.
+func (lq listQuery) less(a, b listKey) bool {
+	if lq.byTime && !a.created.Equal(b.created) {
+		return a.created.After(b.created)
+	}
+	if a.name != b.name {
+		return a.name < b.name
+	}
+	return a.index < b.index
 }
 
 // listKey is what a list sorts on. index keeps the order total (and the
