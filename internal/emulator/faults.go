@@ -112,9 +112,10 @@ func isMutationName(method string) bool {
 	return false
 }
 
-// drawLocked picks the fault (if any) to inject for method. One random draw
-// per matching fault keeps runs reproducible for a given seed and request
-// order.
+// drawFault picks the fault (if any) to inject for method: a "fail" when
+// wantFail, any other non-slow kind otherwise. One random draw per matching
+// fault keeps runs reproducible for a given seed and request order. It takes
+// the store lock itself.
 func (st *Store) drawFault(faults Faults, method string, wantFail bool) (Fault, bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()

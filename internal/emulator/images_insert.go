@@ -132,21 +132,7 @@ func (st *Store) copyFromImageLocked(p *project, img *computepb.Image) error {
 	}
 	img.SourceImage = proto.String(src.GetSelfLink())
 	img.SourceImageId = proto.String(strconv.FormatUint(src.GetId(), 10))
-	if img.Architecture == nil && src.Architecture != nil {
-		img.Architecture = proto.String(src.GetArchitecture())
-	}
-	if img.DiskSizeGb == nil && src.DiskSizeGb != nil {
-		img.DiskSizeGb = proto.Int64(src.GetDiskSizeGb())
-	}
-	if len(img.GuestOsFeatures) == 0 {
-		for _, f := range src.GuestOsFeatures {
-			img.GuestOsFeatures = append(img.GuestOsFeatures, proto.Clone(f).(*computepb.GuestOsFeature))
-		}
-	}
-	if len(img.Licenses) == 0 {
-		img.Licenses = append([]string(nil), src.Licenses...)
-		img.LicenseCodes = append([]int64(nil), src.LicenseCodes...)
-	}
+	inherit(img, src.Architecture, src.DiskSizeGb, src.GuestOsFeatures, src.Licenses, src.LicenseCodes)
 	return nil
 }
 
@@ -166,22 +152,27 @@ func (st *Store) copyFromDiskLocked(p *project, img *computepb.Image) error {
 	}
 	img.SourceDisk = proto.String(selfLink(proj, "zones/"+zone+"/disks/"+name))
 	img.SourceDiskId = proto.String(strconv.FormatUint(disk.GetId(), 10))
-	if img.Architecture == nil && disk.Architecture != nil {
-		img.Architecture = proto.String(disk.GetArchitecture())
+	inherit(img, disk.Architecture, disk.SizeGb, disk.GuestOsFeatures, disk.Licenses, disk.LicenseCodes)
+	return nil
+}
+
+// inherit gives a new image what Compute Engine copies from the image or
+// disk it is made from, where the request left it unset: architecture, size,
+// guest OS features, and licenses with their codes.
+func inherit(img *computepb.Image, architecture *string, sizeGb *int64, features []*computepb.GuestOsFeature, licenses []string, licenseCodes []int64) {
+	if img.Architecture == nil && architecture != nil {
+		img.Architecture = proto.String(*architecture)
 	}
-	if img.DiskSizeGb == nil && disk.SizeGb != nil {
-		img.DiskSizeGb = proto.Int64(disk.GetSizeGb())
+	if img.DiskSizeGb == nil && sizeGb != nil {
+		img.DiskSizeGb = proto.Int64(*sizeGb)
 	}
 	if len(img.GuestOsFeatures) == 0 {
-		for _, f := range disk.GuestOsFeatures {
-			img.GuestOsFeatures = append(img.GuestOsFeatures, proto.Clone(f).(*computepb.GuestOsFeature))
-		}
+		img.GuestOsFeatures = cloneSlice(features)
 	}
 	if len(img.Licenses) == 0 {
-		img.Licenses = append([]string(nil), disk.Licenses...)
-		img.LicenseCodes = append([]int64(nil), disk.LicenseCodes...)
+		img.Licenses = append([]string(nil), licenses...)
+		img.LicenseCodes = append([]int64(nil), licenseCodes...)
 	}
-	return nil
 }
 
 // resolveImageLocked finds the image a reference names, in any emulated

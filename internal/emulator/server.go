@@ -81,9 +81,6 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Store gives tests and fixtures direct access to the emulated resources.
-func (s *Server) Store() *Store { return s.store }
-
 // handler is one API method: it returns the response message or an error
 // that writeError renders in Compute Engine's envelope.
 type handler func(r *http.Request) (proto.Message, error)
