@@ -1,6 +1,7 @@
 package emulator_test
 
 import (
+	"math/rand"
 	"net/http"
 	"strings"
 	"testing"
@@ -75,9 +76,20 @@ func TestSpikesDoNotChangeTheSeededDrawsOfAFaultFreeSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := emulatortest.Start(t, emulator.Options{Faults: faults, Seed: 42})
+	// The draws are math/rand's under the seed, one per request: nothing
+	// else (no spike) takes a number from the source in between.
+	draws := rand.New(rand.NewSource(42))
 	n429 := 0
-	for range 40 {
-		if code, _ := do(t, env, "GET", "/compute/v1/projects/p/global/images/x", ""); code == http.StatusTooManyRequests {
+	for i := range 40 {
+		want := http.StatusNotFound
+		if draws.Float64() < 0.5 {
+			want = http.StatusTooManyRequests
+		}
+		code, _ := do(t, env, "GET", "/compute/v1/projects/p/global/images/x", "")
+		if code != want {
+			t.Fatalf("request %d answered %d, want %d: the seeded draws are not one per matching fault per request", i, code, want)
+		}
+		if code == http.StatusTooManyRequests {
 			n429++
 		}
 	}
