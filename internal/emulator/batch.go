@@ -165,8 +165,9 @@ func parseEmbeddedRequest(raw []byte) (*http.Request, error) {
 }
 
 // bufferedResponse records an embedded call's response so it can be written
-// into its part. It deliberately does not implement http.Hijacker: an
-// injected connection reset then aborts the whole batch (see serveBatch).
+// into its part, and the answer ServeHTTP asks the mux for without sending
+// it. It deliberately does not implement http.Hijacker: an injected
+// connection reset then aborts the whole batch (see serveBatch).
 type bufferedResponse struct {
 	header http.Header
 	status int

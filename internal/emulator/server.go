@@ -139,7 +139,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// ServeMux answers 405 itself when only the method is wrong; ask it
 		// which case this is without letting it write its text body.
-		rec := &statusRecorder{header: http.Header{}}
+		rec := newBufferedResponse()
 		s.mux.ServeHTTP(rec, r)
 		if rec.status == http.StatusMethodNotAllowed {
 			writeError(w, &apiError{Code: http.StatusMethodNotAllowed, Reason: "httpMethodNotAllowed",
@@ -179,15 +179,6 @@ func (c *codeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 func (c *codeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return http.NewResponseController(c.ResponseWriter).Hijack()
 }
-
-type statusRecorder struct {
-	header http.Header
-	status int
-}
-
-func (r *statusRecorder) Header() http.Header         { return r.header }
-func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (r *statusRecorder) WriteHeader(code int)        { r.status = code }
 
 var marshal = protojson.MarshalOptions{UseProtoNames: false, EmitUnpopulated: false}
 

@@ -50,7 +50,6 @@ func (e *Error) Error() string {
 // Expr is a parsed filter. An Expr from an empty (or blank) filter matches
 // everything.
 type Expr struct {
-	src  string
 	root node // nil: match everything
 }
 
@@ -60,7 +59,7 @@ func Parse(expr string) (*Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Expr{src: expr, root: root}, nil
+	return &Expr{root: root}, nil
 }
 
 // Match reports whether a resource, as the generic JSON object the API
