@@ -112,6 +112,21 @@ func parseArgs(fs *flag.FlagSet, cmd string, args []string) ([]string, error) {
 	}
 }
 
+// parse parses the command's arguments with fs (see parseArgs). done is
+// true when the command is over before it starts, code then its exit code:
+// --help printed usage to stdout (0), or a flag was wrong (2, reported).
+func (e *env) parse(fs *flag.FlagSet, args []string, usage string) (pos []string, code int, done bool) {
+	pos, err := parseArgs(fs, e.cmd, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(e.stdout, usage)
+		return nil, exitOK, true
+	}
+	if err != nil {
+		return nil, e.fail(err, exitUsage), true
+	}
+	return pos, exitOK, false
+}
+
 // flagError rewrites the flag package's messages as this CLI writes them:
 // the flag with two dashes, the value, the rule.
 func flagError(err error, cmd string) error {
@@ -402,15 +417,22 @@ func utc(t *time.Time) *time.Time {
 	return &u
 }
 
+// outcome is a step's OUTCOME column in rollback's and revoke's tables.
+func outcome(dryRun, done bool, err string) string {
+	switch {
+	case dryRun:
+		return "planned"
+	case err != "":
+		return "FAILED: " + err
+	case done:
+		return "done"
+	}
+	return "not done"
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
 	return s
-}
-
-// helpRequested prints a command's usage to stdout.
-func (e *env) help(text string) int {
-	fmt.Fprint(e.stdout, text)
-	return exitOK
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"strings"
 	"time"
@@ -55,12 +53,9 @@ func cmdName(e *env, args []string) int {
 	fs.StringVar(&tplFlag, "template", "", "")
 	fs.StringVar(&tsFlag, "timestamp", "", "")
 	registerFormat(fs, &format)
-	pos, err := parseArgs(fs, "name", args)
-	if errors.Is(err, flag.ErrHelp) {
-		return e.help(nameUsage)
-	}
-	if err != nil {
-		return e.fail(err, exitUsage)
+	pos, exit, done := e.parse(fs, args, nameUsage)
+	if done {
+		return exit
 	}
 	if len(pos) > 0 {
 		return e.fail(usagef("unexpected argument %q: name takes flags only", pos[0]), exitUsage)
@@ -71,6 +66,7 @@ func cmdName(e *env, args []string) int {
 	conv.Template = tplFlag
 	ts := clock().UTC()
 	if tsFlag != "" {
+		var err error
 		if ts, err = time.Parse(time.RFC3339, tsFlag); err != nil {
 			return e.fail(usagef("--timestamp %q: not an RFC 3339 time: write it like 2026-11-26T06:47:30Z", tsFlag), exitUsage)
 		}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -58,12 +56,9 @@ func cmdOutdated(e *env, args []string) int {
 	fs := newFlagSet("outdated")
 	common.register(fs)
 	fs.StringVar(&family, "family", "", "")
-	pos, err := parseArgs(fs, "outdated", args)
-	if errors.Is(err, flag.ErrHelp) {
-		return e.help(outdatedUsage)
-	}
-	if err != nil {
-		return e.fail(err, exitUsage)
+	pos, exit, done := e.parse(fs, args, outdatedUsage)
+	if done {
+		return exit
 	}
 	if len(pos) > 0 {
 		return e.fail(usagef("unexpected argument %q: outdated takes flags only (--family F)", pos[0]), exitUsage)
@@ -159,11 +154,6 @@ func gatherLineage(e *env, c gce.Compute, project string, asked []string) ([]lif
 			}
 			unreadable = append(unreadable, familyError{Family: k.project + "/" + k.family, Error: oneLine(err.Error())})
 			continue
-		}
-		for i := range images {
-			if images[i].Project == "" {
-				images[i].Project = k.project
-			}
 		}
 		s := lifecycle.Snapshot{Project: k.project, Family: k.family, Images: images}
 		snaps = append(snaps, s)

@@ -2,10 +2,10 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -66,12 +66,9 @@ func cmdRevoke(e *env, args []string) int {
 	fs.StringVar(&reason, "reason", "", "")
 	fs.Var(boolFlag{&force}, "force", "")
 	fs.Var(boolFlag{&dryRun}, "dry-run", "")
-	pos, err := parseArgs(fs, "revoke", args)
-	if errors.Is(err, flag.ErrHelp) {
-		return e.help(revokeUsage)
-	}
-	if err != nil {
-		return e.fail(err, exitUsage)
+	pos, exit, done := e.parse(fs, args, revokeUsage)
+	if done {
+		return exit
 	}
 	if err := common.check(e); err != nil {
 		return e.fail(err, exitUsage)
@@ -107,20 +104,12 @@ func cmdRevoke(e *env, args []string) int {
 	if err != nil {
 		return e.fail(err, exitPartial)
 	}
-	if root.Project == "" {
-		root.Project = project
-	}
 	targets := []revokeResult{{Image: root.Name, Family: root.Family}}
 	images := map[string]lifecycle.Image{root.Name: root}
 	var listed []lifecycle.Image // the project's images, read once
 	if descendants {
 		if listed, err = c.ListImages(e.ctx, project, ""); err != nil {
 			return e.fail(fmt.Errorf("listing the images of project %s: %w", project, err), exitPartial)
-		}
-		for i := range listed {
-			if listed[i].Project == "" {
-				listed[i].Project = project
-			}
 		}
 		for _, d := range lifecycle.Descendants(listed, root.Ref()) {
 			if _, seen := images[d.Image.Name]; seen || d.Image.Project != project {
@@ -218,7 +207,7 @@ func earliest(have *time.Time, t time.Time) *time.Time {
 func familiesLeftWithoutHead(e *env, c gce.Compute, project string, targets []revokeResult, images map[string]lifecycle.Image, listed []lifecycle.Image) ([]string, error) {
 	var families []string
 	for _, t := range targets {
-		if t.Family != "" && images[t.Image].State() == lifecycle.StateActive && !contains(families, t.Family) {
+		if t.Family != "" && images[t.Image].State() == lifecycle.StateActive && !slices.Contains(families, t.Family) {
 			families = append(families, t.Family)
 		}
 	}
@@ -255,15 +244,6 @@ func familiesLeftWithoutHead(e *env, c gce.Compute, project string, targets []re
 	return out, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 func writeRevokeTable(w io.Writer, o revokeOutput) {
 	mode := ""
 	if o.DryRun {
@@ -277,16 +257,7 @@ func writeRevokeTable(w io.Writer, o revokeOutput) {
 		if r.Generation > 0 {
 			from = string(r.Relation) + " " + r.Parent
 		}
-		outcome := "done"
-		switch {
-		case o.DryRun:
-			outcome = "planned"
-		case r.Error != "":
-			outcome = "FAILED: " + r.Error
-		case !r.Done:
-			outcome = "not done"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s -> %s\t%s\n", r.Image, orDash(r.Family), r.Generation, from, r.From, r.To, outcome)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s -> %s\t%s\n", r.Image, orDash(r.Family), r.Generation, from, r.From, r.To, outcome(o.DryRun, r.Done, r.Error))
 	}
 	_ = tw.Flush()
 }

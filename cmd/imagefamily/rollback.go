@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"regexp"
@@ -81,12 +80,9 @@ func cmdRollback(e *env, args []string) int {
 	fs.StringVar(&to, "to", "", "")
 	fs.Var(boolFlag{&block}, "block", "")
 	fs.Var(boolFlag{&dryRun}, "dry-run", "")
-	pos, err := parseArgs(fs, "rollback", args)
-	if errors.Is(err, flag.ErrHelp) {
-		return e.help(rollbackUsage)
-	}
-	if err != nil {
-		return e.fail(err, exitUsage)
+	pos, exit, done := e.parse(fs, args, rollbackUsage)
+	if done {
+		return exit
 	}
 	if len(pos) > 0 {
 		return e.fail(usagef("unexpected argument %q: name the target with --to IMAGE", pos[0]), exitUsage)
@@ -173,13 +169,9 @@ func carryOutRollback(e *env, c gce.Compute, plan lifecycle.RollbackPlan, out *r
 		out.Rerelease.Done = true // made by an earlier run of this rollback
 	} else if r != nil {
 		src := r.Source
-		srcProject := src.Project
-		if srcProject == "" {
-			srcProject = plan.Project
-		}
 		_, err := c.InsertImageFromImage(e.ctx, plan.Project, gce.ImageSpec{
 			Name:         r.Name,
-			SourceImage:  lifecycle.ImageRef{Project: srcProject, Name: src.Name}.String(),
+			SourceImage:  src.Ref().String(),
 			Family:       plan.Family,
 			Description:  fmt.Sprintf("Rollback copy of %s (imagefamily rollback)", src.Name),
 			Labels:       r.Labels,
@@ -193,11 +185,7 @@ func carryOutRollback(e *env, c gce.Compute, plan lifecycle.RollbackPlan, out *r
 		out.Rerelease.Done = true
 	}
 	for i, st := range plan.Steps {
-		project := st.Image.Project
-		if project == "" {
-			project = plan.Project
-		}
-		if err := c.Deprecate(e.ctx, project, st.Image.Name, st.Deprecation); err != nil {
+		if err := c.Deprecate(e.ctx, st.Image.Project, st.Image.Name, st.Deprecation); err != nil {
 			out.Steps[i].Error = oneLine(err.Error())
 			code = exitPartial
 			continue
@@ -252,24 +240,13 @@ func writeRollbackTable(w io.Writer, o rollbackOutput) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tIMAGE\tACTION\tFROM -> TO\tOUTCOME")
 	n := 0
-	outcome := func(done bool, err string) string {
-		switch {
-		case o.DryRun:
-			return "planned"
-		case err != "":
-			return "FAILED: " + err
-		case done:
-			return "done"
-		}
-		return "not done"
-	}
 	if r := o.Rerelease; r != nil {
 		n++
-		fmt.Fprintf(tw, "%d\t%s\tcopy of %s\t- -> ACTIVE\t%s\n", n, r.Name, r.Source, outcome(r.Done, r.Error))
+		fmt.Fprintf(tw, "%d\t%s\tcopy of %s\t- -> ACTIVE\t%s\n", n, r.Name, r.Source, outcome(o.DryRun, r.Done, r.Error))
 	}
 	for _, st := range o.Steps {
 		n++
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s -> %s\t%s\n", n, st.Image, st.Action, st.From, st.To, outcome(st.Done, st.Error))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s -> %s\t%s\n", n, st.Image, st.Action, st.From, st.To, outcome(o.DryRun, st.Done, st.Error))
 	}
 	_ = tw.Flush()
 	if n == 0 {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"slices"
@@ -77,12 +75,9 @@ func cmdRotate(e *env, args []string) int {
 	fs.StringVar(&atFlag, "at", "", "")
 	fs.StringVar(&reportFile, "report", "", "")
 	fs.Var(intFlag{&parallelism, "use 1 or more, e.g. 4"}, "parallelism", "")
-	pos, err := parseArgs(fs, "rotate", args)
-	if errors.Is(err, flag.ErrHelp) {
-		return e.help(rotateUsage)
-	}
-	if err != nil {
-		return e.fail(err, exitUsage)
+	pos, exit, done := e.parse(fs, args, rotateUsage)
+	if done {
+		return exit
 	}
 	if len(pos) > 0 {
 		return e.fail(usagef("unexpected argument %q: name families with --family F", pos[0]), exitUsage)
@@ -106,6 +101,7 @@ func cmdRotate(e *env, args []string) int {
 	}
 	var labelKey, labelValue string
 	if familyLabel != "" {
+		var err error
 		if labelKey, labelValue, err = parseFamilyLabel(familyLabel); err != nil {
 			return e.fail(err, exitUsage)
 		}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -73,12 +71,9 @@ func cmdStatus(e *env, args []string) int {
 	pf.register(fs)
 	fs.StringVar(&family, "family", "", "")
 	fs.StringVar(&atFlag, "at", "", "")
-	pos, err := parseArgs(fs, "status", args)
-	if errors.Is(err, flag.ErrHelp) {
-		return e.help(statusUsage)
-	}
-	if err != nil {
-		return e.fail(err, exitUsage)
+	pos, exit, done := e.parse(fs, args, statusUsage)
+	if done {
+		return exit
 	}
 	if len(pos) > 0 {
 		return e.fail(usagef("unexpected argument %q: status takes flags only (--family F)", pos[0]), exitUsage)
