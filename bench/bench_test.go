@@ -1,57 +1,17 @@
 package bench
 
 import (
-	"context"
 	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
-)
 
-var (
-	buildOnce sync.Once
-	built     string
-	buildErr  error
-	buildDir  string
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gobuild"
 )
-
-// cli is the imagefamily binary: $IMAGEFAMILY_BIN/imagefamily when `make
-// test` built it, else built here once.
-func cli(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("IMAGEFAMILY_BIN"); dir != "" {
-		p := filepath.Join(dir, "imagefamily")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	buildOnce.Do(func() {
-		wd, err := os.Getwd()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		root, err := ModuleRoot(wd)
-		if err != nil {
-			buildErr = err
-			return
-		}
-		if buildDir, buildErr = os.MkdirTemp("", "bench-cli-"); buildErr != nil {
-			return
-		}
-		built, buildErr = BuildCLI(context.Background(), root, buildDir)
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return built
-}
 
 // TestRotateCostsWhatTheAPIForces is `make bench` in small: N = 10 and 100
 // with a little latency, and the request counts it must keep at any size.
 func TestRotateCostsWhatTheAPIForces(t *testing.T) {
-	bin := cli(t)
+	bin := gobuild.CLI(t)
 	for _, n := range []int{10, 100} {
 		cfg := RotateConfig{
 			Fixture:     Fixture{Images: n, Templates: 600, Instances: 600},
@@ -96,9 +56,7 @@ func TestRotateCostsWhatTheAPIForces(t *testing.T) {
 func TestMain(m *testing.M) {
 	Main()
 	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
+	gobuild.Clean()
 	os.Exit(code)
 }
 
@@ -111,7 +69,7 @@ func TestRotateCatchingUpStampsWithoutReading(t *testing.T) {
 		Latency:     2 * time.Millisecond,
 		OpLatency:   10 * time.Millisecond,
 		Parallelism: 16,
-		CLI:         cli(t),
+		CLI:         gobuild.CLI(t),
 	}
 	res, err := RunRotate(t.Context(), cfg)
 	if err != nil {
@@ -145,7 +103,7 @@ func TestRotateCompletesUnderRateLimits(t *testing.T) {
 		Parallelism: 16,
 		Faults:      "images.deprecate=429:0.3",
 		Seed:        7,
-		CLI:         cli(t),
+		CLI:         gobuild.CLI(t),
 	}
 	res, err := RunRotate(t.Context(), cfg)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
 )
 
 // ReleaseConfig is the post-processor comparison: the same packer build
@@ -108,18 +109,7 @@ func RunRelease(ctx context.Context, cfg ReleaseConfig) (ReleaseResult, error) {
 	if b, err := build.CombinedOutput(); err != nil {
 		return res, fmt.Errorf("go build (the plugin): %v\n%s", err, b)
 	}
-	home := filepath.Join(tmp, "home")
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "PACKER_") || strings.HasPrefix(name, "CHECKPOINT_") || strings.HasPrefix(name, "GOOGLE_") ||
-			strings.HasPrefix(name, "CLOUDSDK_") || name == "HOME" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "HOME="+home, "PACKER_CONFIG_DIR="+home, "PACKER_PLUGIN_PATH="+filepath.Join(tmp, "plugins"),
-		"PACKER_CACHE_DIR="+filepath.Join(home, "cache"), "PACKER_CHECKPOINT_DISABLE=1", "CHECKPOINT_DISABLE=1", "PACKER_NO_COLOR=1")
+	env := packerrun.Vars(filepath.Join(tmp, "home"), filepath.Join(tmp, "plugins"))
 	runPacker := func(dir string, args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, packer, args...)
 		cmd.Dir, cmd.Env = dir, env
@@ -130,7 +120,7 @@ func RunRelease(ctx context.Context, cfg ReleaseConfig) (ReleaseResult, error) {
 	}
 	for _, p := range []struct{ path, source string }{
 		{googlecompute, "github.com/hashicorp/googlecompute"},
-		{plugin, "github.com/immutable-infra/imagefamily"},
+		{plugin, packerrun.PluginSource},
 	} {
 		if out, err := runPacker(tmp, "plugins", "install", "--path", p.path, p.source); err != nil {
 			return res, fmt.Errorf("packer plugins install --path %s %s: %v\n%s", p.path, p.source, err, out)

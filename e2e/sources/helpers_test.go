@@ -32,9 +32,8 @@ var (
 func packerEnv(t *testing.T) *packerrun.Environment {
 	t.Helper()
 	env := packerrun.Env(t)
-	// The last PACKER_PLUGIN_PATH in the environment is the one used.
 	env.PluginPath = sharedPlugins
-	env.Vars = append(env.Vars, "PACKER_PLUGIN_PATH="+sharedPlugins)
+	env.Vars = packerrun.Vars(env.Home, sharedPlugins)
 	installOnce.Do(func() {
 		packerrun.InstallPlugins(t, env)
 		installed = true

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/bench"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/modroot"
 )
 
 type options struct {
@@ -131,11 +132,7 @@ type results struct {
 }
 
 func run(ctx context.Context, o options, w io.Writer) error {
-	wd, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	root, err := bench.ModuleRoot(wd)
+	root, err := modroot.Find()
 	if err != nil {
 		return err
 	}

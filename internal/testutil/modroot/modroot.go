@@ -1,5 +1,6 @@
 // Package modroot finds the module's root directory (the one holding go.mod)
-// from a test: a test runs in its package's directory, somewhere below it.
+// from a test, which runs in its package's directory somewhere below it, or
+// from bench/cmd/rotatebench, run from the root.
 package modroot
 
 import (
@@ -10,7 +11,7 @@ import (
 )
 
 // Find walks up from the working directory to the directory holding go.mod.
-// It is for TestMain, which has no test to fail.
+// It is for TestMain, which has no test to fail, and for programs.
 func Find() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {

@@ -69,12 +69,21 @@ type Environment struct {
 }
 
 // Env returns a fresh environment whose directories are removed when the test
-// ends. The parent's environment is kept except for packer's own settings,
-// checkpoint, and Google credentials and gcloud settings, which would make a
-// test depend on the machine it runs on.
+// ends; its Vars are Vars(Home, PluginPath).
 func Env(t testing.TB) *Environment {
 	t.Helper()
 	e := &Environment{Bins: Binaries(t), PluginPath: t.TempDir(), Home: t.TempDir()}
+	e.Vars = Vars(e.Home, e.PluginPath)
+	return e
+}
+
+// Vars is the complete environment of an isolated packer run with home as
+// HOME and PACKER_CONFIG_DIR and pluginPath as PACKER_PLUGIN_PATH. The
+// parent's environment is kept except for packer's own settings, checkpoint,
+// and Google credentials and gcloud settings, which would make a run depend
+// on the machine it runs on. Env uses it; so does bench, which is no test.
+func Vars(home, pluginPath string) []string {
+	var vars []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch {
@@ -83,18 +92,17 @@ func Env(t testing.TB) *Environment {
 			name == "HOME", name == "XDG_CONFIG_HOME", name == "XDG_CACHE_HOME":
 			continue
 		}
-		e.Vars = append(e.Vars, kv)
+		vars = append(vars, kv)
 	}
-	e.Vars = append(e.Vars,
-		"HOME="+e.Home,
-		"PACKER_CONFIG_DIR="+e.Home,
-		"PACKER_PLUGIN_PATH="+e.PluginPath,
-		"PACKER_CACHE_DIR="+filepath.Join(e.Home, "cache"),
+	return append(vars,
+		"HOME="+home,
+		"PACKER_CONFIG_DIR="+home,
+		"PACKER_PLUGIN_PATH="+pluginPath,
+		"PACKER_CACHE_DIR="+filepath.Join(home, "cache"),
 		"PACKER_CHECKPOINT_DISABLE=1",
 		"PACKER_NO_COLOR=1",
 		"CHECKPOINT_DISABLE=1",
 	)
-	return e
 }
 
 // InstallPlugin installs a locally built plugin binary under source (e.g.
