@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode"
@@ -47,7 +48,7 @@ func labelValueOK(v string) bool {
 	return true
 }
 
-var fuzzEmu = sync1(func() *emulator.Server {
+var fuzzEmu = sync.OnceValue(func() *emulator.Server {
 	srv, err := emulator.New(emulator.Options{})
 	if err != nil {
 		panic(err)
@@ -184,19 +185,4 @@ func FuzzParseName(f *testing.F) {
 			t.Fatalf("ParseName(%q, %q) read the timestamp %v", template, name, p1.Timestamp)
 		}
 	})
-}
-
-// sync1 returns a function that builds v once.
-func sync1[T any](build func() T) func() T {
-	var v T
-	var done bool
-	var mu = make(chan struct{}, 1)
-	return func() T {
-		mu <- struct{}{}
-		defer func() { <-mu }()
-		if !done {
-			v, done = build(), true
-		}
-		return v
-	}
 }
