@@ -13,13 +13,8 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gobuild"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/modroot"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
 )
-
-// moduleRoot is the directory holding go.mod (hierarchy_test.go finds the
-// examples under it).
-func moduleRoot(t testing.TB) string { return modroot.Dir(t) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()

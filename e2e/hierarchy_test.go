@@ -26,6 +26,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gcloudrun"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/modroot"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
 )
 
@@ -85,7 +86,7 @@ func TestExampleHierarchyReleasesAndRotatesThroughEveryState(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := computeClient(t, emu.ComputeEndpoint())
-	examples := filepath.Join(moduleRoot(t), "example")
+	examples := filepath.Join(modroot.Dir(t), "example")
 	work := t.TempDir()
 	varFile := filepath.Join(work, "e2e.pkrvars.hcl")
 	if err := os.WriteFile(varFile, []byte(fmt.Sprintf(`
@@ -293,7 +294,6 @@ func pinTemplate(t *testing.T, emu *emulatortest.Env, image string) {
 
 // checkWithGcloud reads the families back with the real gcloud CLI.
 func checkWithGcloud(t *testing.T, endpoint string, names map[string][]string) {
-	gcloudrun.Path(t)
 	genv := gcloudrun.Env(endpoint, project, t.TempDir())
 	for _, l := range layers {
 		out, errOut, err := gcloudrun.Run(t, genv, "compute", "images", "describe-from-family", l.family, "--format=value(name)")

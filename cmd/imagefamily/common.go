@@ -242,9 +242,7 @@ func (c *commonFlags) check(e *env) error {
 	if c.project == "" {
 		return usagef("--project is required: name the project that holds the images, e.g. --project acme-images")
 	}
-	if err := lifecycle.ValidateName(c.project); err != nil && !strings.Contains(c.project, ":") {
-		// Domain-scoped projects (example.com:p) are the one exception to
-		// the resource name rule.
+	if err := validateProject(c.project); err != nil {
 		return usagef("--project %q: %v", c.project, err)
 	}
 	if c.endpoint == "" && e.getenv != nil {
@@ -371,12 +369,21 @@ func (p *policyFlags) projects() ([]string, error) {
 		if s == "" {
 			continue
 		}
-		if err := lifecycle.ValidateName(s); err != nil && !strings.Contains(s, ":") {
+		if err := validateProject(s); err != nil {
 			return nil, usagef("--in-use-projects %q: project %q: %v", p.inUseProjects, s, err)
 		}
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// validateProject checks a project ID with the resource name rule, which
+// domain-scoped projects (example.com:p) are the one exception to.
+func validateProject(project string) error {
+	if strings.Contains(project, ":") {
+		return nil
+	}
+	return lifecycle.ValidateName(project)
 }
 
 // parseAt reads --at (RFC 3339); zero when unset.

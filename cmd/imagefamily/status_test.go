@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,10 +64,12 @@ func TestStatusAtShowsTheFamilyLater(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, img := range rep.Images {
-		if img.Name == "web-v1" && (img.Next.Action != "obsolete" || img.Next.Condition != "due now") {
-			t.Errorf("web-v1 next = %+v, want obsolete due now", img.Next)
-		}
+	i := slices.IndexFunc(rep.Images, func(img statusImage) bool { return img.Name == "web-v1" })
+	if i < 0 {
+		t.Fatalf("status does not show web-v1:\n%s", r.stdout)
+	}
+	if next := rep.Images[i].Next; next.Action != "obsolete" || next.Condition != "due now" {
+		t.Errorf("web-v1 next = %+v, want obsolete due now", next)
 	}
 }
 
