@@ -96,8 +96,8 @@ func (s *Server) route(method, path, name string, h handler) {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, h handler) {
 	if s.opts.OnRequest != nil {
-		cw := &codeWriter{ResponseWriter: w}
-		defer func() { s.opts.OnRequest(name, cw.code) }()
+		cw := reporting(w, func(code int) { s.opts.OnRequest(name, code) })
+		defer cw.done()
 		w = cw
 	}
 	if s.opts.Latency > 0 {
@@ -123,8 +123,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, h ha
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/batch/compute/v1" || r.URL.Path == "/batch" {
 		if s.opts.OnRequest != nil {
-			cw := &codeWriter{ResponseWriter: w}
-			defer func() { s.opts.OnRequest("batch", cw.code) }()
+			cw := reporting(w, func(code int) { s.opts.OnRequest("batch", code) })
+			defer cw.done()
 			w = cw
 		}
 		s.serveBatch(w, r)
@@ -133,8 +133,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, pattern := s.mux.Handler(r)
 	if pattern == "" {
 		if s.opts.OnRequest != nil {
-			cw := &codeWriter{ResponseWriter: w}
-			defer func() { s.opts.OnRequest("unknown", cw.code) }()
+			cw := reporting(w, func(code int) { s.opts.OnRequest("unknown", code) })
+			defer cw.done()
 			w = cw
 		}
 		// ServeMux answers 405 itself when only the method is wrong; ask it
@@ -158,6 +158,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type codeWriter struct {
 	http.ResponseWriter
 	code int
+	// report is Options.OnRequest for this call; done calls it once.
+	report   func(code int)
+	reported bool
+}
+
+// reporting wraps w so that the call is reported, once, when done runs or
+// when the connection is taken away (a reset fault closes it), whichever
+// comes first.
+func reporting(w http.ResponseWriter, report func(code int)) *codeWriter {
+	return &codeWriter{ResponseWriter: w, report: report}
+}
+
+// done reports the call with the status written so far (0 for none). A
+// reset reports before the connection closes: the client's next request,
+// on a new connection, must not be reported first.
+func (c *codeWriter) done() {
+	if !c.reported {
+		c.reported = true
+		c.report(c.code)
+	}
 }
 
 func (c *codeWriter) WriteHeader(code int) {
@@ -177,6 +197,7 @@ func (c *codeWriter) Write(b []byte) (int, error) {
 func (c *codeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 func (c *codeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c.done()
 	return http.NewResponseController(c.ResponseWriter).Hijack()
 }
 
