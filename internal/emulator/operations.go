@@ -222,12 +222,19 @@ func (s *Server) operationList(r *http.Request) (proto.Message, error) {
 			continue
 		}
 		s.store.refreshOpLocked(p, op)
-		items = append(items, proto.Clone(op).(*computepb.Operation))
+		items = append(items, op)
+	}
+	// filter (e.g. clientOperationId, what gce looks a lost mutation up
+	// by), maxResults and pageToken as every other list takes them.
+	page, next, err := listPage(r, items)
+	if err != nil {
+		return nil, err
 	}
 	return &computepb.OperationList{
-		Kind:     proto.String("compute#operationList"),
-		Id:       proto.String(fmt.Sprintf("projects/%s/%s/operations", p.name, scope)),
-		Items:    items,
-		SelfLink: proto.String(selfLink(p.name, scope+"/operations")),
+		Kind:          proto.String("compute#operationList"),
+		Id:            proto.String(fmt.Sprintf("projects/%s/%s/operations", p.name, scope)),
+		Items:         cloneSlice(page),
+		NextPageToken: optString(next),
+		SelfLink:      proto.String(selfLink(p.name, scope+"/operations")),
 	}, nil
 }
