@@ -506,3 +506,38 @@ func TestAggregatedListPagesThroughEqualNamesInDifferentZones(t *testing.T) {
 	_, err := c.disks.AggregatedList(ctx, &computepb.AggregatedListDisksRequest{Project: proj, PageToken: proto.String("bogus")}).Next()
 	wantAPIErr(t, err, http.StatusBadRequest, "invalid")
 }
+
+func TestARefusedInstanceInsertLeavesNoDiskBehind(t *testing.T) {
+	c := startCompute(t, emulator.Options{})
+	c.seed(t, img("base", "", ""))
+	ctx := ctxT(t)
+	op, err := c.disks.Insert(ctx, &computepb.InsertDiskRequest{Project: proj, Zone: zone,
+		DiskResource: &computepb.Disk{Name: proto.String("data"), SizeGb: proto.Int64(10)}})
+	if err != nil || op.Wait(ctx) != nil {
+		t.Fatalf("insert disk: %v", err)
+	}
+	// The boot disk is made and data attached before the third disk, which
+	// does not exist, refuses the whole insert.
+	in := vm("half", "base", true)
+	in.Disks = append(in.Disks,
+		&computepb.AttachedDisk{Source: proto.String("zones/" + zone + "/disks/data")},
+		&computepb.AttachedDisk{Source: proto.String("zones/" + zone + "/disks/ghost")})
+	_, err = c.insertVM(t, in, "")
+	wantAPIErr(t, err, http.StatusNotFound, "notFound")
+
+	_, err = c.disks.Get(ctx, &computepb.GetDiskRequest{Project: proj, Zone: zone, Disk: "half"})
+	wantAPIErr(t, err, http.StatusNotFound, "notFound")
+	data, err := c.disks.Get(ctx, &computepb.GetDiskRequest{Project: proj, Zone: zone, Disk: "data"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data.GetUsers()) != 0 || data.LastAttachTimestamp != nil {
+		t.Errorf("disk data after the refused insert: users %v, last attached %q; want it as it was", data.GetUsers(), data.GetLastAttachTimestamp())
+	}
+	// The same disks, without the missing one, go through.
+	in = vm("half", "base", true)
+	in.Disks = append(in.Disks, &computepb.AttachedDisk{Source: proto.String("zones/" + zone + "/disks/data")})
+	if _, err := c.insertVM(t, in, ""); err != nil {
+		t.Fatalf("insert after the refused one: %v", err)
+	}
+}

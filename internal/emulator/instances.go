@@ -94,6 +94,16 @@ func (st *Store) newInstanceLocked(p *project, zone string, in *computepb.Instan
 			ordered = append(ordered, ad)
 		}
 	}
+	// What the loop below does to disks (a disk made from initializeParams,
+	// an existing disk's users) is undone when a later disk is refused: a
+	// refused insert changes nothing.
+	var undo []func()
+	committed := false
+	defer func() {
+		for i := len(undo) - 1; i >= 0 && !committed; i-- {
+			undo[i]()
+		}
+	}()
 	for i, ad := range ordered {
 		field := fmt.Sprintf("resource.disks[%d]", i)
 		var disk *computepb.Disk
@@ -125,6 +135,8 @@ func (st *Store) newInstanceLocked(p *project, zone string, in *computepb.Instan
 				}
 				return nil, err
 			}
+			made := zone + "/" + disk.GetName()
+			undo = append(undo, func() { delete(p.disks, made) })
 			if w != nil {
 				warnings = append(warnings, w)
 			}
@@ -146,6 +158,8 @@ func (st *Store) newInstanceLocked(p *project, zone string, in *computepb.Instan
 		default:
 			return nil, errInvalid("Invalid value for field '%s': ''. Source or initializeParams must be specified.", field)
 		}
+		users, attached := disk.Users, disk.LastAttachTimestamp
+		undo = append(undo, func() { disk.Users, disk.LastAttachTimestamp = users, attached })
 		disk.Users = append(disk.Users, selfLinkURL)
 		disk.LastAttachTimestamp = proto.String(now)
 
@@ -217,6 +231,7 @@ func (st *Store) newInstanceLocked(p *project, zone string, in *computepb.Instan
 	}
 	in.Fingerprint = proto.String(fingerprintOf(in))
 	p.instances[key] = in
+	committed = true
 	return warnings, nil
 }
 
