@@ -104,7 +104,7 @@ func ParseFaults(spec string) (Faults, error) {
 }
 
 func isMutationName(method string) bool {
-	for _, verb := range []string{".insert", ".delete", ".deprecate", ".setLabels", ".patch", ".stop", ".start"} {
+	for _, verb := range []string{".insert", ".delete", ".deprecate", ".setLabels", ".setMetadata", ".patch", ".stop", ".start"} {
 		if strings.HasSuffix(method, verb) {
 			return true
 		}

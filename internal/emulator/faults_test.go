@@ -53,3 +53,28 @@ func TestFaultKindsAreTheKindsParseFaultsAccepts(t *testing.T) {
 		}
 	}
 }
+
+func TestFailFaultsApplyToEveryMethodWithAnOperation(t *testing.T) {
+	tests := []struct {
+		spec string
+		ok   bool
+	}{
+		{"images.deprecate=fail:1", true},
+		{"images.setLabels=fail:1", true},
+		{"instances.setMetadata=fail:1", true},
+		{"instances.stop=fail:1", true},
+		{"regionInstanceTemplates.delete=fail:1", true},
+		{"operations=fail:1", true},
+		{"*=fail:1", true},
+		{"images.get=fail:1", false},
+		{"instances.aggregatedList=fail:1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			_, err := emulator.ParseFaults(tt.spec)
+			if (err == nil) != tt.ok {
+				t.Errorf("ParseFaults(%q) = %v, want accepted %v", tt.spec, err, tt.ok)
+			}
+		})
+	}
+}
