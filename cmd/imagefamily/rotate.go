@@ -63,7 +63,7 @@ func cmdRotate(e *env, args []string) int {
 		dryRun      bool
 		atFlag      string
 		reportFile  string
-		parallelism = 4
+		parallelism = rotation.DefaultParallelism
 	)
 	fs := newFlagSet("rotate")
 	common.register(fs)

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/bench"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/rotation"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/modroot"
 )
 
@@ -222,8 +223,9 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	}
 	if !o.skip["gcloud"] {
 		logf("gcloud script N=%d ...", o.gcloudN)
+		// -parallelism, the CLI as a user gets it (its default), and all in one round.
 		g, err := bench.RunGcloud(ctx, bench.GcloudConfig{Root: root, N: o.gcloudN, Latency: o.latency, OpLatency: o.opLatency,
-			CLI: o.cli, Parallelisms: []int{o.parallelism, defaultParallelism, o.gcloudN - 2}})
+			CLI: o.cli, Parallelisms: []int{o.parallelism, rotation.DefaultParallelism, o.gcloudN - 2}})
 		if err != nil {
 			res.Problems = append(res.Problems, "gcloud baseline: "+err.Error())
 			logf("  %v", err)
@@ -392,7 +394,3 @@ func perSecond(means []float64) string {
 	}
 	return strings.Join(parts, " ")
 }
-
-// defaultParallelism is imagefamily rotate's own --parallelism default: the
-// gcloud comparison also runs the CLI as a user gets it.
-const defaultParallelism = 4
