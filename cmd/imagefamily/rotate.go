@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/atomicfile"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/rotation"
 )
@@ -227,15 +229,11 @@ func cmdRotate(e *env, args []string) int {
 }
 
 func writeReportFile(path string, out rotateOutput) error {
-	f, err := os.Create(path)
-	if err != nil {
+	var b bytes.Buffer
+	if err := writeJSON(&b, out); err != nil {
 		return err
 	}
-	if err := writeJSON(f, out); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
+	return atomicfile.WriteFile(path, b.Bytes(), 0o644)
 }
 
 // parseFamilyLabel reads --family-label K=V.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +12,8 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/atomicfile"
 )
 
 // State is the emulator's persistent form and its fixture format:
@@ -289,24 +290,9 @@ func (st *Store) persistLocked() error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(st.stateFile)
-	tmp, err := os.CreateTemp(dir, ".emulator-state-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), st.stateFile)
+	// 0600, as the state file always was: it can hold whatever a test or a
+	// user put in metadata.
+	return atomicfile.WriteFile(st.stateFile, append(b, '\n'), 0o600)
 }
 
 func lastSegment(s string) string {
