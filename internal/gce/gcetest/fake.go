@@ -209,82 +209,81 @@ func (f *Fake) GetFromFamilyZonal(_ context.Context, project, zone, family strin
 	return head.Clone(), nil
 }
 
-func (f *Fake) InsertImageFromImage(ctx context.Context, project string, spec gce.ImageSpec) (_ lifecycle.Image, err error) {
+// mutate is what every mutation of the fake shares with gce's client: the
+// call holds a request slot of ctx's RequestSlots (gce.HoldRequestSlot) and
+// gives it back with its outcome; under the lock, it is recorded (its
+// scripted error answers it) and then apply changes the images.
+func (f *Fake) mutate(ctx context.Context, method string, args []any, apply func() error) (err error) {
 	release, err := gce.HoldRequestSlot(ctx)
 	if err != nil {
-		return lifecycle.Image{}, err
+		return err
 	}
 	defer func() { release(err) }()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("InsertImageFromImage", project, spec.Name, spec.SourceImage); err != nil {
-		return lifecycle.Image{}, err
+	if err := f.record(method, args...); err != nil {
+		return err
 	}
-	if indexOf(f.images[project], spec.Name) >= 0 {
-		res := "projects/" + project + "/global/images/" + spec.Name
-		return lifecycle.Image{}, &gce.Error{Kind: gce.ErrAlreadyExists, Method: "images.insert", Resource: res, Code: 409,
-			Reason: "alreadyExists", Message: fmt.Sprintf("The resource '%s' already exists", res), Attempts: 1}
-	}
-	now := time.Now
-	if f.Now != nil {
-		now = f.Now
-	}
-	f.NextID++
-	img := lifecycle.Image{
-		Name: spec.Name, ID: f.NextID, Project: project, Family: spec.Family, CreatedAt: now().UTC(),
-		Status: lifecycle.StatusReady, Labels: maps.Clone(spec.Labels), Architecture: spec.Architecture,
-		SelfLink: lifecycle.ImageRef{Project: project, Name: spec.Name}.SelfLink(),
-	}
-	f.images[project] = append(f.images[project], img)
-	return img.Clone(), nil
+	return apply()
 }
 
-func (f *Fake) SetFamily(ctx context.Context, project, image, family string) (err error) {
-	release, err := gce.HoldRequestSlot(ctx)
+func (f *Fake) InsertImageFromImage(ctx context.Context, project string, spec gce.ImageSpec) (lifecycle.Image, error) {
+	var made lifecycle.Image
+	err := f.mutate(ctx, "InsertImageFromImage", []any{project, spec.Name, spec.SourceImage}, func() error {
+		if indexOf(f.images[project], spec.Name) >= 0 {
+			res := "projects/" + project + "/global/images/" + spec.Name
+			return &gce.Error{Kind: gce.ErrAlreadyExists, Method: "images.insert", Resource: res, Code: 409,
+				Reason: "alreadyExists", Message: fmt.Sprintf("The resource '%s' already exists", res), Attempts: 1}
+		}
+		now := time.Now
+		if f.Now != nil {
+			now = f.Now
+		}
+		f.NextID++
+		made = lifecycle.Image{
+			Name: spec.Name, ID: f.NextID, Project: project, Family: spec.Family, CreatedAt: now().UTC(),
+			Status: lifecycle.StatusReady, Labels: maps.Clone(spec.Labels), Architecture: spec.Architecture,
+			SelfLink: lifecycle.ImageRef{Project: project, Name: spec.Name}.SelfLink(),
+		}
+		f.images[project] = append(f.images[project], made)
+		return nil
+	})
 	if err != nil {
-		return err
+		return lifecycle.Image{}, err
 	}
-	defer func() { release(err) }()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.record("SetFamily", project, image, family); err != nil {
-		return err
-	}
-	img, err := f.lookup("images.patch", project, image)
-	if err != nil {
-		return err
-	}
-	img.Family = family
-	return nil
+	return made.Clone(), nil
+}
+
+func (f *Fake) SetFamily(ctx context.Context, project, image, family string) error {
+	return f.mutate(ctx, "SetFamily", []any{project, image, family}, func() error {
+		img, err := f.lookup("images.patch", project, image)
+		if err != nil {
+			return err
+		}
+		img.Family = family
+		return nil
+	})
 }
 
 // SetLabels calls merge once with the current labels (the fake has no
 // concurrent writers) and stores the result.
-func (f *Fake) SetLabels(ctx context.Context, project, image string, merge func(map[string]string) (map[string]string, error)) (err error) {
-	release, err := gce.HoldRequestSlot(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { release(err) }()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.record("SetLabels", project, image); err != nil {
-		return err
-	}
-	img, err := f.lookup("images.setLabels", project, image)
-	if err != nil {
-		return err
-	}
-	cur := maps.Clone(img.Labels)
-	if cur == nil {
-		cur = map[string]string{}
-	}
-	labels, err := merge(cur)
-	if err != nil {
-		return err
-	}
-	img.Labels = maps.Clone(labels)
-	return nil
+func (f *Fake) SetLabels(ctx context.Context, project, image string, merge func(map[string]string) (map[string]string, error)) error {
+	return f.mutate(ctx, "SetLabels", []any{project, image}, func() error {
+		img, err := f.lookup("images.setLabels", project, image)
+		if err != nil {
+			return err
+		}
+		cur := maps.Clone(img.Labels)
+		if cur == nil {
+			cur = map[string]string{}
+		}
+		labels, err := merge(cur)
+		if err != nil {
+			return err
+		}
+		img.Labels = maps.Clone(labels)
+		return nil
+	})
 }
 
 // SetLabelsFrom is SetLabels (recorded as such): the fake has no
@@ -293,43 +292,27 @@ func (f *Fake) SetLabelsFrom(ctx context.Context, img lifecycle.Image, merge fun
 	return f.SetLabels(ctx, img.Project, img.Name, merge)
 }
 
-func (f *Fake) Deprecate(ctx context.Context, project, image string, d lifecycle.Deprecation) (err error) {
-	release, err := gce.HoldRequestSlot(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { release(err) }()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.record("Deprecate", project, image, d.State.Normal()); err != nil {
-		return err
-	}
-	img, err := f.lookup("images.deprecate", project, image)
-	if err != nil {
-		return err
-	}
-	img.Deprecation = d
-	img.Deprecation.State = d.State.Normal()
-	return nil
+func (f *Fake) Deprecate(ctx context.Context, project, image string, d lifecycle.Deprecation) error {
+	return f.mutate(ctx, "Deprecate", []any{project, image, d.State.Normal()}, func() error {
+		img, err := f.lookup("images.deprecate", project, image)
+		if err != nil {
+			return err
+		}
+		img.Deprecation = d
+		img.Deprecation.State = d.State.Normal()
+		return nil
+	})
 }
 
-func (f *Fake) DeleteImage(ctx context.Context, project, image string) (err error) {
-	release, err := gce.HoldRequestSlot(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { release(err) }()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.record("DeleteImage", project, image); err != nil {
-		return err
-	}
-	i := indexOf(f.images[project], image)
-	if i < 0 {
-		return notFound("images.delete", project, image)
-	}
-	f.images[project] = slices.Delete(f.images[project], i, i+1)
-	return nil
+func (f *Fake) DeleteImage(ctx context.Context, project, image string) error {
+	return f.mutate(ctx, "DeleteImage", []any{project, image}, func() error {
+		i := indexOf(f.images[project], image)
+		if i < 0 {
+			return notFound("images.delete", project, image)
+		}
+		f.images[project] = slices.Delete(f.images[project], i, i+1)
+		return nil
+	})
 }
 
 func (f *Fake) ScanImageUses(_ context.Context, projects []string) (gce.ImageUses, error) {
