@@ -334,6 +334,17 @@ var policyOptionNames = strings.NewReplacer(
 	"rotation.protect_label", "--protect-label",
 )
 
+// read is what rotate and status take from the policy flags: the policy and
+// the --in-use-projects.
+func (p *policyFlags) read() (lifecycle.Policy, []string, error) {
+	pol, err := p.policy()
+	if err != nil {
+		return pol, nil, err
+	}
+	inUse, err := p.projects()
+	return pol, inUse, err
+}
+
 // policy reads the flags into a lifecycle.Policy, checked by
 // Policy.Validate (its messages name the flags).
 func (p *policyFlags) policy() (lifecycle.Policy, error) {

@@ -108,11 +108,7 @@ func cmdRotate(e *env, args []string) int {
 			return e.fail(err, exitUsage)
 		}
 	}
-	pol, err := pf.policy()
-	if err != nil {
-		return e.fail(err, exitUsage)
-	}
-	inUse, err := pf.projects()
+	pol, inUse, err := pf.read()
 	if err != nil {
 		return e.fail(err, exitUsage)
 	}

@@ -84,11 +84,7 @@ func cmdStatus(e *env, args []string) int {
 	if err := checkFamily(family); err != nil {
 		return e.fail(err, exitUsage)
 	}
-	pol, err := pf.policy()
-	if err != nil {
-		return e.fail(err, exitUsage)
-	}
-	inUse, err := pf.projects()
+	pol, inUse, err := pf.read()
 	if err != nil {
 		return e.fail(err, exitUsage)
 	}
