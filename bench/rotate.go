@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/rotation"
 )
 
 // pageSize is Compute Engine's largest list page.
@@ -198,7 +198,7 @@ func RunRotate(ctx context.Context, cfg RotateConfig) (RotateResult, error) {
 	res.TStar = TStar(res.ListPages, res.Expected.Actions, cfg.Parallelism, cfg.Latency, cfg.OpLatency)
 	res.CriticalPages = max(pages(cfg.Fixture.Images), pages(cfg.Fixture.Templates), pages(cfg.Fixture.Instances))
 	res.TCrit = TStar(res.CriticalPages, res.Expected.Actions, cfg.Parallelism, cfg.Latency, cfg.OpLatency)
-	res.TReq = TReq(res.CriticalPages, res.Expected.Actions, cfg.Parallelism, rotation.PendingPerSlot*cfg.Parallelism, cfg.Latency, cfg.OpLatency)
+	res.TReq = TReq(res.CriticalPages, res.Expected.Actions, cfg.Parallelism, apply.PendingPerSlot*cfg.Parallelism, cfg.Latency, cfg.OpLatency)
 	var out rotateOutput
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		return res, fmt.Errorf("imagefamily rotate (%v) printed no JSON report: %v\n%s", runErr, err, res.Stderr)

@@ -1,7 +1,7 @@
 // Command imagefamily is the operator's side of the suite: status, rotation,
 // rollback, revoke, outdated-children report, naming, and the local Compute
 // Engine emulator. Flags and output live here; decisions live in
-// internal/lifecycle, execution of rotation plans in internal/rotation.
+// internal/lifecycle, execution of rotation plans in internal/apply.
 // docs/cli.md documents every command, flag, output format and exit code.
 package main
 

@@ -9,9 +9,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/rotation"
 )
 
 const revokeUsage = `usage: imagefamily revoke --project P IMAGE [--descendants] [--reason TEXT] [--force] [flags]
@@ -149,7 +149,7 @@ func cmdRevoke(e *env, args []string) int {
 		plan.Entries = append(plan.Entries, entry)
 	}
 	if !dryRun {
-		rep := rotation.Apply(e.ctx, c, project, plan, rotation.Options{})
+		rep := apply.Apply(e.ctx, c, project, plan, apply.Options{})
 		for i, r := range rep.Results {
 			targets[i].Done = r.Err == nil
 			if r.Err != nil {

@@ -9,9 +9,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/rotation"
 )
 
 const rollbackUsage = `usage: imagefamily rollback --project P --family F [--to IMAGE] [--block] [--dry-run] [flags]
@@ -105,7 +105,7 @@ func cmdRollback(e *env, args []string) int {
 	defer c.Close()
 
 	project := common.project
-	s, err := rotation.Gather(e.ctx, c, project, family, nil, false)
+	s, err := apply.Gather(e.ctx, c, project, family, nil, false)
 	if err != nil {
 		return e.fail(err, exitPartial)
 	}

@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/atomicfile"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/rotation"
 )
 
 const rotateUsage = `usage: imagefamily rotate --project P (--family F ... | --all-families | --family-label K=V) [policy flags] [flags]
@@ -34,10 +34,10 @@ flags:
 
 // rotateOutput is rotate's JSON output and --report file (docs/cli.md).
 type rotateOutput struct {
-	Project  string            `json:"project"`
-	At       time.Time         `json:"at"`
-	DryRun   bool              `json:"dry_run"`
-	Families []rotation.Report `json:"families"`
+	Project  string         `json:"project"`
+	At       time.Time      `json:"at"`
+	DryRun   bool           `json:"dry_run"`
+	Families []apply.Report `json:"families"`
 	// Errors are families that could not be read (nothing was done to them).
 	Errors  []familyError `json:"errors"`
 	Summary rotateSummary `json:"summary"`
@@ -65,7 +65,7 @@ func cmdRotate(e *env, args []string) int {
 		dryRun      bool
 		atFlag      string
 		reportFile  string
-		parallelism = rotation.DefaultParallelism
+		parallelism = apply.DefaultParallelism
 	)
 	fs := newFlagSet("rotate")
 	common.register(fs)
@@ -152,24 +152,24 @@ func cmdRotate(e *env, args []string) int {
 		families = dedupe(families)
 	}
 
-	out := rotateOutput{Project: common.project, At: at, DryRun: dryRun, Families: []rotation.Report{}, Errors: []familyError{}}
+	out := rotateOutput{Project: common.project, At: at, DryRun: dryRun, Families: []apply.Report{}, Errors: []familyError{}}
 	progress := isTerminal(e.stderr) && !dryRun
 	var mu sync.Mutex
 	for _, family := range families {
-		s, err := rotation.Gather(e.ctx, c, common.project, family, inUse, pol.CheckInUse)
+		s, err := apply.Gather(e.ctx, c, common.project, family, inUse, pol.CheckInUse)
 		if err != nil {
 			out.Errors = append(out.Errors, familyError{Family: family, Error: oneLine(err.Error())})
 			e.warn("family %s: %v", family, err)
 			continue
 		}
 		plan := lifecycle.Plan(s, pol, at)
-		var rep rotation.Report
+		var rep apply.Report
 		if dryRun {
-			rep = rotation.Preview(plan)
+			rep = apply.Preview(plan)
 		} else {
-			opts := rotation.Options{Parallelism: parallelism}
+			opts := apply.Options{Parallelism: parallelism}
 			if progress {
-				opts.Progress = func(r rotation.Result) {
+				opts.Progress = func(r apply.Result) {
 					mu.Lock()
 					defer mu.Unlock()
 					outcome := "done"
@@ -179,7 +179,7 @@ func cmdRotate(e *env, args []string) int {
 					fmt.Fprintf(e.stderr, "%s: %s %s %s -> %s: %s\n", family, r.Action, r.Image, r.From, r.To, outcome)
 				}
 			}
-			rep = rotation.Apply(e.ctx, c, common.project, plan, opts)
+			rep = apply.Apply(e.ctx, c, common.project, plan, opts)
 		}
 		out.Families = append(out.Families, rep)
 		out.Summary.Actions += len(rep.Results)
@@ -197,7 +197,7 @@ func cmdRotate(e *env, args []string) int {
 			if i > 0 {
 				fmt.Fprintln(e.stdout)
 			}
-			rotation.WriteTable(e.stdout, rep)
+			apply.WriteTable(e.stdout, rep)
 		}
 		if len(families) == 0 {
 			fmt.Fprintln(e.stdout, "no families to rotate")

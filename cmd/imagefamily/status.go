@@ -6,8 +6,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/rotation"
 )
 
 const statusUsage = `usage: imagefamily status --project P --family F [policy flags] [--at TIME] [flags]
@@ -23,12 +23,12 @@ flags:
 
 // statusReport is status's JSON output (docs/cli.md).
 type statusReport struct {
-	Project string                `json:"project"`
-	Family  string                `json:"family"`
-	At      time.Time             `json:"at"`
-	Head    string                `json:"head"`
-	Policy  rotation.PolicyReport `json:"policy"`
-	Images  []statusImage         `json:"images"`
+	Project string             `json:"project"`
+	Family  string             `json:"family"`
+	At      time.Time          `json:"at"`
+	Head    string             `json:"head"`
+	Policy  apply.PolicyReport `json:"policy"`
+	Images  []statusImage      `json:"images"`
 }
 
 type statusImage struct {
@@ -101,13 +101,13 @@ func cmdStatus(e *env, args []string) int {
 	}
 	defer c.Close()
 
-	s, err := rotation.Gather(e.ctx, c, common.project, family, inUse, pol.CheckInUse)
+	s, err := apply.Gather(e.ctx, c, common.project, family, inUse, pol.CheckInUse)
 	if err != nil {
 		return e.fail(err, exitPartial)
 	}
 	plan := lifecycle.Plan(s, pol, at)
 	rep := statusReport{Project: common.project, Family: family, At: at, Head: plan.Head,
-		Policy: rotation.Preview(plan).Policy, Images: []statusImage{}}
+		Policy: apply.Preview(plan).Policy, Images: []statusImage{}}
 	next := lifecycle.NextSteps(plan)
 	for i, en := range plan.Entries {
 		img := en.Image

@@ -6,7 +6,7 @@ import (
 )
 
 // The planners' effects, modelled for tests: nothing outside the tests
-// applies a plan to a Snapshot (internal/rotation and the CLI carry plans out
+// applies a plan to a Snapshot (internal/apply and the CLI carry plans out
 // against Compute Engine).
 
 // Apply returns the snapshot as it is after the plan's actions: what

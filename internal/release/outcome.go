@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/atomicfile"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/rotation"
 )
 
 // Outcome is what a release did; its JSON form is the report_file:
@@ -63,7 +63,7 @@ type Outcome struct {
 	// Labels are the labels written (or, in a dry run, that would be).
 	Labels         map[string]string `json:"labels"`
 	Plan           *PlanSummary      `json:"plan"`
-	Rotation       *rotation.Report  `json:"rotation"`
+	Rotation       *apply.Report     `json:"rotation"`
 	RotationFailed bool              `json:"rotation_failed"`
 	Warnings       []string          `json:"warnings"`
 	Error          string            `json:"error,omitempty"`

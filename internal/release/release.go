@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/rotation"
 )
 
 // cleanupTimeout bounds what runs after the build's context may have ended:
@@ -62,7 +62,7 @@ type Request struct {
 	// InUseProjects are scanned for uses of the family's images along with
 	// Project (when Policy.CheckInUse).
 	InUseProjects []string
-	// Parallelism bounds the rotation's requests in flight (rotation.Options).
+	// Parallelism bounds the rotation's requests in flight (apply.Options).
 	Parallelism int
 	// DryRun reads, plans and prints, and changes nothing.
 	DryRun bool
@@ -344,7 +344,7 @@ func (r *run) release(ctx context.Context) error {
 	r.say("wrote the labels %s", formatLabels(r.lineage, req.Labels))
 
 	if req.FailOnRotationError {
-		if _, err := rotation.Gather(ctx, r.c, req.Project, req.Family, req.InUseProjects, req.Policy.CheckInUse); err != nil {
+		if _, err := apply.Gather(ctx, r.c, req.Project, req.Family, req.InUseProjects, req.Policy.CheckInUse); err != nil {
 			return fmt.Errorf("rotation (fail_on_rotation_error): %w", err)
 		}
 		r.say("read the family and what uses its images before the release (fail_on_rotation_error)")
@@ -410,7 +410,7 @@ func (r *run) afterRelease(ctx context.Context) {
 		}
 	}
 
-	s, err := rotation.Gather(ctx, r.c, req.Project, req.Family, req.InUseProjects, req.Policy.CheckInUse)
+	s, err := apply.Gather(ctx, r.c, req.Project, req.Family, req.InUseProjects, req.Policy.CheckInUse)
 	if err != nil {
 		r.rotationProblem(fmt.Sprintf("rotation skipped, and the family's head not verified: %v; run `imagefamily rotate` once it is fixed", err))
 		return
@@ -425,7 +425,7 @@ func (r *run) afterRelease(ctx context.Context) {
 	} else {
 		r.say("rotation: %s (parallelism %d)", plural(len(plan.Actions()), "action"), parallelism(req.Parallelism))
 	}
-	rep := rotation.Apply(ctx, r.c, req.Project, plan, rotation.Options{Parallelism: req.Parallelism, Progress: func(res rotation.Result) {
+	rep := apply.Apply(ctx, r.c, req.Project, plan, apply.Options{Parallelism: req.Parallelism, Progress: func(res apply.Result) {
 		if res.Err != nil {
 			r.rep.Error(fmt.Sprintf("image %s, family %s: %s %s -> %s FAILED: %v", res.Image, req.Family, res.Action, res.From, res.To, res.Err))
 			return
@@ -497,7 +497,7 @@ func (r *run) dryRun(ctx context.Context) {
 		}
 		r.say("DRY RUN: would move the family pointer: %s -> %s", from, r.target)
 	}
-	s, err := rotation.Gather(ctx, r.c, req.Project, req.Family, req.InUseProjects, req.Policy.CheckInUse)
+	s, err := apply.Gather(ctx, r.c, req.Project, req.Family, req.InUseProjects, req.Policy.CheckInUse)
 	if err != nil {
 		r.rotationProblem(fmt.Sprintf("the rotation could not be planned: %v", err))
 		return
@@ -506,7 +506,7 @@ func (r *run) dryRun(ctx context.Context) {
 	s = withReleased(s, r.built, r.target, req.Family, now)
 	plan := lifecycle.Plan(s, req.Policy, now)
 	r.out.Plan = summarize(plan)
-	rep := rotation.Preview(plan)
+	rep := apply.Preview(plan)
 	r.out.Rotation = &rep
 	r.printTable(rep)
 	r.say("DRY RUN: nothing was changed")
@@ -532,9 +532,9 @@ func withReleased(s lifecycle.Snapshot, built lifecycle.Image, name, family stri
 	return s
 }
 
-func (r *run) printTable(rep rotation.Report) {
+func (r *run) printTable(rep apply.Report) {
 	var b bytes.Buffer
-	rotation.WriteTable(&b, rep)
+	apply.WriteTable(&b, rep)
 	r.rep.Say(strings.TrimRight(b.String(), "\n"))
 }
 
@@ -545,10 +545,10 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// parallelism is the rotation's Parallelism as rotation.Apply applies it.
+// parallelism is the rotation's Parallelism as apply.Apply applies it.
 func parallelism(n int) int {
 	if n <= 0 {
-		return rotation.DefaultParallelism
+		return apply.DefaultParallelism
 	}
 	return n
 }

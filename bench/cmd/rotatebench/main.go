@@ -27,7 +27,7 @@ import (
 	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/bench"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/rotation"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/modroot"
 )
 
@@ -225,7 +225,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		logf("gcloud script N=%d ...", o.gcloudN)
 		// -parallelism, the CLI as a user gets it (its default), and all in one round.
 		g, err := bench.RunGcloud(ctx, bench.GcloudConfig{Root: root, N: o.gcloudN, Latency: o.latency, OpLatency: o.opLatency,
-			CLI: o.cli, Parallelisms: []int{o.parallelism, rotation.DefaultParallelism, o.gcloudN - 2}})
+			CLI: o.cli, Parallelisms: []int{o.parallelism, apply.DefaultParallelism, o.gcloudN - 2}})
 		if err != nil {
 			res.Problems = append(res.Problems, "gcloud baseline: "+err.Error())
 			logf("  %v", err)

@@ -1,4 +1,4 @@
-// Package rotation carries out lifecycle rotation plans against Compute
+// Package apply carries out lifecycle rotation plans against Compute
 // Engine: Gather reads a family into a lifecycle.Snapshot, lifecycle.Plan
 // decides, Apply executes the plan's actions and returns a Report. It makes
 // no decisions of its own about which image moves where.
@@ -38,4 +38,4 @@
 //     label write succeeded and whose deprecate hit the quota is safe.
 //   - When ctx ends, actions not yet started, and requests still waiting
 //     for a slot, are reported with ctx's error and never sent.
-package rotation
+package apply
