@@ -308,10 +308,6 @@ func FuzzPlan(f *testing.F) {
 	})
 }
 
-func sameTime(a, b *time.Time) bool {
-	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
-}
-
 func sameDeprecation(a, b Deprecation) bool {
 	return a.State == b.State && a.Replacement == b.Replacement &&
 		sameTime(a.Deprecated, b.Deprecated) && sameTime(a.Obsolete, b.Obsolete) && sameTime(a.Deleted, b.Deleted)

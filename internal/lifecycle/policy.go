@@ -27,6 +27,17 @@ type Policy struct {
 	// CheckInUse: images used by instance templates, instances or disks are
 	// never touched.
 	CheckInUse bool
+	// OrphanGrace: an orphan of an interrupted release (LabelReleasingInto)
+	// is deleted once older than this; 0 means MinAge.
+	OrphanGrace time.Duration
+}
+
+// orphanGrace is OrphanGrace, MinAge when zero.
+func (p Policy) orphanGrace() time.Duration {
+	if p.OrphanGrace <= 0 {
+		return p.MinAge
+	}
+	return p.OrphanGrace
 }
 
 // DefaultPolicy is the policy a family gets when it asks for nothing.
