@@ -203,4 +203,3 @@ func stampOrNone(t *time.Time) string {
 	}
 	return stamp(*t)
 }
-
