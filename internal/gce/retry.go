@@ -169,6 +169,10 @@ func Retryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
+	var r refused
+	if errors.As(err, &r) {
+		return false // the caller's precheck stopped it: nothing was sent
+	}
 	var mapped *Error
 	if errors.As(err, &mapped) && mapped.Operation != "" {
 		return false
