@@ -107,9 +107,18 @@ func (r RotateResult) ListCalls() int {
 
 func pages(n int) int { return max(1, (n+pageSize-1)/pageSize) }
 
-// ForcedListPages is the list calls a family of this fixture forces.
+// ForcedListPages is the list calls a family of this fixture forces to plan:
+// its images, the orphans of interrupted releases into it (one filtered
+// list), and the in-use scan. Re-reading the family while the plan is
+// carried out adds pages(Images) per second of the run (RereadPages).
 func (f Fixture) ForcedListPages() int {
-	return pages(f.Images) + pages(f.Templates) + pages(f.Instances) + pages(f.Instances)
+	return pages(f.Images) + 1 + pages(f.Templates) + pages(f.Instances) + pages(f.Instances)
+}
+
+// RereadPages bounds the listing pages the applier may add to keep its
+// picture fresh during a run of wall: one re-listing of the family a second.
+func (f Fixture) RereadPages(wall time.Duration) int {
+	return int(wall/time.Second+1) * pages(f.Images)
 }
 
 // TStar is the bound for m actions.

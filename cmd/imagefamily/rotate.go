@@ -155,8 +155,12 @@ func cmdRotate(e *env, args []string) int {
 	out := rotateOutput{Project: common.project, At: at, DryRun: dryRun, Families: []apply.Report{}, Errors: []familyError{}}
 	progress := isTerminal(e.stderr) && !dryRun
 	var mu sync.Mutex
+	reader := apply.Reader{C: c}
+	if pol.CheckInUse {
+		reader.Scans = apply.NewScans(c, apply.ScanProjects(common.project, inUse), nil)
+	}
 	for _, family := range families {
-		s, err := apply.Gather(e.ctx, c, common.project, family, inUse, pol.CheckInUse)
+		s, readAt, err := reader.Family(e.ctx, common.project, family)
 		if err != nil {
 			out.Errors = append(out.Errors, familyError{Family: family, Error: oneLine(err.Error())})
 			e.warn("family %s: %v", family, err)
@@ -167,7 +171,7 @@ func cmdRotate(e *env, args []string) int {
 		if dryRun {
 			rep = apply.Preview(plan)
 		} else {
-			opts := apply.Options{Parallelism: parallelism}
+			opts := apply.Options{Parallelism: parallelism, Scans: reader.Scans, Seeds: []apply.Seed{{Snapshot: s, At: readAt}}}
 			if progress {
 				opts.Progress = func(r apply.Result) {
 					mu.Lock()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"io"
 	"os"
 	"path/filepath"
@@ -86,8 +87,15 @@ func TestRotateAtPreviewMatchesALaterRealRun(t *testing.T) {
 		if r.Summary.Done != p.Summary.Actions || r.Summary.Failed != 0 {
 			t.Errorf("at +%s: real run did %d of the %d previewed actions (%d failed)", later, r.Summary.Done, p.Summary.Actions, r.Summary.Failed)
 		}
-		// Apart from being a dry run, the preview is the real run.
+		// Apart from being a dry run (its actions planned, not done), the
+		// preview is the real run.
 		p.DryRun, p.Families[0].DryRun, p.Summary.Done = false, false, r.Summary.Done
+		for i := range p.Families[0].Results {
+			if p.Families[0].Results[i].Outcome != apply.OutcomePlanned {
+				t.Errorf("at +%s: a previewed action's outcome is %q, want planned", later, p.Families[0].Results[i].Outcome)
+			}
+			p.Families[0].Results[i].Outcome = apply.OutcomeDone
+		}
 		pj, _ := json.Marshal(p)
 		rj, _ := json.Marshal(r)
 		if string(pj) != string(rj) {

@@ -64,7 +64,7 @@ func TestApplyAgainstEmulatorCompletesEveryActionUnderRateLimits(t *testing.T) {
 				t.Fatal(err)
 			}
 			plan := lifecycle.Plan(s, lifecycle.DefaultPolicy(), now)
-			rep := Apply(context.Background(), c, "p", plan, Options{Parallelism: 4, QuotaPause: time.Millisecond, QuotaRetries: 20})
+			rep := Apply(context.Background(), c, "p", plan, withScans(c, Options{Parallelism: 4, QuotaPause: time.Millisecond, QuotaRetries: 20}))
 			if rep.Failed() != 0 {
 				t.Fatalf("%d actions failed: %v", rep.Failed(), rep.Err())
 			}
@@ -118,7 +118,7 @@ func TestApplyAgainstEmulatorWalksTheWholeLifeCycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep := Apply(context.Background(), c, "p", lifecycle.Plan(s, pol, st.at), Options{})
+		rep := Apply(context.Background(), c, "p", lifecycle.Plan(s, pol, st.at), withScans(c, Options{}))
 		if rep.Failed() != 0 || len(rep.Results) != 2 {
 			t.Fatalf("at %s: %d results, errors %v", st.at, len(rep.Results), rep.Err())
 		}

@@ -105,17 +105,34 @@ func (x ImageExpect) Check(now Image, found bool) error {
 	if err := x.checkDeprecation(now.Deprecation); err != nil {
 		return err
 	}
+	return x.CheckLabels(now.Labels, nil)
+}
+
+// CheckLabels compares the labels the expectation relies on with labels (as
+// read with their fingerprint, right before a label write), leaving out the
+// keys in ours: the write sets them itself.
+func (x ImageExpect) CheckLabels(labels map[string]string, ours map[string]string) error {
 	for _, k := range slices.Sorted(maps.Keys(x.Labels)) {
-		want := x.Labels[k]
-		got, ok := now.Labels[k]
-		switch {
-		case want == nil && ok:
-			return changed("%s now has label %s=%q", name, k, got)
-		case want != nil && !ok:
-			return changed("%s lost label %s=%q", name, k, *want)
-		case want != nil && got != *want:
-			return changed("%s: label %s is %q now, planned with %q", name, k, got, *want)
+		if _, mine := ours[k]; mine {
+			continue
 		}
+		if err := x.checkLabel(k, labels); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x ImageExpect) checkLabel(k string, labels map[string]string) error {
+	name, want := x.Ref.Name, x.Labels[k]
+	got, ok := labels[k]
+	switch {
+	case want == nil && ok:
+		return changed("%s now has label %s=%q", name, k, got)
+	case want != nil && !ok:
+		return changed("%s lost label %s=%q", name, k, *want)
+	case want != nil && got != *want:
+		return changed("%s: label %s is %q now, planned with %q", name, k, got, *want)
 	}
 	return nil
 }

@@ -410,7 +410,11 @@ func (r *run) afterRelease(ctx context.Context) {
 		}
 	}
 
-	s, err := apply.Gather(ctx, r.c, req.Project, req.Family, req.InUseProjects, req.Policy.CheckInUse)
+	reader := apply.Reader{C: r.c}
+	if req.Policy.CheckInUse {
+		reader.Scans = apply.NewScans(r.c, apply.ScanProjects(req.Project, req.InUseProjects), nil)
+	}
+	s, readAt, err := reader.Family(ctx, req.Project, req.Family)
 	if err != nil {
 		r.rotationProblem(fmt.Sprintf("rotation skipped, and the family's head not verified: %v; run `imagefamily rotate` once it is fixed", err))
 		return
@@ -425,13 +429,14 @@ func (r *run) afterRelease(ctx context.Context) {
 	} else {
 		r.say("rotation: %s (parallelism %d)", plural(len(plan.Actions()), "action"), parallelism(req.Parallelism))
 	}
-	rep := apply.Apply(ctx, r.c, req.Project, plan, apply.Options{Parallelism: req.Parallelism, Progress: func(res apply.Result) {
-		if res.Err != nil {
-			r.rep.Error(fmt.Sprintf("image %s, family %s: %s %s -> %s FAILED: %v", res.Image, req.Family, res.Action, res.From, res.To, res.Err))
-			return
-		}
-		r.rep.Say(fmt.Sprintf("image %s, family %s: %s %s -> %s", res.Image, req.Family, res.Action, res.From, res.To))
-	}})
+	rep := apply.Apply(ctx, r.c, req.Project, plan, apply.Options{Parallelism: req.Parallelism, Scans: reader.Scans,
+		Seeds: []apply.Seed{{Snapshot: s, At: readAt}}, Progress: func(res apply.Result) {
+			if res.Err != nil {
+				r.rep.Error(fmt.Sprintf("image %s, family %s: %s %s -> %s FAILED: %v", res.Image, req.Family, res.Action, res.From, res.To, res.Err))
+				return
+			}
+			r.rep.Say(fmt.Sprintf("image %s, family %s: %s %s -> %s", res.Image, req.Family, res.Action, res.From, res.To))
+		}})
 	r.out.Rotation = &rep
 	r.printTable(rep)
 	if n := rep.Failed(); n > 0 {
@@ -452,7 +457,7 @@ func (r *run) verify(s lifecycle.Snapshot) bool {
 	}
 	img, listed := s.Find(lifecycle.ImageRef{Project: req.Project, Name: r.target}.String())
 	switch {
-	case hasHead && head.Name == r.target:
+	case hasHead && head.Name == r.target && listed && img.Family == req.Family:
 		r.say("verified: the family resolves to %s", head.Name)
 		return true
 	case !listed || img.Family != req.Family || !img.Ready() || img.State() != lifecycle.StateActive || !hasHead:
@@ -522,6 +527,9 @@ func withReleased(s lifecycle.Snapshot, built lifecycle.Image, name, family stri
 		img.Name, img.ID, img.CreatedAt = name, 0, now
 		img.SelfLink = lifecycle.ImageRef{Project: built.Project, Name: name}.SelfLink()
 	}
+	// A released image is the newest ACTIVE one: getFromFamily would
+	// answer it.
+	s.HeadRead, s.HeadName = true, img.Name
 	for i := range s.Images {
 		if s.Images[i].Name == img.Name {
 			s.Images[i] = img
