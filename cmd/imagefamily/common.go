@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 )
@@ -374,14 +375,19 @@ func (p *policyFlags) policy() (lifecycle.Policy, error) {
 
 // projects is --in-use-projects as a list.
 func (p *policyFlags) projects() ([]string, error) {
+	return projectList("--in-use-projects", p.inUseProjects)
+}
+
+// projectList reads a comma-separated list of project IDs given to flag.
+func projectList(flag, value string) ([]string, error) {
 	var out []string
-	for _, s := range strings.Split(p.inUseProjects, ",") {
+	for _, s := range strings.Split(value, ",") {
 		s = strings.TrimSpace(s)
 		if s == "" {
 			continue
 		}
 		if err := validateProject(s); err != nil {
-			return nil, usagef("--in-use-projects %q: project %q: %v", p.inUseProjects, s, err)
+			return nil, usagef("%s %q: project %q: %v", flag, value, s, err)
 		}
 		out = append(out, s)
 	}
@@ -435,14 +441,18 @@ func utc(t *time.Time) *time.Time {
 	return &u
 }
 
-// outcome is a step's OUTCOME column in rollback's and revoke's tables.
-func outcome(dryRun, done bool, err string) string {
+// stepOutcome is a step's OUTCOME column in rollback's and revoke's tables.
+func stepOutcome(dryRun bool, o apply.Outcome, detail, err string) string {
 	switch {
 	case dryRun:
 		return "planned"
-	case err != "":
+	case o == apply.OutcomeFailed:
 		return "FAILED: " + err
-	case done:
+	case o == apply.OutcomeSkipped:
+		return "skipped: " + detail
+	case o == apply.OutcomeDone && detail != "":
+		return "done (" + detail + ")"
+	case o == apply.OutcomeDone:
 		return "done"
 	}
 	return "not done"

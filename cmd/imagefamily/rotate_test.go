@@ -19,7 +19,7 @@ func TestRotateCarriesOutThePlanAndPrintsIt(t *testing.T) {
 	webFamily(t, env)
 	r := mustCLI(t, env, exitOK, "rotate", "--project", "p", "--family", "web")
 	golden(t, "rotate", r.stdout)
-	if want := "imagefamily rotate: 1 family, 2 actions done, 0 failed, 0 families unreadable\n"; r.stderr != want {
+	if want := "imagefamily rotate: 1 family, 2 actions: 2 done, 0 skipped, 0 failed; 0 families not rotated\n"; r.stderr != want {
 		t.Errorf("stderr = %q, want the one summary line %q (not a terminal)", r.stderr, want)
 	}
 	for name, want := range map[string]string{"web-v6": "ACTIVE", "web-v5": "ACTIVE", "web-v4": "ACTIVE", "web-v3": "ACTIVE",
@@ -225,7 +225,7 @@ func TestRotateProgressOnATerminal(t *testing.T) {
 	want := []string{
 		"web: deprecate web-v2 ACTIVE -> DEPRECATED: done",
 		"web: mark-deleted web-v0 OBSOLETE -> DELETED: done",
-		"imagefamily rotate: 1 family, 2 actions done, 0 failed, 0 families unreadable",
+		"imagefamily rotate: 1 family, 2 actions: 2 done, 0 skipped, 0 failed; 0 families not rotated",
 	}
 	slices.Sort(lines[:2])
 	slices.Sort(want[:2])

@@ -95,9 +95,20 @@ func (p *picture) start(ctx context.Context) {
 // seed takes a snapshot read at `at` as the first picture of its family:
 // the plan was made from it, so nothing needs reading again before its
 // actions are checked while it is fresh.
+//
+// A snapshot of no family (Family "") holds images read one by one: they
+// are re-read with images.get.
 func (p *picture) seed(s lifecycle.Snapshot, at time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if s.Family == "" {
+		for _, img := range s.Images {
+			img = withProject(img, s.Project)
+			p.singles[img.Ref()] = &singleView{seen: seen{img: img, found: true, at: at}}
+		}
+		p.broadcastLocked()
+		return
+	}
 	f := p.familyLocked(famKey{s.Project, s.Family})
 	f.listed = at
 	for _, img := range s.Images {
