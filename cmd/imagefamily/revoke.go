@@ -139,21 +139,57 @@ func cmdRevoke(e *env, args []string) int {
 	}
 	defer c.Close()
 
-	root, err := c.GetImage(e.ctx, project, ref.Name)
-	if errors.Is(err, gce.ErrNotFound) {
-		return e.fail(usagef("IMAGE %q: no such image in project %s", pos[0], project), exitUsage)
+	// Plan on a first read, take the leases of the families that plan
+	// changes, then read and plan again: what another command of this
+	// project did before it gave the lease up is then part of the picture.
+	// A second plan that reaches further families takes their leases too.
+	var (
+		root   lifecycle.Image
+		images []lifecycle.Image
+		plan   lifecycle.RevokePlan
+		readAt time.Time
+		held   = map[lifecycle.FamilyRef]bool{}
+	)
+	leaseOpts.Holder = leaseHolder("revoke")
+	for round := 0; ; round++ {
+		root, err = c.GetImage(e.ctx, project, ref.Name)
+		if errors.Is(err, gce.ErrNotFound) {
+			return e.fail(usagef("IMAGE %q: no such image in project %s", pos[0], project), exitUsage)
+		}
+		if err != nil {
+			return e.fail(err, exitPartial)
+		}
+		root.Project = project
+		readAt = clock()
+		if images, err = revokeImages(e, c, root, descendants, searched); err != nil {
+			return e.fail(err, exitPartial)
+		}
+		plan = lifecycle.PlanRevoke(lifecycle.RevokeRequest{Root: root, Descendants: descendants, Images: images, Reason: label, Now: clock().UTC()})
+		if dryRun {
+			break
+		}
+		var missing []lifecycle.FamilyRef
+		for _, f := range plan.Families() {
+			if !held[f] {
+				missing = append(missing, f)
+			}
+		}
+		if round > 0 && len(missing) == 0 {
+			break
+		}
+		if round >= 3 {
+			return e.fail(fmt.Errorf("nothing was revoked: the families to revoke in kept changing while their leases were taken (%v): run again", missing), exitPartial)
+		}
+		for _, f := range missing { // Families is sorted: one order for every revoke
+			lease, err := e.acquire(c, f.Project, f.Family, leaseOpts)
+			if err != nil {
+				return e.fail(fmt.Errorf("nothing was revoked: %w", err), map[bool]int{true: exitBusy, false: exitPartial}[isBusy(err)])
+			}
+			defer lease.Release(e.ctx)
+			held[f] = true
+		}
 	}
-	if err != nil {
-		return e.fail(err, exitPartial)
-	}
-	root.Project = project
-	readAt := clock()
-	images, err := revokeImages(e, c, root, descendants, searched)
-	if err != nil {
-		return e.fail(err, exitPartial)
-	}
-	now := clock().UTC()
-	plan := lifecycle.PlanRevoke(lifecycle.RevokeRequest{Root: root, Descendants: descendants, Images: images, Reason: label, Now: now})
+	now := plan.Now
 	out := revokeOutput{Project: project, Image: root.Name, Reason: label, At: now, DryRun: dryRun, Forced: []string{}, Searched: []string{project}}
 	if descendants {
 		out.Searched = searched
@@ -169,15 +205,6 @@ func cmdRevoke(e *env, args []string) int {
 
 	var results []apply.Result
 	if !dryRun {
-		// Every family changed is leased, in one order for every revoke.
-		leaseOpts.Holder = leaseHolder("revoke")
-		for _, f := range plan.Families() {
-			lease, err := e.acquire(c, f.Project, f.Family, leaseOpts)
-			if err != nil {
-				return e.fail(fmt.Errorf("nothing was revoked: %w", err), map[bool]int{true: exitBusy, false: exitPartial}[isBusy(err)])
-			}
-			defer lease.Release(e.ctx)
-		}
 		results = apply.Execute(e.ctx, c, plan.Phases(), apply.Options{Seeds: revokeSeeds(images, root, readAt)})
 		out.Summary = countOutcomes(results)
 	}
