@@ -42,7 +42,7 @@ func NextSteps(plan RotationPlan) []NextStep {
 	active := 0 // ACTIVE READY family images seen so far (newest first)
 	for _, e := range plan.Entries {
 		ns := NextStep{Image: e.Image.Name, Action: ActionNone}
-		inKeep := e.Why != WhyNotInFamily && e.Image.Ready() && e.From == StateActive
+		inKeep := e.Why != WhyNotInFamily && e.Why != WhyOrphan && e.Image.Ready() && e.From == StateActive && e.Image.Family == plan.Family
 		if inKeep {
 			active++
 		}
@@ -67,6 +67,8 @@ func NextSteps(plan RotationPlan) []NextStep {
 			}
 			ns.Action, ns.Due = action, &due
 			ns.Condition = fmt.Sprintf("once older than min_age %s", FormatDuration(pol.MinAge))
+		case e.Why == WhyOrphan && e.Next != nil:
+			ns.Action, ns.Due, ns.Condition = ActionDelete, ptr(e.Next.UTC()), "once older than the orphan grace"
 		case e.Why == WhyWaiting && e.Next != nil:
 			if t, a, ok := nextStep(e.From, e.Image.Deprecation, pol); ok && t.Equal(*e.Next) {
 				ns.Action = a
