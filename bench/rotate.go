@@ -109,11 +109,23 @@ func pages(n int) int { return max(1, (n+pageSize-1)/pageSize) }
 
 // ForcedListPages is the list calls a family of this fixture forces to plan:
 // its images, the orphans of interrupted releases into it (one filtered
-// list), and the in-use scan. Re-reading the family while the plan is
+// list), the family's lease, and the in-use scan. Re-reading the family while the plan is
 // carried out adds pages(Images) per second of the run (RereadPages).
 func (f Fixture) ForcedListPages() int {
-	return pages(f.Images) + 1 + pages(f.Templates) + pages(f.Instances) + pages(f.Instances)
+	return pages(f.Images) + 1 + LeaseLists + pages(f.Templates) + pages(f.Instances) + pages(f.Instances)
 }
+
+// The family's lease costs every rotation the same few calls, whatever its
+// size: a filtered images.list before writing it on the head (found with one
+// getFromFamily) and one after, two images.setLabels (take and give back, each
+// waited for) and one images.get (giving it back reads the labels it writes
+// over).
+const (
+	LeaseLists     = 2
+	LeaseHeadReads = 1
+	LeaseWrites    = 2
+	LeaseGets      = 1
+)
 
 // RereadPages bounds the listing pages the applier may add to keep its
 // picture fresh during a run of wall: one re-listing of the family a second.

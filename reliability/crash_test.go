@@ -136,7 +136,7 @@ func TestCrashResumeRollback(t *testing.T) {
 			killAt := 1 + i%(1+len(plan.Steps))
 			applied := (i/(1+len(plan.Steps)))%2 == 0
 			what := fmt.Sprintf("rollback of fixture %d to %s, SIGKILL at mutation %d of %d (applied: %v)", f.seed, to, killAt, 1+len(plan.Steps), applied)
-			args := []string{"rollback", "--project", project, "--family", "web", "--to", to, "--format", "json"}
+			args := []string{"rollback", "--project", project, "--family", "web", "--lease-ttl", leaseTTL, "--to", to, "--format", "json"}
 			start, _ := runKilled(t, e, args, killAt, applied, what)
 			created := checkRollback(t, what+", the killed run", before, readWorld(t, e), to, false, start, nil)
 			for run := 1; ; run++ {

@@ -41,8 +41,8 @@ func (l *leaseFlags) read() (apply.LeaseOptions, error) {
 	if wait < 0 {
 		return apply.LeaseOptions{}, usagef("--lease-wait %q: negative: use 0 (refuse at once) or more, e.g. 6m", l.wait)
 	}
-	if ttl < 10*time.Second {
-		return apply.LeaseOptions{}, usagef("--lease-ttl %q: too short to be renewed in time: use 10s or more, e.g. 5m", l.ttl)
+	if ttl < time.Second {
+		return apply.LeaseOptions{}, usagef("--lease-ttl %q: too short to be renewed in time: use 1s or more, e.g. 5m", l.ttl)
 	}
 	return apply.LeaseOptions{Wait: wait, TTL: ttl, Clock: clock}, nil
 }

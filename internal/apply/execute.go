@@ -39,8 +39,9 @@ func Apply(ctx context.Context, c gce.Compute, project string, plan lifecycle.Ro
 func Execute(ctx context.Context, c gce.Compute, phases []lifecycle.Phase, opts Options) []Result {
 	opts = opts.withDefaults()
 	pctx, stop := context.WithCancel(ctx)
-	defer stop()
 	x := &executor{c: c, opts: opts, pic: newPicture(c, opts.Clock, opts.MaxAge, opts.RefreshEvery), slots: newAIMD(opts.Parallelism)}
+	defer x.pic.wait()
+	defer stop()
 	for _, sd := range opts.Seeds {
 		x.pic.seed(sd.Snapshot, sd.At)
 	}
@@ -53,6 +54,7 @@ func Execute(ctx context.Context, c gce.Compute, phases []lifecycle.Phase, opts 
 		if stopped != "" {
 			for _, e := range actions {
 				res := resultOf(e)
+				res.Phase = ph.Name
 				res.Outcome, res.Detail = OutcomeSkipped, "not started: "+stopped+" did not complete"
 				results = append(results, res)
 				x.progress(res)
@@ -60,6 +62,9 @@ func Execute(ctx context.Context, c gce.Compute, phases []lifecycle.Phase, opts 
 			continue
 		}
 		rs := x.phase(ctx, actions)
+		for i := range rs {
+			rs[i].Phase = ph.Name
+		}
 		results = append(results, rs...)
 		if ph.Required && slices.ContainsFunc(rs, func(r Result) bool { return r.Outcome != OutcomeDone }) {
 			stopped = orDefault(ph.Name, "an earlier step")

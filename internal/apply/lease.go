@@ -18,6 +18,7 @@ const (
 	DefaultLeaseTTL  = 5 * time.Minute
 	DefaultLeaseWait = 6 * time.Minute // a crashed holder's lease runs out within it
 	leasePoll        = 2 * time.Second
+	maxLeaseFailures = 4
 	releaseTimeout   = 30 * time.Second
 )
 
@@ -104,6 +105,7 @@ func AcquireLease(ctx context.Context, c gce.Compute, project, family string, op
 	}
 	l := &Lease{c: c, project: project, family: family, holder: opts.Holder, ttl: opts.TTL, clock: opts.Clock}
 	deadline := opts.Clock().Add(opts.Wait)
+	failures := 0
 	for {
 		leases, err := familyLeases(ctx, c, project, family)
 		if err != nil {
@@ -136,6 +138,14 @@ func AcquireLease(ctx context.Context, c gce.Compute, project, family string, op
 		switch {
 		case errors.As(err, &taken):
 			continue // someone else got in first: step 1 sees it
+		case err != nil && ctx.Err() == nil && failures < maxLeaseFailures && (gce.Retryable(err) || errors.Is(err, gce.ErrOperationFailed)):
+			// gce's own retries ran out, or the write's operation failed:
+			// nothing is held yet, so trying again is safe.
+			failures++
+			if err := sleepCtx(ctx, opts.Poll); err != nil {
+				return nil, err
+			}
+			continue
 		case err != nil:
 			return nil, fmt.Errorf("taking the lease of family %s of project %s: %w", family, project, err)
 		}
@@ -275,16 +285,23 @@ func (l *Lease) Release(ctx context.Context) {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	_ = l.c.SetLabelsFrom(rctx, lifecycle.Image{Project: l.anchor.Project, Name: l.anchor.Name}, func(cur map[string]string) (map[string]string, error) {
-		if v, ok := cur[lifecycle.LabelLease]; ok {
-			if holder, _, err := lifecycle.ParseLease(v); err == nil && holder == l.holder {
-				out := maps.Clone(cur)
-				delete(out, lifecycle.LabelLease)
-				return out, nil
+	for failures := 0; ; failures++ {
+		err := l.c.SetLabelsFrom(rctx, lifecycle.Image{Project: l.anchor.Project, Name: l.anchor.Name}, func(cur map[string]string) (map[string]string, error) {
+			if v, ok := cur[lifecycle.LabelLease]; ok {
+				if holder, _, err := lifecycle.ParseLease(v); err == nil && holder == l.holder {
+					out := maps.Clone(cur)
+					delete(out, lifecycle.LabelLease)
+					return out, nil
+				}
 			}
+			return cur, nil
+		})
+		// Left on a failure, the lease blocks the family until it expires.
+		if err == nil || failures >= maxLeaseFailures || !(gce.Retryable(err) || errors.Is(err, gce.ErrOperationFailed)) ||
+			sleepCtx(rctx, leasePoll/4) != nil {
+			return
 		}
-		return cur, nil
-	})
+	}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

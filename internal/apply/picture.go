@@ -42,6 +42,10 @@ type picture struct {
 	singles map[lifecycle.ImageRef]*singleView
 	own     map[lifecycle.ImageRef]ownWrite
 	reads   int // list pages, getFromFamily and get calls made
+	// readers are the goroutines reading for the picture: Execute waits for
+	// them before it returns, so that none outlives the client it reads
+	// with.
+	readers sync.WaitGroup
 }
 
 type famKey struct{ project, family string }
@@ -152,8 +156,13 @@ func (p *picture) startFamilyLocked(key famKey, f *famView) {
 	}
 	f.started = true
 	next := f.listed.Add(p.every)
-	go p.refresh(p.ctx, key, next)
+	ctx := p.ctx
+	p.readers.Go(func() { p.refresh(ctx, key, next) })
 }
+
+// wait waits for every read the picture started, once its context has
+// ended.
+func (p *picture) wait() { p.readers.Wait() }
 
 func (p *picture) broadcastLocked() {
 	close(p.changed)
@@ -308,7 +317,7 @@ func (p *picture) singleLocked(ctx context.Context, ref lifecycle.ImageRef) (see
 		if p.ctx != nil {
 			ctx = p.ctx // the read serves every waiter, not only this one
 		}
-		go func() {
+		p.readers.Go(func() {
 			sent := p.clock()
 			img, err := p.c.GetImage(ctx, ref.Project, ref.Name)
 			p.mu.Lock()
@@ -324,7 +333,7 @@ func (p *picture) singleLocked(ctx context.Context, ref lifecycle.ImageRef) (see
 				v.err = fmt.Errorf("re-reading image %s: %w", ref, err)
 			}
 			p.broadcastLocked()
-		}()
+		})
 	}
 	return v.seen, false, nil
 }

@@ -58,7 +58,9 @@ type Result struct {
 	// QuotaRetries counts how often Apply sent the action again after a
 	// quota error (see the package documentation).
 	QuotaRetries int
-	Outcome      Outcome
+	// Phase names the plan's phase the action belongs to.
+	Phase   string
+	Outcome Outcome
 	// Detail says why a skipped action was skipped, or "already gone".
 	Detail string
 	// Err is the failure of a failed action; nil otherwise.

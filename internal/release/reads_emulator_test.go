@@ -52,10 +52,13 @@ func reads(counts map[string]int) map[string]int {
 // TestAReleaseReadsEachThingOnce pins the reads one release makes, through
 // the real client against the emulator: the built image and the parent
 // (images.get), the head before the move (getFromFamily: previous_head), the
-// family after the move (one images.list, and getFromFamily: the head as
-// Compute Engine says, never recomputed), which both verifies the head and
-// plans the rotation, the orphans of interrupted releases into the family
-// (one filtered images.list), and the scan for uses. The labels are
+// family's lease (one filtered images.list before and one after writing it on
+// the head, whose getFromFamily says which image that is, and an images.get
+// to take it off), the family after the move (one images.list, and
+// getFromFamily: the head as Compute Engine says, never recomputed), which
+// both verifies the head and plans the rotation, the orphans of interrupted
+// releases into the family (one filtered images.list), and the scan for
+// uses. A copy adds its read once made, and one to take its mark off. The labels are
 // written from the image as read (its fingerprint), not read again; a copy
 // is read once, when it is made.
 func TestAReleaseReadsEachThingOnce(t *testing.T) {
@@ -67,10 +70,10 @@ func TestAReleaseReadsEachThingOnce(t *testing.T) {
 		want  map[string]int
 	}{
 		{name: "release", image: built().Name,
-			want: map[string]int{"images.get": 2, "images.getFromFamily": 2, "images.list": 2}},
+			want: map[string]int{"images.get": 3, "images.getFromFamily": 3, "images.list": 4}},
 		{name: "copy under the conventional name", image: "nginx-latest",
 			req:  func(r *release.Request) { r.Rename = release.RenameCopy },
-			want: map[string]int{"images.get": 3, "images.getFromFamily": 2, "images.list": 2}},
+			want: map[string]int{"images.get": 5, "images.getFromFamily": 3, "images.list": 4}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			counts := &callCounts{n: map[string]int{}}

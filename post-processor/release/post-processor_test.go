@@ -190,7 +190,8 @@ func TestPostProcessKeepsTheImageAndFailsOnlyBeforeTheRelease(t *testing.T) {
 		{name: "copied under the conventional name", image: "nginx-latest", extra: map[string]interface{}{"rename": "copy"},
 			wantInFam: true, wantArtID: "debian-12-nginx-1-26-v20261126t064630"},
 		{name: "labels refused", image: goodName, wantErr: "writing the labels", script: func(f *gcetest.Fake) {
-			f.Fail("SetLabels", &gce.Error{Kind: gce.ErrPermissionDenied, Code: 403, Message: "denied"})
+			// The first label write is the family's lease, on its head.
+			f.Fail("SetLabels", nil, &gce.Error{Kind: gce.ErrPermissionDenied, Code: 403, Message: "denied"})
 		}},
 		{name: "family move refused", image: goodName, wantErr: "moving the family", script: func(f *gcetest.Fake) {
 			f.Fail("SetFamily", &gce.Error{Kind: gce.ErrPermissionDenied, Code: 403, Message: "denied"})
