@@ -402,14 +402,6 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// stamp writes a date for tables: RFC 3339 in UTC, "-" when unset.
-func stamp(t *time.Time) string {
-	if t == nil || t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
 func utc(t *time.Time) *time.Time {
 	if t == nil {
 		return nil

@@ -13,6 +13,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 // cleanupTimeout bounds what runs after the build's context may have ended:
@@ -423,7 +424,7 @@ func (r *run) afterRelease(ctx context.Context) {
 	if len(plan.Actions()) == 0 {
 		r.say("rotation: nothing to do")
 	} else {
-		r.say("rotation: %s (parallelism %d)", plural(len(plan.Actions()), "action"), parallelism(req.Parallelism))
+		r.say("rotation: %s (parallelism %d)", textfmt.Count(len(plan.Actions()), "action"), parallelism(req.Parallelism))
 	}
 	rep := apply.Apply(ctx, r.c, req.Project, plan, apply.Options{Parallelism: req.Parallelism, Progress: func(res apply.Result) {
 		if res.Err != nil {
@@ -536,13 +537,6 @@ func (r *run) printTable(rep apply.Report) {
 	var b bytes.Buffer
 	apply.WriteTable(&b, rep)
 	r.rep.Say(strings.TrimRight(b.String(), "\n"))
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return fmt.Sprintf("1 %s", noun)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // parallelism is the rotation's Parallelism as apply.Apply applies it.
