@@ -106,7 +106,7 @@ func (p RotationPlan) Find(name string) (Entry, bool) {
 	return Entry{}, false
 }
 
-// Plan decides one rotation run (DESIGN.md, life cycle). Every image gets an
+// Plan decides one rotation run (README, "Rotation"). Every image gets an
 // entry, untouched ones with the reason, checked in this order: not in the
 // family, not READY, unknown state, the head, the KeepActive newest ACTIVE
 // images (the head counting as the first), younger than MinAge, the protect
