@@ -156,7 +156,7 @@ func (c *Config) Prepare(raws ...interface{}) ([]string, error) {
 	if errs != nil && len(errs.Errors) > 0 {
 		return nil, errs
 	}
-	return nil, nil
+	return c.Auth.Warnings(), nil
 }
 
 // prepareSource checks that the source is named exactly once and that its

@@ -21,6 +21,7 @@ type FlatConfig struct {
 	PackerSensitiveVars       []string                 `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
 	CredentialsFile           *string                  `mapstructure:"credentials_file" required:"false" cty:"credentials_file" hcl:"credentials_file"`
 	CredentialsJSON           *pluginconfig.Secret     `mapstructure:"credentials_json" required:"false" cty:"credentials_json" hcl:"credentials_json"`
+	AccountFile               *pluginconfig.Secret     `mapstructure:"account_file" required:"false" cty:"account_file" hcl:"account_file"`
 	AccessToken               *pluginconfig.Secret     `mapstructure:"access_token" required:"false" cty:"access_token" hcl:"access_token"`
 	ImpersonateServiceAccount *string                  `mapstructure:"impersonate_service_account" required:"false" cty:"impersonate_service_account" hcl:"impersonate_service_account"`
 	CustomEndpoints           map[string]string        `mapstructure:"custom_endpoints" required:"false" cty:"custom_endpoints" hcl:"custom_endpoints"`
@@ -61,6 +62,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"packer_sensitive_variables":  &hcldec.AttrSpec{Name: "packer_sensitive_variables", Type: cty.List(cty.String), Required: false},
 		"credentials_file":            &hcldec.AttrSpec{Name: "credentials_file", Type: cty.String, Required: false},
 		"credentials_json":            &hcldec.AttrSpec{Name: "credentials_json", Type: cty.String, Required: false},
+		"account_file":                &hcldec.AttrSpec{Name: "account_file", Type: cty.String, Required: false},
 		"access_token":                &hcldec.AttrSpec{Name: "access_token", Type: cty.String, Required: false},
 		"impersonate_service_account": &hcldec.AttrSpec{Name: "impersonate_service_account", Type: cty.String, Required: false},
 		"custom_endpoints":            &hcldec.AttrSpec{Name: "custom_endpoints", Type: cty.Map(cty.String), Required: false},

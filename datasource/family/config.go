@@ -5,6 +5,7 @@ package family
 
 import (
 	"fmt"
+	"log"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
@@ -76,6 +77,10 @@ func (c *Config) Prepare(raws ...interface{}) error {
 
 	for _, err := range c.Auth.Prepare() {
 		add(err)
+	}
+	// Configure has no way to return a warning: the log has it.
+	for _, w := range c.Auth.Warnings() {
+		log.Printf("[WARN] imagefamily: %s", w)
 	}
 	if c.ProjectID == "" {
 		add(fmt.Errorf("project_id must be set: the project that owns the family, e.g. acme-images"))

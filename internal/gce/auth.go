@@ -43,21 +43,19 @@ func ClientOptions(ctx context.Context, a pluginconfig.Auth) ([]option.ClientOpt
 	case a.AccessToken != "":
 		ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: a.AccessToken.Value(), TokenType: "Bearer"})
 		opts = append(opts, option.WithTokenSource(ts))
-	case a.CredentialsFile != "":
-		_, t, err := a.ReadCredentialsFile()
+	case a.CredentialsFile != "" || a.CredentialsJSON != "" || a.AccountFile != "":
+		cr, err := a.Credentials()
 		if err != nil {
 			return nil, err
 		}
-		// The typed variant: the type was checked against the kinds we
-		// accept, which is the validation the untyped (deprecated) option
-		// leaves to the caller.
-		opts = append(opts, option.WithAuthCredentialsFile(option.CredentialsType(t), a.CredentialsFile))
-	case a.CredentialsJSON != "":
-		t, err := a.CredentialsJSONType()
-		if err != nil {
-			return nil, err
+		// The typed variants: the type was checked against the kinds we
+		// accept, which is the validation the untyped (deprecated) options
+		// leave to the caller.
+		if cr.File != "" {
+			opts = append(opts, option.WithAuthCredentialsFile(option.CredentialsType(cr.Type), cr.File))
+		} else {
+			opts = append(opts, option.WithAuthCredentialsJSON(option.CredentialsType(cr.Type), cr.JSON))
 		}
-		opts = append(opts, option.WithAuthCredentialsJSON(option.CredentialsType(t), []byte(a.CredentialsJSON.Value())))
 	case a.ImpersonateServiceAccount != "":
 		// googlecompute impersonates with application default credentials
 		// as the base identity; so do we.

@@ -70,6 +70,8 @@ func TestClientOptionsBuildsEachAuthenticationWithoutNetwork(t *testing.T) {
 		{name: "access token", cfg: pluginconfig.Auth{AccessToken: "tok", CustomEndpoints: endpoint}, wantOpts: 2},
 		{name: "credentials file", cfg: pluginconfig.Auth{CredentialsFile: saFile}, wantOpts: 1},
 		{name: "credentials json", cfg: pluginconfig.Auth{CredentialsJSON: pluginconfig.Secret(sa)}, wantOpts: 1},
+		{name: "account_file as a path", cfg: pluginconfig.Auth{AccountFile: pluginconfig.Secret(saFile)}, wantOpts: 1},
+		{name: "account_file as the contents", cfg: pluginconfig.Auth{AccountFile: pluginconfig.Secret(sa)}, wantOpts: 1},
 		{name: "impersonation over application default credentials",
 			cfg: pluginconfig.Auth{ImpersonateServiceAccount: "target@acme.iam.gserviceaccount.com"}, env: saFile, wantOpts: 1},
 		{name: "invalid config is refused",

@@ -54,6 +54,10 @@ type Auth struct {
 	CredentialsFile string `mapstructure:"credentials_file" required:"false"`
 	// The same credentials as a JSON string.
 	CredentialsJSON Secret `mapstructure:"credentials_json" required:"false"`
+	// Deprecated: use `credentials_file` or `credentials_json`. Accepted as
+	// googlecompute accepts it: a path to a credentials file, or, when it
+	// starts with `{`, the credentials JSON itself.
+	AccountFile Secret `mapstructure:"account_file" required:"false"`
 	// A temporary OAuth 2.0 access token (`Authorization: Bearer`). It is
 	// not renewed: it works until it expires.
 	AccessToken Secret `mapstructure:"access_token" required:"false"`
@@ -82,6 +86,7 @@ var credentialTypes = map[string]bool{
 const (
 	FieldCredentialsFile           = "credentials_file"
 	FieldCredentialsJSON           = "credentials_json"
+	FieldAccountFile               = "account_file"
 	FieldAccessToken               = "access_token"
 	FieldImpersonateServiceAccount = "impersonate_service_account"
 	FieldComputeEndpoint           = "custom_endpoints.compute"
@@ -103,6 +108,11 @@ func (a *Auth) Prepare() []error {
 	}
 	if a.CredentialsJSON != "" {
 		if _, err := a.CredentialsJSONType(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if a.AccountFile != "" {
+		if _, err := a.accountFile(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -128,6 +138,9 @@ func (a *Auth) methods() []string {
 	if a.CredentialsJSON != "" {
 		set = append(set, FieldCredentialsJSON)
 	}
+	if a.AccountFile != "" {
+		set = append(set, FieldAccountFile)
+	}
 	if a.AccessToken != "" {
 		set = append(set, FieldAccessToken)
 	}
@@ -137,17 +150,31 @@ func (a *Auth) methods() []string {
 	return set
 }
 
+// Warnings are what the configuration should change although it works: the
+// deprecated account_file.
+func (a *Auth) Warnings() []string {
+	if a.AccountFile == "" {
+		return nil
+	}
+	return []string{"account_file is deprecated (as in googlecompute): set credentials_file to the path, or credentials_json to the contents"}
+}
+
 // ReadCredentialsFile reads credentials_file and checks that it holds
 // credentials the client can load; it returns them and their type.
 func (a *Auth) ReadCredentialsFile() ([]byte, string, error) {
-	b, err := os.ReadFile(a.CredentialsFile)
+	return readCredentials(FieldCredentialsFile, a.CredentialsFile)
+}
+
+// readCredentials reads the credentials file at path, which option names.
+func readCredentials(option, path string) ([]byte, string, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, "", &lifecycle.FieldError{Field: FieldCredentialsFile, Value: strconv.Quote(a.CredentialsFile),
+		return nil, "", &lifecycle.FieldError{Field: option, Value: strconv.Quote(path),
 			Rule: "cannot be read: " + unwrapPath(err).Error()}
 	}
 	t, rule := credentialsType(b)
 	if rule != "" {
-		return nil, "", &lifecycle.FieldError{Field: FieldCredentialsFile, Value: strconv.Quote(a.CredentialsFile), Rule: rule}
+		return nil, "", &lifecycle.FieldError{Field: option, Value: strconv.Quote(path), Rule: rule}
 	}
 	return b, t, nil
 }

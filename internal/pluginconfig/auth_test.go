@@ -97,3 +97,55 @@ func TestNormalizeEndpointGivesTheRESTClientItsBase(t *testing.T) {
 		}
 	}
 }
+
+func TestAccountFileIsAPathOrTheJSONAsInGooglecompute(t *testing.T) {
+	sa := credtest.ServiceAccountJSON(t)
+	path := credtest.WriteFile(t, "sa.json", sa)
+	missing := filepath.Join(t.TempDir(), "missing.json")
+	tests := []struct {
+		name     string
+		auth     Auth
+		wantFile string
+		wantJSON bool
+		want     []string // Prepare's errors, substrings
+	}{
+		{name: "a path is read as credentials_file", auth: Auth{AccountFile: Secret(path)}, wantFile: path},
+		{name: "contents starting with { are credentials_json", auth: Auth{AccountFile: Secret(sa)}, wantJSON: true},
+		{name: "contents after white space too", auth: Auth{AccountFile: Secret("\n  " + string(sa))}, wantJSON: true},
+		{name: "an unreadable path is named",
+			auth: Auth{AccountFile: Secret(missing)},
+			want: []string{`account_file "` + missing + `" cannot be read: no such file or directory`}},
+		{name: "contents that are not credentials never show",
+			auth: Auth{AccountFile: `{"type":"nope-secret"}`},
+			want: []string{`account_file has a "type" that is not a credentials type`}},
+		{name: "it is one more way to authenticate",
+			auth: Auth{AccountFile: Secret(path), CredentialsFile: path},
+			want: []string{"credentials_file and account_file are both set: choose one way to authenticate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := tt.auth.Prepare()
+			if len(errs) != len(tt.want) {
+				t.Fatalf("Prepare() = %v, want %d error(s) containing %q", errs, len(tt.want), tt.want)
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(errs[i].Error(), w) || strings.Contains(errs[i].Error(), "secret") {
+					t.Errorf("error %d = %q, want it to contain %q (and never the contents)", i, errs[i], w)
+				}
+			}
+			if len(tt.want) > 0 {
+				return
+			}
+			cr, err := tt.auth.Credentials()
+			if err != nil || cr.File != tt.wantFile || (len(cr.JSON) > 0) != tt.wantJSON || cr.Type != "service_account" {
+				t.Errorf("Credentials() = file %q, %d bytes of JSON, type %q, %v; want file %q, JSON %v", cr.File, len(cr.JSON), cr.Type, err, tt.wantFile, tt.wantJSON)
+			}
+			if w := tt.auth.Warnings(); len(w) != 1 || !strings.Contains(w[0], "account_file is deprecated") {
+				t.Errorf("Warnings() = %q, want the deprecation", w)
+			}
+		})
+	}
+	if w := (&Auth{CredentialsFile: path}).Warnings(); w != nil {
+		t.Errorf("Warnings() without account_file = %q", w)
+	}
+}

@@ -6,6 +6,7 @@ package release
 import (
 	"errors"
 	"fmt"
+	"log"
 	"strings"
 
 	"github.com/hashicorp/packer-plugin-sdk/common"
@@ -128,6 +129,10 @@ func (c *Config) prepare(raws ...interface{}) error {
 
 	for _, err := range c.Auth.Prepare() {
 		add(err)
+	}
+	// Configure has no way to return a warning: the log has it.
+	for _, w := range c.Auth.Warnings() {
+		log.Printf("[WARN] imagefamily: %s", w)
 	}
 	if c.ProjectID == "" {
 		add(errors.New("project_id must be set: the image project, where the built image is and the family lives (e.g. acme-images)"))
