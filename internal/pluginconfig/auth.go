@@ -54,9 +54,10 @@ type Auth struct {
 	CredentialsFile string `mapstructure:"credentials_file" required:"false"`
 	// The same credentials as a JSON string.
 	CredentialsJSON Secret `mapstructure:"credentials_json" required:"false"`
-	// Deprecated: use `credentials_file` or `credentials_json`. Accepted as
-	// googlecompute accepts it: a path to a credentials file, or, when it
-	// starts with `{`, the credentials JSON itself.
+	// A path to a credentials file, or, when it starts with `{`, the
+	// credentials JSON itself: googlecompute's older option, accepted as it
+	// accepts it and deprecated as there (use `credentials_file` or
+	// `credentials_json`).
 	AccountFile Secret `mapstructure:"account_file" required:"false"`
 	// A temporary OAuth 2.0 access token (`Authorization: Bearer`). It is
 	// not renewed: it works until it expires.
