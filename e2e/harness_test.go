@@ -11,6 +11,7 @@ import (
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gobuild"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
@@ -34,7 +35,7 @@ func packerEnv(t testing.TB) *packerrun.Environment {
 // computeClient is the project's own client against an endpoint.
 func computeClient(t testing.TB, endpoint string) gce.Compute {
 	t.Helper()
-	c, err := gce.New(context.Background(), gce.AuthConfig{CustomEndpoints: map[string]string{"compute": endpoint}})
+	c, err := gce.New(context.Background(), pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": endpoint}})
 	if err != nil {
 		t.Fatal(err)
 	}

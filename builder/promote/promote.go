@@ -8,9 +8,10 @@ import (
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
-	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/family"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/resolve"
 )
 
 // promotion is one promote build: resolve the source, check the
@@ -79,7 +80,7 @@ func (p *promotion) source(ctx context.Context) (lifecycle.Image, error) {
 		err error
 	)
 	if p.cfg.SourceFamily != "" {
-		src, err = family.Resolve(ctx, p.client, family.Request{Project: p.cfg.SourceProjectID, Family: p.cfg.SourceFamily})
+		src, err = resolve.Image(ctx, p.client, resolve.Request{Project: p.cfg.SourceProjectID, Family: p.cfg.SourceFamily})
 		if err != nil {
 			return lifecycle.Image{}, fmt.Errorf("source_family: %w", err)
 		}
@@ -97,7 +98,7 @@ func (p *promotion) source(ctx context.Context) (lifecycle.Image, error) {
 	if !src.Ready() {
 		return lifecycle.Image{}, fmt.Errorf("source image %s is %s, not READY: it cannot be copied", src.Ref(), src.Status)
 	}
-	if err := family.Usable(src); err != nil {
+	if err := resolve.Usable(src); err != nil {
 		return lifecycle.Image{}, fmt.Errorf("refusing to promote: %w", err)
 	}
 	if src.State() == lifecycle.StateDeprecated {
@@ -114,7 +115,7 @@ func (p *promotion) name() (string, error) {
 	if p.cfg.Naming == nil {
 		return p.cfg.ImageName, nil
 	}
-	n, err := p.cfg.Naming.convention().Name(p.now)
+	n, err := p.cfg.Naming.Convention().Name(p.now)
 	if err != nil {
 		return "", fmt.Errorf("naming: %w", err)
 	}
@@ -148,7 +149,7 @@ func (p *promotion) clearDestination(ctx context.Context, dest lifecycle.ImageRe
 // rotated-at, rollback-of, revoked-reason) are not carried: the copy has not
 // been released anywhere yet. A naming block's parts replace the carried
 // ones.
-func promotedLabels(src lifecycle.Image, naming *NamingConfig, user map[string]string) (map[string]string, error) {
+func promotedLabels(src lifecycle.Image, naming *pluginconfig.Naming, user map[string]string) (map[string]string, error) {
 	from := lifecycle.LineageOf(src.Labels)
 	l := lifecycle.Lineage{
 		ParentImage:         from.ParentImage,

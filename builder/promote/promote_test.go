@@ -17,6 +17,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce/gcetest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 var buildTime = time.Date(2026, 11, 26, 6, 47, 30, 0, time.UTC)
@@ -67,7 +68,7 @@ type run struct {
 func promote(t *testing.T, f *gcetest.Fake, raw map[string]interface{}) run {
 	t.Helper()
 	b := &Builder{
-		newClient: func(context.Context, gce.AuthConfig) (gce.Compute, error) { return f, nil },
+		newClient: func(context.Context, pluginconfig.Auth) (gce.Compute, error) { return f, nil },
 		now:       func() time.Time { return buildTime },
 	}
 	if _, _, err := b.Prepare(raw); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/atomicfile"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 const rotateUsage = `usage: imagefamily rotate --project P (--family F ... | --all-families | --family-label K=V) [policy flags] [flags]
@@ -231,9 +232,9 @@ func cmdRotate(e *env, args []string) int {
 		counts = "planned (dry run: nothing done)"
 	}
 	fmt.Fprintf(e.stderr, "imagefamily rotate: %d %s, %d %s: %s; %d %s not rotated\n",
-		out.Summary.Families, plural(out.Summary.Families, "family", "families"), out.Summary.Actions,
-		plural(out.Summary.Actions, "action", "actions"), counts, len(out.Errors),
-		plural(len(out.Errors), "family", "families"))
+		out.Summary.Families, textfmt.Plural(out.Summary.Families, "family", "families"), out.Summary.Actions,
+		textfmt.Plural(out.Summary.Actions, "action", "actions"), counts, len(out.Errors),
+		textfmt.Plural(len(out.Errors), "family", "families"))
 	return code
 }
 
@@ -334,11 +335,4 @@ func dedupe(in []string) []string {
 		}
 	}
 	return out
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

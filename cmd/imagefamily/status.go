@@ -8,6 +8,7 @@ import (
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 const statusUsage = `usage: imagefamily status --project P --family F [policy flags] [--at TIME] [flags]
@@ -187,7 +188,7 @@ func writeStatusTable(w io.Writer, r statusReport) {
 			state += " (" + img.Status + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, img.Name, state, img.Created.Format(time.RFC3339),
-			stamp(img.Deprecated), stamp(img.Obsolete), stamp(img.Deleted), protectedBy(img), img.Next.Action, stamp(img.Next.Due), img.Next.Condition)
+			textfmt.TimeOrDash(img.Deprecated), textfmt.TimeOrDash(img.Obsolete), textfmt.TimeOrDash(img.Deleted), protectedBy(img), img.Next.Action, textfmt.TimeOrDash(img.Next.Due), img.Next.Condition)
 	}
 	_ = tw.Flush()
 }

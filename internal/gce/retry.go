@@ -60,12 +60,14 @@ func (b Backoff) withDefaults() Backoff {
 		b.Rand = rand.Float64
 	}
 	if b.Sleep == nil {
-		b.Sleep = sleepCtx
+		b.Sleep = Sleep
 	}
 	return b
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or until ctx is done (its error then): the wait between
+// retries, and the one for anything else that backs off under a context.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

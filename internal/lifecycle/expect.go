@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 // A plan is a claim about the world at the moment it was read, and people,
@@ -218,5 +220,5 @@ func stampOrNone(t *time.Time) string {
 	if t == nil {
 		return "(none)"
 	}
-	return stamp(*t)
+	return textfmt.Time(*t)
 }

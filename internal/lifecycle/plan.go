@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 // Action is what a plan does to one image.
@@ -139,7 +141,7 @@ func (p RotationPlan) Find(name string) (Entry, bool) {
 	return Entry{}, false
 }
 
-// Plan decides one rotation run (DESIGN.md, life cycle). Every image gets an
+// Plan decides one rotation run (README, "Rotation"). Every image gets an
 // entry, untouched ones with the reason, checked in this order: not in the
 // family, not READY, unknown state, the head, the KeepActive newest ACTIVE
 // images (the head counting as the first), younger than MinAge, the protect
@@ -235,7 +237,7 @@ func planImage(s Snapshot, pol Policy, now time.Time, img Image, head Image, has
 	case keep[ref] > 0:
 		return hold(WhyKeepActive, "ACTIVE image %d of the %d newest kept ACTIVE (keep_active = %d, the head counting as the first)", keep[ref], pol.KeepActive, pol.KeepActive)
 	case now.Sub(img.CreatedAt) < pol.MinAge:
-		return hold(WhyMinAge, "created %s, younger than min_age %s", stamp(img.CreatedAt), FormatDuration(pol.MinAge))
+		return hold(WhyMinAge, "created %s, younger than min_age %s", textfmt.Time(img.CreatedAt), FormatDuration(pol.MinAge))
 	case protected:
 		return hold(WhyProtected, "protected by label %s=%q", pol.ProtectLabel, protectValue)
 	case pol.CheckInUse && len(e.UsedBy) > 0:
@@ -248,7 +250,7 @@ func planImage(s Snapshot, pol Policy, now time.Time, img Image, head Image, has
 	}
 	if at, ok := rotatedAt(img); ok && !at.Before(now.Truncate(time.Second)) {
 		return Entry{Image: img, Action: ActionNone, From: st, To: st, UsedBy: e.UsedBy, Why: WhyMovedThisRun,
-			Reason: fmt.Sprintf("moved by a run at %s (%s): one step per run; due: %s", stamp(at), LabelRotatedAt, e.Action)}
+			Reason: fmt.Sprintf("moved by a run at %s (%s): one step per run; due: %s", textfmt.Time(at), LabelRotatedAt, e.Action)}
 	}
 	if e.Action != ActionPurge && e.Action != ActionSchedule {
 		if next, _, ok := nextStep(e.To, e.Deprecation, pol); ok && !next.After(now) {
@@ -270,7 +272,7 @@ func planOrphan(s Snapshot, pol Policy, now time.Time, img Image) Entry {
 		e.Why, e.Reason = why, fmt.Sprintf(format, args...)
 		return e
 	}
-	what := fmt.Sprintf("orphan of an interrupted release into family %s (in no family, labelled %s=%s), created %s", s.Family, LabelReleasingInto, s.Family, stamp(img.CreatedAt))
+	what := fmt.Sprintf("orphan of an interrupted release into family %s (in no family, labelled %s=%s), created %s", s.Family, LabelReleasingInto, s.Family, textfmt.Time(img.CreatedAt))
 	grace := pol.orphanGrace()
 	protectValue, protected := pol.protects(img)
 	switch {
@@ -320,7 +322,7 @@ func step(e Entry, s Snapshot, pol Policy, now time.Time, head Image, hasHead bo
 			Deleted:     earlier(d.Deleted, now.Add(pol.ObsoleteAfter).Add(pol.DeleteAfter)),
 		}
 		e.Reason = fmt.Sprintf("not among the %d newest ACTIVE images (keep_active, the head included) and older than min_age %s: deprecate, replaced by %s; obsolete %s, deleted %s",
-			pol.KeepActive, FormatDuration(pol.MinAge), head.Name, stamp(*e.Deprecation.Obsolete), stamp(*e.Deprecation.Deleted))
+			pol.KeepActive, FormatDuration(pol.MinAge), head.Name, textfmt.Time(*e.Deprecation.Obsolete), textfmt.Time(*e.Deprecation.Deleted))
 		return e
 	}
 	f, filled := fillDates(d, e.From, pol, now)
@@ -330,24 +332,24 @@ func step(e Entry, s Snapshot, pol Policy, now time.Time, head Image, hasHead bo
 		switch action {
 		case ActionObsolete:
 			e.To, e.Deprecation.State = StateObsolete, StateObsolete
-			e.Reason = fmt.Sprintf("DEPRECATED and its obsolete date %s has come: obsolete", stamp(next))
+			e.Reason = fmt.Sprintf("DEPRECATED and its obsolete date %s has come: obsolete", textfmt.Time(next))
 		case ActionMarkDeleted:
 			e.To, e.Deprecation.State = StateDeleted, StateDeleted
-			e.Reason = fmt.Sprintf("OBSOLETE and its deleted date %s has come: mark DELETED", stamp(next))
+			e.Reason = fmt.Sprintf("OBSOLETE and its deleted date %s has come: mark DELETED", textfmt.Time(next))
 		case ActionPurge:
 			e.Deprecation = Deprecation{}
-			e.Reason = fmt.Sprintf("DELETED on %s, purge_after %s has passed: delete the image", stamp(*f.Deleted), FormatDuration(pol.PurgeAfter))
+			e.Reason = fmt.Sprintf("DELETED on %s, purge_after %s has passed: delete the image", textfmt.Time(*f.Deleted), FormatDuration(pol.PurgeAfter))
 		}
 		return e
 	}
 	e.Next = &next
 	if filled {
 		e.Action, e.Why, e.Deprecation = ActionSchedule, WhyDue, f
-		e.Reason = fmt.Sprintf("%s without all its dates: write them; %s due %s", e.From, action, stamp(next))
+		e.Reason = fmt.Sprintf("%s without all its dates: write them; %s due %s", e.From, action, textfmt.Time(next))
 		return e
 	}
 	e.Why = WhyWaiting
-	e.Reason = fmt.Sprintf("%s; %s due %s", e.From, action, stamp(next))
+	e.Reason = fmt.Sprintf("%s; %s due %s", e.From, action, textfmt.Time(next))
 	return e
 }
 
@@ -410,8 +412,6 @@ func rotatedAt(img Image) (time.Time, bool) {
 }
 
 func ptr(t time.Time) *time.Time { return &t }
-
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 func usesString(uses []Use) string {
 	const show = 3

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 // genFamily makes a random family of 0..60 images: random states, dates
@@ -318,7 +320,7 @@ func fmtDep(dp Deprecation) string {
 		if t == nil {
 			return "-"
 		}
-		return stamp(*t)
+		return textfmt.Time(*t)
 	}
 	return fmt.Sprintf("{%s %s dep=%s obs=%s del=%s}", dp.State, dp.Replacement, f(dp.Deprecated), f(dp.Obsolete), f(dp.Deleted))
 }

@@ -3,6 +3,8 @@ package lifecycle
 import (
 	"fmt"
 	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 // NextStep is what happens to an image next under a rotation plan's policy,
@@ -52,7 +54,7 @@ func NextSteps(plan RotationPlan) []NextStep {
 		case e.Why == WhyHead || e.Why == WhyKeepActive:
 			newer := pol.KeepActive - active + 1
 			ns.Action = ActionDeprecate
-			ns.Condition = fmt.Sprintf("when %d newer %s released (keep_active = %d)", newer, plural(newer, "image is", "images are"), pol.KeepActive)
+			ns.Condition = fmt.Sprintf("when %d newer %s released (keep_active = %d)", newer, textfmt.Plural(newer, "image is", "images are"), pol.KeepActive)
 		case e.Why == WhyMinAge:
 			ready := e.Image.CreatedAt.Add(pol.MinAge).UTC()
 			action, due := ActionDeprecate, ready
@@ -94,11 +96,4 @@ func NextSteps(plan RotationPlan) []NextStep {
 		out = append(out, ns)
 	}
 	return out
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
 )
 
@@ -91,7 +92,7 @@ func TestAReleaseReadsEachThingOnce(t *testing.T) {
 			}
 			put(project, &computepb.Image{Name: proto.String(tc.image), Labels: map[string]string{"team": "web"},
 				CreationTimestamp: proto.String(built().CreatedAt.Format(time.RFC3339))})
-			c, err := gce.New(context.Background(), gce.AuthConfig{CustomEndpoints: map[string]string{"compute": env.ComputeEndpoint()}})
+			c, err := gce.New(context.Background(), pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": env.ComputeEndpoint()}})
 			if err != nil {
 				t.Fatal(err)
 			}

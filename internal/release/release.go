@@ -14,6 +14,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 // cleanupTimeout bounds what runs after the build's context may have ended:
@@ -505,7 +506,7 @@ func (r *run) afterRelease(ctx context.Context) {
 	if len(plan.Actions()) == 0 {
 		r.say("rotation: nothing to do")
 	} else {
-		r.say("rotation: %s (parallelism %d)", plural(len(plan.Actions()), "action"), parallelism(req.Parallelism))
+		r.say("rotation: %s (parallelism %d)", textfmt.Count(len(plan.Actions()), "action"), parallelism(req.Parallelism))
 	}
 	rep := apply.Apply(ctx, r.c, req.Project, plan, apply.Options{Parallelism: req.Parallelism, Scans: reader.Scans, Lease: r.lease,
 		Seeds: []apply.Seed{{Snapshot: s, At: readAt}}, Progress: func(res apply.Result) {
@@ -646,13 +647,6 @@ func (r *run) printTable(rep apply.Report) {
 	var b bytes.Buffer
 	apply.WriteTable(&b, rep)
 	r.rep.Say(strings.TrimRight(b.String(), "\n"))
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return fmt.Sprintf("1 %s", noun)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // parallelism is the rotation's Parallelism as apply.Apply applies it.

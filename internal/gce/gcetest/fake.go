@@ -285,11 +285,12 @@ func (f *Fake) SetFamily(ctx context.Context, project, image, family string) err
 	})
 }
 
-// SetLabels calls merge once with the current labels (the fake has no
-// concurrent writers) and stores the result.
-func (f *Fake) SetLabels(ctx context.Context, project, image string, merge func(map[string]string) (map[string]string, error)) error {
-	return f.mutate(ctx, "SetLabels", []any{project, image}, func() error {
-		img, err := f.lookup("images.setLabels", project, image)
+// SetLabelsFrom calls merge once with the current labels (the fake has no
+// concurrent writers and no fingerprints) and stores the result. It is
+// recorded as SetLabels(project, image).
+func (f *Fake) SetLabelsFrom(ctx context.Context, target lifecycle.Image, merge func(map[string]string) (map[string]string, error)) error {
+	return f.mutate(ctx, "SetLabels", []any{target.Project, target.Name}, func() error {
+		img, err := f.lookup("images.setLabels", target.Project, target.Name)
 		if err != nil {
 			return err
 		}
@@ -304,12 +305,6 @@ func (f *Fake) SetLabels(ctx context.Context, project, image string, merge func(
 		img.Labels = maps.Clone(labels)
 		return nil
 	})
-}
-
-// SetLabelsFrom is SetLabels (recorded as such): the fake has no
-// fingerprints.
-func (f *Fake) SetLabelsFrom(ctx context.Context, img lifecycle.Image, merge func(map[string]string) (map[string]string, error)) error {
-	return f.SetLabels(ctx, img.Project, img.Name, merge)
 }
 
 func (f *Fake) Deprecate(ctx context.Context, project, image string, d lifecycle.Deprecation) error {

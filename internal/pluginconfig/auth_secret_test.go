@@ -1,4 +1,4 @@
-package gce
+package pluginconfig
 
 import (
 	"strings"
@@ -17,7 +17,7 @@ func TestCredentialsErrorsDoNotQuoteAnUnexpectedType(t *testing.T) {
 		{`{"type":"-----BEGIN PRIVATE KEY-----\nMIIEv"}`, `has a "type" that is not a credentials type`, "PRIVATE"},
 		{`{"type":"user_account"}`, `has type "user_account"; accepted: `, ""},
 	} {
-		cfg := AuthConfig{CredentialsJSON: Secret(tc.json)}
+		cfg := Auth{CredentialsJSON: Secret(tc.json)}
 		errs := cfg.Prepare()
 		if len(errs) != 1 {
 			t.Fatalf("%s: %v", tc.json, errs)

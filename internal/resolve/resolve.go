@@ -1,4 +1,7 @@
-package family
+// Package resolve finds the image a family points to now, or checks a pinned
+// image of it, as data "imagefamily" and the promote builder's source_family
+// both need: with one Compute Engine call, and the same refusals.
+package resolve
 
 import (
 	"context"
@@ -20,11 +23,11 @@ type Request struct {
 	Image string
 }
 
-// Resolve makes exactly one Compute Engine call: images.getFromFamily,
+// Image makes exactly one Compute Engine call: images.getFromFamily,
 // imageFamilyViews.get, or images.get for a pin. It never lists the family:
 // the family's head is what Compute Engine says it is, the same answer an
 // instance created from the family gets.
-func Resolve(ctx context.Context, c gce.Compute, r Request) (lifecycle.Image, error) {
+func Image(ctx context.Context, c gce.Compute, r Request) (lifecycle.Image, error) {
 	if r.Image != "" {
 		return resolvePin(ctx, c, r)
 	}
@@ -92,39 +95,4 @@ func Usable(img lifecycle.Image) error {
 		return errors.New(msg)
 	}
 	return nil
-}
-
-// Output is the data source's value for img.
-func Output(img lifecycle.Image) (DatasourceOutput, error) {
-	lineage, err := lifecycle.LineageLabels(lifecycle.Lineage{
-		ParentImage:   img.Name,
-		ParentFamily:  img.Family,
-		ParentProject: img.Project,
-	})
-	if err != nil {
-		return DatasourceOutput{}, fmt.Errorf("lineage labels for image %s: %w", img.Ref(), err)
-	}
-	labels := map[string]string{}
-	for k, v := range img.Labels {
-		labels[k] = v
-	}
-	out := DatasourceOutput{
-		Name:             img.Name,
-		ID:               fmt.Sprint(img.ID),
-		SelfLink:         img.SelfLink,
-		ProjectID:        img.Project,
-		Family:           img.Family,
-		Labels:           labels,
-		DeprecationState: string(img.State()),
-		Architecture:     img.Architecture,
-		DiskSizeGB:       img.DiskSizeGB,
-		LineageLabels:    lineage,
-	}
-	if out.SelfLink == "" {
-		out.SelfLink = img.Ref().SelfLink()
-	}
-	if !img.CreatedAt.IsZero() {
-		out.CreationTimestamp = img.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00")
-	}
-	return out, nil
 }

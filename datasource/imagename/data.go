@@ -1,7 +1,7 @@
-// Package name is data "imagefamily-name": the conventional image name for a
+// Package imagename is data "imagefamily-name": the conventional image name for a
 // build, known before the build starts, so that the builder, the release
 // post-processor and anything else in the template agree on it.
-package name
+package imagename
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 // Datasource is data "imagefamily-name". It makes no API call.
@@ -58,7 +59,7 @@ func (d *Datasource) output() (DatasourceOutput, error) {
 	conv := d.config.convention()
 	n, err := conv.Name(t)
 	if err != nil {
-		return DatasourceOutput{}, stripDomain("", err)
+		return DatasourceOutput{}, pluginconfig.Errors("", err)[0]
 	}
 	return DatasourceOutput{
 		Name:      n.String(),

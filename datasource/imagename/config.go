@@ -1,19 +1,17 @@
 //go:generate go tool packer-sdc struct-markdown
 //go:generate go tool packer-sdc mapstructure-to-hcl2 -type Config,DatasourceOutput
 
-package name
+package imagename
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 
-	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/family"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 // Config is the configuration of data "imagefamily-name".
@@ -65,10 +63,6 @@ type DatasourceOutput struct {
 	Shortened bool `mapstructure:"shortened"`
 }
 
-// ProbeTime stands in for the build time when validating: a name's length,
-// and so its shortening, does not depend on the time.
-var ProbeTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // Prepare decodes raws into c and reports every invalid option.
 func (c *Config) Prepare(raws ...interface{}) error {
 	if err := config.Decode(c, nil, raws...); err != nil {
@@ -77,8 +71,8 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	var errs *packersdk.MultiError
 	add := func(err error) { errs = packersdk.MultiErrorAppend(errs, err) }
 
-	probe := ProbeTime
-	if c.Timestamp != "" && !family.Unknown(c.Timestamp) {
+	probe := pluginconfig.ProbeTime
+	if c.Timestamp != "" && !pluginconfig.Unknown(c.Timestamp) {
 		t, err := time.Parse(time.RFC3339, c.Timestamp)
 		if err != nil {
 			add(fmt.Errorf("timestamp %q is not an RFC 3339 time: write e.g. 2026-11-26T06:47:30Z (or leave it out to use the time the build runs)", c.Timestamp))
@@ -86,7 +80,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 			probe = t
 		}
 	}
-	for _, err := range CheckConvention("", c.convention(), probe) {
+	for _, err := range pluginconfig.Errors("", pluginconfig.CheckConvention(c.convention(), probe)) {
 		add(err)
 	}
 	if errs != nil && len(errs.Errors) > 0 {
@@ -97,41 +91,4 @@ func (c *Config) Prepare(raws ...interface{}) error {
 
 func (c *Config) convention() lifecycle.Convention {
 	return lifecycle.Convention{Template: c.Template, OS: c.OS, Software: c.Software, Version: c.Version}
-}
-
-// CheckConvention checks a naming convention the way the data source does,
-// for any component that takes one: the template on its own first (so that
-// a bad template is reported once, whatever the parts), then that every part
-// the template uses is set, then that the parts make a valid name at probe.
-// prefix is put before the option names in messages ("naming." for a
-// naming block). Parts and a template that are not known yet pass.
-func CheckConvention(prefix string, conv lifecycle.Convention, probe time.Time) []error {
-	if family.Unknown(conv.Template) {
-		return nil
-	}
-	tpl := conv.TemplateOrDefault()
-	if _, err := (lifecycle.Convention{Template: conv.Template, OS: "a", Software: "a", Version: "a"}).Name(probe); err != nil {
-		return []error{stripDomain(prefix, err)}
-	}
-	var errs []error
-	for _, p := range []struct{ option, value string }{{"os", conv.OS}, {"software", conv.Software}, {"version", conv.Version}} {
-		if p.value == "" && strings.Contains(tpl, "{"+p.option+"}") {
-			errs = append(errs, fmt.Errorf("%s%s must be set: the template %q uses {%s}", prefix, p.option, tpl, p.option))
-		}
-	}
-	if len(errs) > 0 {
-		return errs
-	}
-	if _, err := conv.Name(probe); err != nil {
-		return []error{stripDomain(prefix, err)}
-	}
-	return nil
-}
-
-// stripDomain replaces the domain's "naming: " prefix with the option
-// prefix: the message already starts with the option it is about (os,
-// software, version or template), except for the timestamp's year.
-func stripDomain(prefix string, err error) error {
-	msg := strings.TrimPrefix(err.Error(), "naming: ")
-	return errors.New(prefix + msg)
 }

@@ -1,14 +1,11 @@
-package family
+package resolve
 
 import (
 	"context"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce/gcetest"
@@ -60,7 +57,7 @@ func TestResolveMakesOneCallAndSkipsDeprecatedImages(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := fixture()
-			got, err := Resolve(context.Background(), f, tc.req)
+			got, err := Image(context.Background(), f, tc.req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +96,7 @@ func TestResolveRefusesWithTheReason(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Resolve(context.Background(), fixture(), tc.req)
+			_, err := Image(context.Background(), fixture(), tc.req)
 			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 				t.Errorf("error:\n got %v\nwant %s", err, tc.want)
 			}
@@ -110,61 +107,9 @@ func TestResolveRefusesWithTheReason(t *testing.T) {
 func TestResolveWrapsOtherFailures(t *testing.T) {
 	f := fixture()
 	f.Fail("GetFromFamily", &gce.Error{Kind: gce.ErrPermissionDenied, Method: "images.getFromFamily", Code: 403, Reason: "forbidden", Message: "Required 'compute.images.getFromFamily' permission"})
-	_, err := Resolve(context.Background(), f, Request{Project: "acme-images", Family: "base"})
+	_, err := Image(context.Background(), f, Request{Project: "acme-images", Family: "base"})
 	want := `resolving family "base" in project "acme-images": images.getFromFamily: Required 'compute.images.getFromFamily' permission (403 forbidden)`
 	if err == nil || err.Error() != want {
 		t.Errorf("error:\n got %v\nwant %s", err, want)
-	}
-}
-
-func TestOutputCarriesTheImageAndItsLineageLabels(t *testing.T) {
-	i := img("base-v2", "base", 3, "")
-	i.CreatedAt = time.Date(2026, 11, 3, 4, 5, 6, 789e6, time.FixedZone("PST", -8*3600))
-	i.Labels = map[string]string{"team": "platform"}
-	got, err := Output(i)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := DatasourceOutput{
-		Name: "base-v2", ID: "103", SelfLink: "https://www.googleapis.com/compute/v1/projects/acme-images/global/images/base-v2",
-		ProjectID: "acme-images", Family: "base", CreationTimestamp: "2026-11-03T12:05:06.789Z",
-		Labels: map[string]string{"team": "platform"}, DeprecationState: "ACTIVE", Architecture: "X86_64", DiskSizeGB: 10,
-		LineageLabels: map[string]string{
-			"imagefamily-parent-image":   "base-v2",
-			"imagefamily-parent-family":  "base",
-			"imagefamily-parent-project": "acme-images",
-		},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("Output:\n got %+v\nwant %+v", got, want)
-	}
-	// An image without labels still gives a map, so templates can merge() it.
-	i.Labels = nil
-	if got, _ := Output(i); got.Labels == nil {
-		t.Error("labels is nil for an unlabelled image")
-	}
-}
-
-func TestExecuteReturnsTheOutputAsHCL(t *testing.T) {
-	f := fixture()
-	d := &Datasource{newClient: func(context.Context, gce.AuthConfig) (gce.Compute, error) { return f, nil }}
-	if err := d.Configure(map[string]interface{}{"project_id": "acme-images", "family": "base"}); err != nil {
-		t.Fatal(err)
-	}
-	v, err := d.Execute()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := v.GetAttr("name").AsString(); got != "base-v2" {
-		t.Errorf("name = %q", got)
-	}
-	if got := v.GetAttr("lineage_labels").Index(cty.StringVal("imagefamily-parent-image")).AsString(); got != "base-v2" {
-		t.Errorf("lineage_labels[imagefamily-parent-image] = %q", got)
-	}
-	if got, _ := v.GetAttr("disk_size_gb").AsBigFloat().Int64(); got != 10 {
-		t.Errorf("disk_size_gb = %d", got)
-	}
-	if calls := f.CallStrings(); !slices.Equal(calls, []string{"GetFromFamily(acme-images, base)", "Close()"}) {
-		t.Errorf("calls = %q", calls)
 	}
 }
