@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
 )
 

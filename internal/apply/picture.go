@@ -41,7 +41,6 @@ type picture struct {
 	fams    map[famKey]*famView
 	singles map[lifecycle.ImageRef]*singleView
 	own     map[lifecycle.ImageRef]ownWrite
-	reads   int // list pages, getFromFamily and get calls made
 	// readers are the goroutines reading for the picture: Execute waits for
 	// them before it returns, so that none outlives the client it reads
 	// with.
@@ -204,7 +203,6 @@ func (p *picture) cycle(ctx context.Context, key famKey, start time.Time) error 
 		return fmt.Errorf("re-reading what family %s of project %s resolves to: %w", key.family, key.project, err)
 	}
 	p.mu.Lock()
-	p.reads++
 	f := p.fams[key]
 	f.head, f.headRead = seen{img: lifecycle.Image{Name: head.Name}, found: found, at: start}, true
 	p.broadcastLocked()
@@ -214,7 +212,6 @@ func (p *picture) cycle(ctx context.Context, key famKey, start time.Time) error 
 	sent := p.clock()
 	err = p.c.ListFamilyPages(ctx, key.project, key.family, func(page []lifecycle.Image) error {
 		p.mu.Lock()
-		p.reads++
 		for _, img := range page {
 			img = withProject(img, key.project)
 			f.images[img.Name] = seen{img: img, found: true, at: sent}
@@ -322,7 +319,6 @@ func (p *picture) singleLocked(ctx context.Context, ref lifecycle.ImageRef) (see
 			img, err := p.c.GetImage(ctx, ref.Project, ref.Name)
 			p.mu.Lock()
 			defer p.mu.Unlock()
-			p.reads++
 			v.busy = false
 			switch {
 			case err == nil:
@@ -367,11 +363,4 @@ func (p *picture) wrote(img lifecycle.Image, found bool) {
 	defer p.mu.Unlock()
 	p.own[img.Ref()] = ownWrite{img: img, found: found, until: p.clock().Add(p.hold)}
 	p.broadcastLocked()
-}
-
-// readCount is how many reads the picture made itself.
-func (p *picture) readCount() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.reads
 }
