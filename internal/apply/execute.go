@@ -104,9 +104,10 @@ func (x *executor) phase(ctx context.Context, actions []lifecycle.Entry) []Resul
 	for i := range queue {
 		queue[i] = i
 	}
+	made := make([]*lifecycle.Image, len(actions))
 	finish := func(i int, err error) {
 		res := resultOf(actions[i])
-		res.QuotaRetries = retries[i]
+		res.QuotaRetries, res.Made = retries[i], made[i]
 		res.Outcome, res.Detail, res.Err = classify(actions[i], err)
 		results[i] = res
 		finished++
@@ -136,7 +137,12 @@ func (x *executor) phase(ctx context.Context, actions []lifecycle.Entry) []Resul
 				actx := context.WithValue(ctx, sentUnderKey{}, sent)
 				actx = gce.WithQuotaNotify(actx, func() { x.slots.throttledSince(int(sent.Load())) })
 				actx = gce.WithRequestSlots(actx, x.slots)
-				doneCh <- done{i, x.carryOut(actx, actions[i])}
+				e := actions[i]
+				err := x.carryOut(actx, &e)
+				if e.Action == lifecycle.ActionCopy && err == nil {
+					made[i] = x.madeCopy(e)
+				}
+				doneCh <- done{i, err}
 			}(i, pause)
 		}
 		if inflight == 0 {
@@ -177,16 +183,27 @@ func classify(e lifecycle.Entry, err error) (Outcome, string, error) {
 
 // carryOut waits for a fresh picture of what the action relies on, then
 // sends its mutations, each re-checked right before it goes out.
-func (x *executor) carryOut(ctx context.Context, e lifecycle.Entry) error {
+func (x *executor) carryOut(ctx context.Context, e *lifecycle.Entry) error {
 	// Waiting for fresh reads before taking a request slot keeps the slots
 	// for requests; the check then runs again at the last moment.
-	if err := x.check(ctx, e); err != nil {
-		return x.absentDelete(ctx, e, err)
+	if err := x.check(ctx, *e); err != nil {
+		return x.absentDelete(ctx, *e, err)
 	}
-	cctx := gce.WithPrecheck(ctx, func(ctx context.Context) error { return x.check(ctx, e) })
-	err := x.send(cctx, &e)
+	cctx := gce.WithPrecheck(ctx, func(ctx context.Context) error { return x.check(ctx, *e) })
+	err := x.send(cctx, e)
 	if err != nil {
-		return x.absentDelete(ctx, e, err)
+		return x.absentDelete(ctx, *e, err)
+	}
+	return nil
+}
+
+// madeCopy is the image a copy made, as the picture noted it.
+func (x *executor) madeCopy(e lifecycle.Entry) *lifecycle.Image {
+	x.pic.mu.Lock()
+	defer x.pic.mu.Unlock()
+	if w, ok := x.pic.own[e.Copy.Ref()]; ok && w.found {
+		img := w.img.Clone()
+		return &img
 	}
 	return nil
 }

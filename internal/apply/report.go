@@ -63,6 +63,8 @@ type Result struct {
 	Outcome Outcome
 	// Detail says why a skipped action was skipped, or "already gone".
 	Detail string
+	// Made is the image a copy created, as Compute Engine has it once made.
+	Made *lifecycle.Image
 	// Err is the failure of a failed action; nil otherwise.
 	Err error
 }
