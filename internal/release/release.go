@@ -137,8 +137,12 @@ func Run(ctx context.Context, c gce.Compute, req Request, rep Reporter) (out *Ou
 		leaseOpts.Wait = apply.DefaultLeaseWait
 	}
 	leaseOpts.Holder = lifecycle.LeaseHolder("release", rand.Uint32())
+	waitingFor := ""
 	leaseOpts.OnWait = func(l lifecycle.Lease) {
-		r.say("the family is leased to %s until %s: waiting", l.Holder, l.Expires.UTC().Format(time.RFC3339))
+		if l.Holder != waitingFor { // once per holder, not at every look
+			waitingFor = l.Holder
+			r.say("the family is leased to %s until %s: waiting for it (a crashed holder's lease runs out by then)", l.Holder, l.Expires.UTC().Format(time.RFC3339))
+		}
 	}
 	lease, err := apply.AcquireLease(ctx, c, req.Project, req.Family, leaseOpts)
 	if err != nil {
