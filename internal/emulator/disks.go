@@ -8,9 +8,17 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 )
+
+// diskRoutes registers disks.*.
+func (s *Server) diskRoutes() {
+	const disks = "projects/{project}/zones/{zone}/disks"
+	s.route("POST", disks, "disks.insert", s.diskInsert)
+	s.route("GET", disks, "disks.list", s.diskList)
+	s.route("GET", disks+"/{disk}", "disks.get", s.diskGet)
+	s.route("DELETE", disks+"/{disk}", "disks.delete", s.diskDelete)
+	s.route("GET", "projects/{project}/aggregated/disks", "disks.aggregatedList", s.diskAggregatedList)
+}
 
 // Default disk sizes: a disk made from nothing, and one made from an
 // image that does not say how large it is.
@@ -20,7 +28,7 @@ const (
 )
 
 // resolveImageForUseLocked resolves an image reference the way Compute Engine
-// does when a disk is made from it: any spelling (lifecycle.ParseImageRef),
+// does when a disk is made from it: any spelling (parseImageRef),
 // a family reference follows the family head (the newest READY image whose
 // deprecation state is absent or ACTIVE, as images.getFromFamily), and an
 // image that is not READY, OBSOLETE or DELETED is refused. warning is set for
@@ -54,8 +62,8 @@ func replacementSentence(dep *computepb.DeprecationStatus) string {
 		return "No replacement was specified."
 	}
 	repl := dep.GetReplacement()
-	if ref, err := lifecycle.ParseImageRef(repl); err == nil && ref.Project != "" {
-		repl = ref.String()
+	if ref, err := parseImageRef(repl, ""); err == nil && ref.project != "" {
+		repl = ref.path()
 	}
 	return fmt.Sprintf("A suggested replacement is '%s'.", repl)
 }
@@ -236,4 +244,29 @@ func (s *Server) diskDelete(r *http.Request) (proto.Message, error) {
 		delete(p.disks, zone+"/"+name)
 		return opTarget{link: d.GetSelfLink(), id: d.GetId()}, nil
 	})
+}
+
+func (s *Server) diskAggregatedList(r *http.Request) (proto.Message, error) {
+	project := r.PathValue("project")
+	s.store.lock()
+	defer s.store.unlock()
+	p := s.store.readProjectLocked(project)
+	items, next, err := scopedPage(r, append(zoneScopes(), regionScopes()...), func(scope string) []*computepb.Disk {
+		if !strings.HasPrefix(scope, "zones/") {
+			return nil // no regional disks here
+		}
+		return zonal(p.disks, strings.TrimPrefix(scope, "zones/"))
+	}, func(d []*computepb.Disk, w *computepb.Warning) *computepb.DisksScopedList {
+		return &computepb.DisksScopedList{Disks: d, Warning: w}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &computepb.DiskAggregatedList{
+		Kind:          proto.String("compute#diskAggregatedList"),
+		Id:            proto.String("projects/" + project + "/aggregated/disks"),
+		Items:         items,
+		NextPageToken: optString(next),
+		SelfLink:      proto.String(selfLink(project, "aggregated/disks")),
+	}, nil
 }

@@ -8,8 +8,6 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 )
 
 var deprecationStates = map[string]bool{"": true, "ACTIVE": true, "DEPRECATED": true, "OBSOLETE": true, "DELETED": true}
@@ -37,15 +35,14 @@ func (st *Store) checkDeprecationLocked(p *project, img *computepb.Image, req *c
 	}
 	out := proto.Clone(req).(*computepb.DeprecationStatus)
 	if r := req.GetReplacement(); r != "" {
-		ref, err := lifecycle.ParseImageRef(r)
+		ref, err := parseImageRef(r, p.name)
 		if err != nil {
 			return nil, errInvalid("Invalid value for field '%s.replacement': '%s'. The URL is malformed.", field, r)
 		}
-		ref = ref.WithDefaultProject(p.name)
 		if _, _, err := st.resolveImageLocked(p.name, r, field+".replacement"); err != nil {
-			return nil, errInvalid("Invalid value for field '%s.replacement': '%s'. The referenced image resource %s cannot be found.", field, r, ref.String())
+			return nil, errInvalid("Invalid value for field '%s.replacement': '%s'. The referenced image resource %s cannot be found.", field, r, ref.path())
 		}
-		out.Replacement = proto.String(ref.SelfLink())
+		out.Replacement = proto.String(ref.url())
 	}
 	toActive := state == "" || state == "ACTIVE"
 	if img != nil && toActive && !isActive(img) && st.undeprec != UndeprecateAllow {

@@ -10,6 +10,21 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
+// instanceRoutes registers instances.*: what the googlecompute builder
+// drives and the in-use scan reads.
+func (s *Server) instanceRoutes() {
+	const inst = "projects/{project}/zones/{zone}/instances"
+	s.route("POST", inst, "instances.insert", s.instanceInsert)
+	s.route("GET", inst, "instances.list", s.instanceList)
+	s.route("GET", inst+"/{instance}", "instances.get", s.instanceGet)
+	s.route("DELETE", inst+"/{instance}", "instances.delete", s.instanceDelete)
+	s.route("GET", inst+"/{instance}/serialPort", "instances.getSerialPortOutput", s.instanceSerialPort)
+	s.route("POST", inst+"/{instance}/setMetadata", "instances.setMetadata", s.instanceSetMetadata)
+	s.route("POST", inst+"/{instance}/stop", "instances.stop", s.instanceStop)
+	s.route("POST", inst+"/{instance}/start", "instances.start", s.instanceStart)
+	s.route("GET", "projects/{project}/aggregated/instances", "instances.aggregatedList", s.instanceAggregatedList)
+}
+
 func instancePath(project, zone, name string) string {
 	return fmt.Sprintf("projects/%s/zones/%s/instances/%s", project, zone, name)
 }
@@ -486,4 +501,26 @@ func (s *Server) setInstanceStatus(r *http.Request, method, opType, status strin
 		}
 		return opTarget{link: in.GetSelfLink(), id: in.GetId()}, nil
 	})
+}
+
+func (s *Server) instanceAggregatedList(r *http.Request) (proto.Message, error) {
+	project := r.PathValue("project")
+	s.store.lock()
+	defer s.store.unlock()
+	p := s.store.readProjectLocked(project)
+	items, next, err := scopedPage(r, zoneScopes(), func(scope string) []*computepb.Instance {
+		return zonal(p.instances, strings.TrimPrefix(scope, "zones/"))
+	}, func(in []*computepb.Instance, w *computepb.Warning) *computepb.InstancesScopedList {
+		return &computepb.InstancesScopedList{Instances: in, Warning: w}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &computepb.InstanceAggregatedList{
+		Kind:          proto.String("compute#instanceAggregatedList"),
+		Id:            proto.String("projects/" + project + "/aggregated/instances"),
+		Items:         items,
+		NextPageToken: optString(next),
+		SelfLink:      proto.String(selfLink(project, "aggregated/instances")),
+	}, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -293,12 +292,4 @@ func (st *Store) persistLocked() error {
 	// 0600, as the state file always was: it can hold whatever a test or a
 	// user put in metadata.
 	return atomicfile.WriteFile(st.stateFile, append(b, '\n'), 0o600)
-}
-
-func lastSegment(s string) string {
-	s = strings.TrimRight(s, "/")
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
 }

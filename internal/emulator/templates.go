@@ -15,6 +15,20 @@ import (
 // or a .../family/F URL: in-use detection reads it back, and a family
 // reference follows whatever heads the family when an instance is made.
 
+// templateRoutes registers instanceTemplates.* and regionInstanceTemplates.*.
+func (s *Server) templateRoutes() {
+	for _, t := range []struct{ prefix, name string }{
+		{"projects/{project}/global/instanceTemplates", "instanceTemplates"},
+		{"projects/{project}/regions/{region}/instanceTemplates", "regionInstanceTemplates"},
+	} {
+		s.route("POST", t.prefix, t.name+".insert", s.templateInsert(t.name))
+		s.route("GET", t.prefix, t.name+".list", s.templateList)
+		s.route("GET", t.prefix+"/{template}", t.name+".get", s.templateGet)
+		s.route("DELETE", t.prefix+"/{template}", t.name+".delete", s.templateDelete(t.name))
+	}
+	s.route("GET", "projects/{project}/aggregated/instanceTemplates", "instanceTemplates.aggregatedList", s.templateAggregatedList)
+}
+
 func templatePath(project, region, name string) string {
 	if region == "" {
 		return fmt.Sprintf("projects/%s/global/instanceTemplates/%s", project, name)
@@ -174,17 +188,6 @@ func (st *Store) propertiesFromInstanceLocked(p *project, src string) (*computep
 	return props, nil
 }
 
-// projectOfURL returns P in a .../projects/P/... reference.
-func projectOfURL(url string) string {
-	parts := strings.Split(relativePath(url), "/")
-	for i := 0; i+1 < len(parts); i++ {
-		if parts[i] == "projects" {
-			return parts[i+1]
-		}
-	}
-	return ""
-}
-
 func (s *Server) templateGet(r *http.Request) (proto.Message, error) {
 	project, region, name := r.PathValue("project"), r.PathValue("region"), r.PathValue("template")
 	if region != "" {
@@ -251,4 +254,32 @@ func (s *Server) templateDelete(method string) handler {
 			return opTarget{link: t.GetSelfLink(), id: t.GetId()}, nil
 		})
 	}
+}
+
+// templateAggregatedList lists global templates under "global" and regional
+// ones under "regions/R", as instanceTemplates.aggregatedList does.
+func (s *Server) templateAggregatedList(r *http.Request) (proto.Message, error) {
+	project := r.PathValue("project")
+	s.store.lock()
+	defer s.store.unlock()
+	p := s.store.readProjectLocked(project)
+	scopes := append([]string{"global"}, regionScopes()...)
+	items, next, err := scopedPage(r, scopes, func(scope string) []*computepb.InstanceTemplate {
+		if scope == "global" {
+			return zonal(p.templates, "")
+		}
+		return zonal(p.regionalTemplates, strings.TrimPrefix(scope, "regions/"))
+	}, func(t []*computepb.InstanceTemplate, w *computepb.Warning) *computepb.InstanceTemplatesScopedList {
+		return &computepb.InstanceTemplatesScopedList{InstanceTemplates: t, Warning: w}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &computepb.InstanceTemplateAggregatedList{
+		Kind:          proto.String("compute#instanceTemplateAggregatedList"),
+		Id:            proto.String("projects/" + project + "/aggregated/instanceTemplates"),
+		Items:         items,
+		NextPageToken: optString(next),
+		SelfLink:      proto.String(selfLink(project, "aggregated/instanceTemplates")),
+	}, nil
 }
