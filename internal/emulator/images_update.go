@@ -110,7 +110,7 @@ func (s *Server) imageSetLabels(r *http.Request) (proto.Message, error) {
 		if err := checkLabels("labels", body.GetLabels()); err != nil {
 			return nil, err
 		}
-		if body.GetLabelFingerprint() != img.GetLabelFingerprint() {
+		if !sameFingerprint(body.GetLabelFingerprint(), img.GetLabelFingerprint()) {
 			return nil, errConditionNotMet("Labels fingerprint either invalid or resource labels have changed")
 		}
 		updated := proto.Clone(img).(*computepb.Image)

@@ -461,7 +461,7 @@ func (s *Server) instanceSetMetadata(r *http.Request) (proto.Message, error) {
 		if err != nil {
 			return opTarget{}, err
 		}
-		if md.GetFingerprint() != in.GetMetadata().GetFingerprint() {
+		if !sameFingerprint(md.GetFingerprint(), in.GetMetadata().GetFingerprint()) {
 			return opTarget{}, errConditionNotMet("Supplied fingerprint does not match current metadata fingerprint.")
 		}
 		seen := map[string]bool{}
