@@ -102,9 +102,12 @@ func (st *Store) newImageLocked(p *project, body *computepb.Image) (*computepb.I
 	if img.DiskSizeGb == nil {
 		img.DiskSizeGb = proto.Int64(defaultDiskSizeGb)
 	}
-	// A compressed archive is a fraction of the disk; the number only has
-	// to be plausible and stable.
-	img.ArchiveSizeBytes = proto.Int64(img.GetDiskSizeGb() << 27)
+	if sources[0] != "sourceDisk" {
+		// A compressed archive is a fraction of the disk; the number only
+		// has to be plausible and stable. Images made from a disk carry
+		// none (recorded Compute Engine traffic).
+		img.ArchiveSizeBytes = proto.Int64(img.GetDiskSizeGb() << 27)
+	}
 	if len(img.StorageLocations) == 0 {
 		img.StorageLocations = []string{"us"}
 	}

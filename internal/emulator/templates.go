@@ -51,7 +51,7 @@ func (s *Server) templateInsert(method string) handler {
 			return nil, err
 		}
 		region := r.PathValue("region")
-		return s.mutation(r, method+".insert", "insert", func(p *project) (opTarget, error) {
+		return s.mutation(r, method+".insert", "compute."+method+".insert", func(p *project) (opTarget, error) {
 			t := proto.Clone(req).(*computepb.InstanceTemplate)
 			if err := s.store.newTemplateLocked(p, region, t); err != nil {
 				return opTarget{}, err
@@ -239,7 +239,7 @@ func (s *Server) templateList(r *http.Request) (proto.Message, error) {
 func (s *Server) templateDelete(method string) handler {
 	return func(r *http.Request) (proto.Message, error) {
 		region, name := r.PathValue("region"), r.PathValue("template")
-		return s.mutation(r, method+".delete", "delete", func(p *project) (opTarget, error) {
+		return s.mutation(r, method+".delete", "compute."+method+".delete", func(p *project) (opTarget, error) {
 			if region != "" {
 				if err := checkRegion(p.name, region); err != nil {
 					return opTarget{}, err
