@@ -105,12 +105,13 @@ func (t *aggregateToken) GetScope() string {
 }
 
 // precedes reports whether the token's item comes before k within a scope,
-// in listPage's order: by name, or newest first then by name.
+// in listPage's order: by name, or newest first then by the greater name.
 func (t *aggregateToken) precedes(k listKey, byTime bool) bool {
 	if byTime {
 		if c := time.Unix(0, t.Created).UTC(); !k.created.Equal(c) {
 			return k.created.Before(c)
 		}
+		return k.name < t.Name
 	}
 	return k.name > t.Name
 }

@@ -121,7 +121,7 @@ func (st *Store) newDiskLocked(p *project, zone string, d *computepb.Disk) (warn
 	d.LabelFingerprint = proto.String(labelFingerprint(d.GetLabels()))
 	d.PhysicalBlockSizeBytes = proto.Int64(4096)
 	st.fillDiskLocked(p, d, zone)
-	p.disks[key] = d
+	put(st, p, kindDisk, p.disks, key, d)
 	return warning, nil
 }
 
@@ -171,7 +171,7 @@ func (s *Server) diskGet(r *http.Request) (proto.Message, error) {
 	s.store.lock()
 	defer s.store.unlock()
 	p := s.store.readProjectLocked(project)
-	d, ok := p.disks[zone+"/"+name]
+	d, ok := byNameOrID(p.disks, zone, name)
 	if !ok {
 		return nil, errNotFound(fmt.Sprintf("projects/%s/zones/%s/disks/%s", project, zone, name))
 	}
@@ -191,6 +191,28 @@ func (s *Server) diskList(r *http.Request) (proto.Message, error) {
 		NextPageToken: optString(next),
 		SelfLink:      proto.String(selfLink(project, "zones/"+zone+"/disks")),
 	}, nil
+}
+
+// byNameOrID finds a zonal or regional resource (keys "scope/name") in
+// scope by name or, as Compute Engine allows, by its numeric id.
+func byNameOrID[M interface {
+	proto.Message
+	GetId() uint64
+}](m map[string]M, scope, nameOrID string) (M, bool) {
+	if v, ok := m[scope+"/"+nameOrID]; ok {
+		return v, true
+	}
+	var zero M
+	id, ok := numericID(nameOrID)
+	if !ok {
+		return zero, false
+	}
+	for k, v := range m {
+		if v.GetId() == id && strings.HasPrefix(k, scope+"/") {
+			return v, true
+		}
+	}
+	return zero, false
 }
 
 // zonalPage is the page a zonal list (disks.list, instances.list) serves: the
@@ -233,7 +255,7 @@ func (s *Server) diskDelete(r *http.Request) (proto.Message, error) {
 		if err := checkZone(p.name, zone); err != nil {
 			return opTarget{}, err
 		}
-		d, ok := p.disks[zone+"/"+name]
+		d, ok := byNameOrID(p.disks, zone, name)
 		if !ok {
 			return opTarget{}, errNotFound(fmt.Sprintf("projects/%s/zones/%s/disks/%s", p.name, zone, name))
 		}
@@ -241,7 +263,7 @@ func (s *Server) diskDelete(r *http.Request) (proto.Message, error) {
 			return opTarget{}, &apiError{Code: http.StatusBadRequest, Reason: "resourceInUseByAnotherResource",
 				Message: fmt.Sprintf("The disk resource '%s' is already being used by '%s'", relativePath(d.GetSelfLink()), relativePath(users[0]))}
 		}
-		delete(p.disks, zone+"/"+name)
+		drop(s.store, p, kindDisk, p.disks, zone+"/"+d.GetName())
 		return opTarget{link: d.GetSelfLink(), id: d.GetId()}, nil
 	})
 }

@@ -1,10 +1,8 @@
 package emulator_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -412,14 +410,13 @@ func TestStateFileRoundTripsMutations(t *testing.T) {
 	}
 }
 
-func TestStateFileThatCannotBeWrittenIsA500(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "missing-dir", "state.json")
-	c := start(t, emulator.Options{StateFile: path})
-	_, err := c.images.Insert(context.Background(), &computepb.InsertImageRequest{Project: proj, ImageResource: rawImage("web-v1")})
-	code, _, _ := apiErr(t, err)
-	if code != http.StatusInternalServerError {
-		t.Errorf("code %d, want 500", code)
+// A state file that cannot be written stops the emulator at start, naming
+// the file, rather than failing every mutation later.
+func TestStateFileThatCannotBeWrittenStopsTheStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing-dir", "state.json")
+	_, err := emulator.New(emulator.Options{StateFile: path})
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("New with state file %s: %v, want an error naming the file", path, err)
 	}
 }
 

@@ -30,7 +30,7 @@ func (s *Server) imageInsert(r *http.Request) (proto.Message, error) {
 		}
 		return &imageMutation{opType: "insert", target: img, apply: func(op *computepb.Operation) {
 			p.imageReadyAt[img.GetName()] = p.opDoneAt[opKeyOf(op)]
-			replaceImageLocked(p, img)
+			s.store.replaceImageLocked(p, img)
 		}}, nil
 	})
 }
@@ -186,7 +186,7 @@ func (st *Store) resolveImageLocked(defaultProject, ref, field string) (*project
 	}
 	if parsed.family {
 		p := st.projects[parsed.project]
-		head := st.familyHeadLocked(p, parsed.name)
+		head := st.familyHeadLocked(p, parsed.name, false)
 		if head == nil {
 			return nil, nil, errNotFound(parsed.path())
 		}

@@ -88,7 +88,7 @@ func (s *Server) imageDeprecate(r *http.Request) (proto.Message, error) {
 		}
 		updated := proto.Clone(img).(*computepb.Image)
 		updated.Deprecated = dep
-		return &imageMutation{opType: "deprecate", target: img, apply: func(*computepb.Operation) { replaceImageLocked(p, updated) }}, nil
+		return &imageMutation{opType: "deprecate", target: img, apply: func(*computepb.Operation) { s.store.replaceImageLocked(p, updated) }}, nil
 	})
 }
 
@@ -117,7 +117,7 @@ func (s *Server) imageSetLabels(r *http.Request) (proto.Message, error) {
 			updated.Labels = body.GetLabels()
 		}
 		updated.LabelFingerprint = proto.String(labelFingerprint(updated.Labels))
-		return &imageMutation{opType: "setLabels", target: img, apply: func(*computepb.Operation) { replaceImageLocked(p, updated) }}, nil
+		return &imageMutation{opType: "setLabels", target: img, apply: func(*computepb.Operation) { s.store.replaceImageLocked(p, updated) }}, nil
 	})
 }
 
@@ -166,6 +166,6 @@ func (s *Server) imagePatch(r *http.Request) (proto.Message, error) {
 			}
 			updated.Deprecated = dep
 		}
-		return &imageMutation{opType: "patch", target: img, apply: func(*computepb.Operation) { replaceImageLocked(p, updated) }}, nil
+		return &imageMutation{opType: "patch", target: img, apply: func(*computepb.Operation) { s.store.replaceImageLocked(p, updated) }}, nil
 	})
 }

@@ -173,6 +173,7 @@ func (st *Store) newInstanceLocked(p *project, zone string, in *computepb.Instan
 		default:
 			return nil, errInvalid("Invalid value for field '%s': ''. Source or initializeParams must be specified.", field)
 		}
+		touched(st, p, kindDisk, p.disks, zone+"/"+disk.GetName())
 		users, attached := disk.Users, disk.LastAttachTimestamp
 		undo = append(undo, func() { disk.Users, disk.LastAttachTimestamp = users, attached })
 		disk.Users = append(disk.Users, selfLinkURL)
@@ -245,7 +246,7 @@ func (st *Store) newInstanceLocked(p *project, zone string, in *computepb.Instan
 		fillNetworkInterface(p.name, zone, in.GetId(), i, ni)
 	}
 	in.Fingerprint = proto.String(fingerprintOf(in))
-	p.instances[key] = in
+	put(st, p, kindInstance, p.instances, key, in)
 	committed = true
 	return warnings, nil
 }
@@ -317,7 +318,7 @@ func (s *Server) lookupInstanceLocked(r *http.Request) (*project, *computepb.Ins
 		return nil, nil, err
 	}
 	p := s.store.readProjectLocked(project)
-	in, ok := p.instances[zone+"/"+name]
+	in, ok := byNameOrID(p.instances, zone, name)
 	if !ok {
 		return nil, nil, errNotFound(instancePath(project, zone, name))
 	}
@@ -361,33 +362,39 @@ func (s *Server) instanceDelete(r *http.Request) (proto.Message, error) {
 			return opTarget{}, &apiError{Code: http.StatusBadRequest, Reason: "resourceIsProtected",
 				Message: "Invalid resource usage: 'Resource cannot be deleted if it's protected against deletion.'."}
 		}
-		zone := r.PathValue("zone")
-		now := formatTime(s.store.clock())
-		for _, ad := range in.GetDisks() {
-			key := zoneOfURL(ad.GetSource()) + "/" + lastSegment(ad.GetSource())
-			d, ok := p.disks[key]
-			if !ok {
-				continue
-			}
-			if ad.GetAutoDelete() {
-				delete(p.disks, key)
-				continue
-			}
-			users := d.Users[:0]
-			for _, u := range d.Users {
-				if u != in.GetSelfLink() {
-					users = append(users, u)
-				}
-			}
-			d.Users = users
-			if len(d.Users) == 0 {
-				d.Users = nil
-			}
-			d.LastDetachTimestamp = proto.String(now)
-		}
-		delete(p.instances, zone+"/"+in.GetName())
+		s.store.deleteInstanceLocked(p, r.PathValue("zone"), in)
 		return opTarget{link: in.GetSelfLink(), id: in.GetId()}, nil
 	})
+}
+
+// deleteInstanceLocked deletes an instance with its autoDelete disks and
+// detaches the others.
+func (st *Store) deleteInstanceLocked(p *project, zone string, in *computepb.Instance) {
+	now := formatTime(st.clock())
+	for _, ad := range in.GetDisks() {
+		key := zoneOfURL(ad.GetSource()) + "/" + lastSegment(ad.GetSource())
+		d, ok := p.disks[key]
+		if !ok {
+			continue
+		}
+		if ad.GetAutoDelete() {
+			drop(st, p, kindDisk, p.disks, key)
+			continue
+		}
+		touched(st, p, kindDisk, p.disks, key)
+		users := d.Users[:0]
+		for _, u := range d.Users {
+			if u != in.GetSelfLink() {
+				users = append(users, u)
+			}
+		}
+		d.Users = users
+		if len(d.Users) == 0 {
+			d.Users = nil
+		}
+		d.LastDetachTimestamp = proto.String(now)
+	}
+	drop(st, p, kindInstance, p.instances, zone+"/"+in.GetName())
 }
 
 // serialLog is what an instance prints on its first serial port: enough of
@@ -471,6 +478,7 @@ func (s *Server) instanceSetMetadata(r *http.Request) (proto.Message, error) {
 			}
 			seen[it.GetKey()] = true
 		}
+		touched(s.store, p, kindInstance, p.instances, r.PathValue("zone")+"/"+in.GetName())
 		in.Metadata = normalMetadata(&computepb.Metadata{Items: md.GetItems()})
 		return opTarget{link: in.GetSelfLink(), id: in.GetId()}, nil
 	})
@@ -491,6 +499,7 @@ func (s *Server) setInstanceStatus(r *http.Request, method, opType, status strin
 			return opTarget{}, err
 		}
 		if in.GetStatus() != status {
+			touched(s.store, p, kindInstance, p.instances, r.PathValue("zone")+"/"+in.GetName())
 			in.Status = proto.String(status)
 			now := proto.String(formatTime(s.store.clock()))
 			if status == "RUNNING" {

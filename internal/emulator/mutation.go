@@ -48,6 +48,7 @@ func (s *Server) mutation(r *http.Request, method, opType string, apply func(p *
 		// whatever the fault plan says; a valid one fails in its operation
 		// without being applied.
 		target, err := s.dryRun(p, apply)
+		s.store.discardLocked()
 		if err != nil {
 			return nil, err
 		}
@@ -56,6 +57,7 @@ func (s *Server) mutation(r *http.Request, method, opType string, apply func(p *
 	}
 	target, err := apply(p)
 	if err != nil {
+		s.store.discardLocked()
 		return nil, err
 	}
 	op := s.store.startOperationLocked(p, opScope(r), opType, target.link, target.id, reqID)
@@ -66,7 +68,7 @@ func (s *Server) mutation(r *http.Request, method, opType string, apply func(p *
 		stored.Warnings = append(stored.Warnings, target.warnings...)
 		op.Warnings = cloneSlice(stored.Warnings)
 	}
-	if err := s.store.persistLocked(); err != nil {
+	if err := s.store.commitLocked(); err != nil {
 		return nil, fmt.Errorf("the change is applied but the emulator state file could not be written: %w", err)
 	}
 	return op, nil
@@ -76,18 +78,16 @@ func (s *Server) mutation(r *http.Request, method, opType string, apply func(p *
 // throws the copy away, so that an injected failure changes nothing while
 // validation errors still come back synchronously.
 func (s *Server) dryRun(p *project, apply func(p *project) (opTarget, error)) (opTarget, error) {
-	saved := struct {
-		disks     map[string]*computepb.Disk
-		instances map[string]*computepb.Instance
-		templates map[string]*computepb.InstanceTemplate
-		regional  map[string]*computepb.InstanceTemplate
-	}{p.disks, p.instances, p.templates, p.regionalTemplates}
+	saved := *p
 	p.disks = cloneMap(p.disks)
 	p.instances = cloneMap(p.instances)
 	p.templates = cloneMap(p.templates)
 	p.regionalTemplates = cloneMap(p.regionalTemplates)
+	p.igms = cloneMap(p.igms)
+	p.regionIGMs = cloneMap(p.regionIGMs)
 	defer func() {
-		p.disks, p.instances, p.templates, p.regionalTemplates = saved.disks, saved.instances, saved.templates, saved.regional
+		p.disks, p.instances, p.templates, p.regionalTemplates = saved.disks, saved.instances, saved.templates, saved.regionalTemplates
+		p.igms, p.regionIGMs = saved.igms, saved.regionIGMs
 	}()
 	// Ids drawn by the dry run are not reused: ids only need to be unique.
 	return apply(p)

@@ -25,7 +25,6 @@ func TestEveryMutationReportsItsOperationTypeAsComputeEngineSpellsIt(t *testing.
 	const p = "/compute/v1/projects/" + proj
 	const zone = p + "/zones/us-central1-a"
 	const region = p + "/regions/us-central1"
-	const tmplBody = `{"name":"%s","properties":{"machineType":"e2-small","disks":[{"boot":true,"initializeParams":{"sourceImage":"global/images/base-v1"}}],"networkInterfaces":[{}]}}`
 	steps := []mutationStep{
 		{"POST", p + "/global/images", `{"name":"base-v1","family":"base","rawDisk":{"source":"gs://b/o.tar.gz"}}`, "insert"},
 		{"PATCH", p + "/global/images/base-v1", `{"description":"d"}`, "patch"},
@@ -36,9 +35,9 @@ func TestEveryMutationReportsItsOperationTypeAsComputeEngineSpellsIt(t *testing.
 		{"POST", zone + "/instances/vm1/stop", "", "stop"},
 		{"POST", zone + "/instances/vm1/start", "", "start"},
 		{"DELETE", zone + "/instances/vm1", "", "delete"},
-		{"POST", p + "/global/instanceTemplates", sprintf(tmplBody, "t1"), "compute.instanceTemplates.insert"},
+		{"POST", p + "/global/instanceTemplates", sprintf(templateBody, "t1"), "compute.instanceTemplates.insert"},
 		{"DELETE", p + "/global/instanceTemplates/t1", "", "compute.instanceTemplates.delete"},
-		{"POST", region + "/instanceTemplates", sprintf(tmplBody, "rt1"), "compute.regionInstanceTemplates.insert"},
+		{"POST", region + "/instanceTemplates", sprintf(templateBody, "rt1"), "compute.regionInstanceTemplates.insert"},
 		{"DELETE", region + "/instanceTemplates/rt1", "", "compute.regionInstanceTemplates.delete"},
 		{"POST", p + "/global/images/base-v1/deprecate", `{"state":"DEPRECATED"}`, "deprecate"},
 		{"DELETE", p + "/global/images/base-v1", "", "delete"},
@@ -65,5 +64,9 @@ func runMutationSteps(t *testing.T, env *emulatortest.Env, steps []mutationStep)
 		}
 	}
 }
+
+// templateBody is an instance template insert body naming the image
+// base-v1; %s is its name.
+const templateBody = `{"name":"%s","properties":{"machineType":"e2-small","disks":[{"boot":true,"autoDelete":true,"initializeParams":{"sourceImage":"global/images/base-v1"}}],"networkInterfaces":[{}]}}`
 
 func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }

@@ -10,4 +10,5 @@ func (s *Server) routes() {
 	s.instanceRoutes()
 	s.diskRoutes()
 	s.templateRoutes()
+	s.igmRoutes()
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -100,6 +101,16 @@ func decodeFingerprint(s string) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// numericID reads a resource id as paths may carry it in place of a name
+// (the discovery document's pattern [1-9][0-9]{0,19}).
+func numericID(s string) (uint64, bool) {
+	if s == "" || s[0] < '1' || s[0] > '9' || len(s) > 20 {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(s, 10, 64)
+	return id, err == nil
 }
 
 // requestIDOf returns the requestId query parameter, which must be a non-zero
