@@ -288,3 +288,28 @@ func TestEmulatorHelpNamesEveryFaultKind(t *testing.T) {
 		t.Errorf("--faults %s: exit %d (stderr %q), want the example accepted", spec, code, stderr.String())
 	}
 }
+
+// TestEmulatorHelpNamesEveryQuotaGroup: --help lists every group --quota
+// accepts, and its example is a spec the command accepts.
+func TestEmulatorHelpNamesEveryQuotaGroup(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := emulatorCommand(context.Background(), []string{"--help"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	help := stdout.String()
+	for _, g := range emulator.QuotaGroups {
+		if !strings.Contains(help, " "+g.Name+" ") || !strings.Contains(help, g.Methods) {
+			t.Errorf("--help does not list quota group %s (%s):\n%s", g.Name, g.Methods, help)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	stdout.Reset()
+	const example = "writes=20/s,reads=1500/min"
+	if !strings.Contains(help, "e.g. "+example+"\n") {
+		t.Errorf("--help lacks the example %s", example)
+	}
+	if code := emulatorCommand(ctx, []string{"--listen", "127.0.0.1:0", "--quota", example, "--read-lag", "2s"}, &stdout, &stderr); code != exitOK {
+		t.Errorf("--quota %s --read-lag 2s: exit %d (stderr %q)", example, code, stderr.String())
+	}
+}

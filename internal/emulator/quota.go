@@ -38,13 +38,13 @@ type QuotaGroup struct {
 // quota groups of the same methods. Calls inside a gcloud batch count one
 // by one; the batch envelope counts for nothing.
 var QuotaGroups = []QuotaGroup{
-	{"reads", "every get: *.get, images.getFromFamily, imageFamilyViews.get, instances.getSerialPortOutput, projects, zones, regions, machine types",
+	{"reads", "gets: *.get, getFromFamily, imageFamilyViews, getSerialPortOutput, zones...",
 		"Read requests", "Read requests per minute", "read_requests", "ReadRequestsPerMinutePerProject"},
-	{"lists", "every list: *.list, *.aggregatedList, *.listManagedInstances",
+	{"lists", "lists: *.list, *.aggregatedList, *.listManagedInstances",
 		"List requests", "List requests per minute", "list_requests", "ListRequestsPerMinutePerProject"},
-	{"operations", "operation reads: globalOperations, regionOperations and zoneOperations get and wait",
+	{"operations", "operation reads: *Operations.get and *Operations.wait",
 		"Operation read requests", "Operation read requests per minute", "operation_read_requests", "OperationReadRequestsPerMinutePerProject"},
-	{"writes", "every mutation: insert, delete, patch, setLabels, deprecate, setMetadata, stop, start, resize, setInstanceTemplate",
+	{"writes", "every mutation (insert, delete, patch, setLabels...); alias mutations",
 		"Queries", "Queries per minute", "default", "defaultPerMinutePerProject"},
 }
 
