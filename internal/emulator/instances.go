@@ -219,7 +219,7 @@ func (st *Store) newInstanceLocked(p *project, zone string, in *computepb.Instan
 	if in.Tags == nil {
 		in.Tags = &computepb.Tags{}
 	}
-	in.Tags.Fingerprint = proto.String(fingerprintOf(&computepb.Tags{Items: in.Tags.GetItems()}))
+	in.Tags.Fingerprint = proto.String(tagsFingerprint(in.Tags.GetItems()))
 	if in.Scheduling == nil {
 		in.Scheduling = &computepb.Scheduling{}
 	}
@@ -299,6 +299,17 @@ func fillNetworkInterface(project, zone string, id uint64, i int, ni *computepb.
 		}
 	}
 	ni.Fingerprint = proto.String(fingerprintOf(ni))
+}
+
+// tagsFingerprint is the fingerprint of network tags. An instance without
+// tags reports 42WmSpB8rSM=, the value Compute Engine gives empty label sets
+// too (seen in real instances' tags_fingerprint through the Terraform
+// provider); other values only need to change when the tags do.
+func tagsFingerprint(items []string) string {
+	if len(items) == 0 {
+		return emptyLabelFingerprint
+	}
+	return fingerprintOf(&computepb.Tags{Items: items})
 }
 
 // normalMetadata returns metadata as Compute Engine writes it: kind and
