@@ -35,9 +35,9 @@ flags:
                          and KIND one of:
 ` + faultKindsUsage() + `                         e.g. ` + faultExamples() + `
   --seed N               seed for faults, generated ids and read lag (default 0)
-  --read-lag D           reads of images and instance templates see each write only after a
-                         delay drawn from (0, D], as Compute Engine's reads lag its writes;
-                         mutations and operations are never stale (e.g. 2s)
+  --read-lag D           reads of images and instance templates see each change only after a
+                         delay drawn from (0, D], as Compute Engine's reads lag its writes (a
+                         new image shows at once); mutations and operations never lag (e.g. 2s)
   --quota SPEC           rate quotas per project: GROUP=N/s or GROUP=N/min,... answered as
                          Compute Engine answers them (403 rateLimitExceeded); GROUP is one of:
 ` + quotaGroupsUsage() + `                         e.g. writes=20/s,reads=1500/min

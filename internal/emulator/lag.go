@@ -17,15 +17,20 @@ import (
 // A client that relies on reading its own writes passes against an emulator
 // that always does, and flaps on Compute Engine.
 //
-// With a read lag D, each write to an image or an instance template (global
-// or regional) becomes visible to readers after a delay drawn uniformly
-// from (0, D] from a source seeded by Options.Seed, on Options.Clock; until
-// then reads see the resource as it was before (absent, for a new one).
-// A reader therefore sees every lagging resource as it was at most D ago.
+// With a read lag D, each change to an image and each write to an instance
+// template (global or regional) becomes visible to readers after a delay
+// drawn uniformly from (0, D] from a source seeded by Options.Seed, on
+// Options.Clock; until then reads see the resource as it was before (absent,
+// for a new template). A new image is visible at once: the googlecompute
+// builder reads each image it creates right after the insert's operation is
+// DONE and crashes without it (v1.2.7), and it works against Compute
+// Engine. A reader therefore sees every lagging resource as it was at most
+// D ago.
 // What lags:
 //
 //   - images.get (by name or id), images.list, images.getFromFamily and
-//     imageFamilyViews.get;
+//     imageFamilyViews.get, for changes (setLabels, deprecate, patch) and
+//     deletions of images;
 //   - instanceTemplates.get/list, regionInstanceTemplates.get/list and
 //     instanceTemplates.aggregatedList.
 //
@@ -78,7 +83,7 @@ func lags(kind string) bool {
 func (l *readLag) recordLocked(st *Store, changes []change) {
 	now := st.clock()
 	for _, c := range changes {
-		if !lags(c.kind) {
+		if !lags(c.kind) || (c.kind == kindImage && c.before == nil) {
 			continue
 		}
 		var cur proto.Message
