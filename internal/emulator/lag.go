@@ -121,18 +121,24 @@ func (l *readLag) viewLocked(k resKey, now time.Time) (proto.Message, bool) {
 	m := h[i].m
 	if i == len(h)-1 {
 		// The current value is visible: the lag has nothing left to hide.
-		delete(l.hist, k)
-		scope := [2]string{k.kind, k.project}
-		delete(l.byScope[scope], k.key)
-		if len(l.byScope[scope]) == 0 {
-			delete(l.byScope, scope)
-		}
+		l.forgetLocked(k)
 	} else if i > 0 {
 		// Time only moves on: what is older than the version visible
 		// now is never seen again.
 		l.hist[k] = h[i:]
 	}
 	return m, true
+}
+
+// forgetLocked drops what the lag still hides of a resource: a fixture
+// written over it is visible at once.
+func (l *readLag) forgetLocked(k resKey) {
+	delete(l.hist, k)
+	scope := [2]string{k.kind, k.project}
+	delete(l.byScope[scope], k.key)
+	if len(l.byScope[scope]) == 0 {
+		delete(l.byScope, scope)
+	}
 }
 
 // readLocked returns a resource as a reader sees it now: its current value

@@ -199,3 +199,21 @@ func TestReadLagShowsANewImageAtOnce(t *testing.T) {
 		t.Errorf("getFromFamily right after the insert: %v", err)
 	}
 }
+
+// A fixture is the world a test starts from: written over a change that
+// still lags, it is what every read sees at once.
+func TestReadLagShowsAFixtureAtOnceEvenOverALaggingChange(t *testing.T) {
+	c, _ := lagged(t, 5)
+	if err := c.env.Server.PutImage(proj, withFamily(rawImage("web-v1"), "web")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.deprecate(t, "web-v1", &computepb.DeprecationStatus{State: proto.String("DEPRECATED")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.env.Server.PutImage(proj, labelled(withFamily(rawImage("web-v1"), "web"), "team", "fixture")); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.mustGet(t, "web-v1"); got.GetLabels()["team"] != "fixture" || got.GetDeprecated() != nil {
+		t.Errorf("web-v1 right after the fixture: %v, want the fixture", got)
+	}
+}

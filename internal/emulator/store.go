@@ -226,6 +226,11 @@ func (st *Store) commitLocked() error {
 func (st *Store) commitFixtureLocked() error {
 	changes := st.changes
 	st.discardLocked()
+	if st.lag != nil {
+		for _, c := range changes {
+			st.lag.forgetLocked(c.resKey)
+		}
+	}
 	if st.journal != nil && len(changes) > 0 {
 		return st.journal.appendLocked(changes)
 	}
