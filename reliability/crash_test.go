@@ -137,13 +137,12 @@ func TestCrashResumeRollback(t *testing.T) {
 			e := startEmu(t, emulator.Options{Seed: f.seed}, 0)
 			f.load(t, e)
 			before := readWorld(t, e)
-			plan, err := lifecycle.PlanRollback(before.snapshot(t, "web"), to, false, time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			killAt := 1 + i%(1+len(plan.Steps))
-			applied := (i/(1+len(plan.Steps)))%2 == 0
-			what := fmt.Sprintf("rollback of fixture %d to %s, SIGKILL at mutation %d of %d (applied: %v)", f.seed, to, killAt, 1+len(plan.Steps), applied)
+			_, steps := before.rollback("web", to, false, lifecycle.DefaultPolicy())
+			// The run's mutations: the lease taken, the copy, the steps.
+			mutations := 2 + len(steps)
+			killAt := 1 + i%mutations
+			applied := (i/mutations)%2 == 0
+			what := fmt.Sprintf("rollback of fixture %d to %s, SIGKILL at mutation %d of %d (applied: %v)", f.seed, to, killAt, mutations, applied)
 			args := []string{"rollback", "--project", project, "--family", "web", "--lease-ttl", leaseTTL, "--to", to, "--format", "json"}
 			start, _ := runKilled(t, e, args, killAt, applied, what)
 			created := checkRollback(t, what+", the killed run", before, readWorld(t, e), to, false, start, nil)

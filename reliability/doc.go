@@ -5,11 +5,12 @@
 // configurations run through the real packer, fuzzers, and a search for
 // leaked secrets. It is all tests; this file only names the package.
 //
-// Every run is checked against an independent model: the emulator's state is
-// read directly (never through the code under test), converted to a
-// lifecycle.Snapshot by this package's own code, and lifecycle.Plan (or
-// PlanRollback) on that fault-free snapshot says what the policy protects.
-// After each run:
+// Every run is checked against an independent oracle: the emulator's state is
+// read directly (never through the code under test), and the documented
+// rules, written again in oracle_test.go without the planner under test
+// (lifecycle.Plan, PlanRollback), say what a run may do to each image: what
+// the policy protects, which step each other image may take by the end of
+// the run. After each run:
 //
 //   - nothing the policy protects (head, keep_active, min_age, the protect
 //     label, in use) changed, nor anything outside the rotated families;

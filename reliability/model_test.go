@@ -137,43 +137,12 @@ func parseT(s string) *time.Time {
 	return &t
 }
 
-// snapshot converts the world's view of family into a lifecycle.Snapshot.
-func (w world) snapshot(t testing.TB, family string) lifecycle.Snapshot {
-	t.Helper()
-	s := lifecycle.Snapshot{Project: project, Family: family}
-	for _, name := range slices.Sorted(maps.Keys(w.images)) {
-		img := w.images[name]
-		if img.Family != family {
-			continue
-		}
-		li := lifecycle.Image{Name: img.Name, ID: img.ID, Project: project, Family: img.Family, Status: img.Status,
-			Labels: maps.Clone(img.Labels), SelfLink: "https://www.googleapis.com/compute/v1/projects/" + project + "/global/images/" + img.Name}
-		if c := parseT(img.Created); c != nil {
-			li.CreatedAt = *c
-		}
-		li.Deprecation = lifecycle.Deprecation{State: lifecycle.State(img.State), Replacement: img.Replacement,
-			Deprecated: parseT(img.Deprecated), Obsolete: parseT(img.Obsolete), Deleted: parseT(img.Deleted)}
-		s.Images = append(s.Images, li)
-	}
-	for _, u := range append(slices.Clone(w.templates), w.instances...) {
-		if err := s.AddUse(u.src, u.u); err != nil {
-			t.Fatalf("model: use %v of %q: %v", u.u, u.src, err)
-		}
-	}
-	return s
-}
-
-// head is what the family resolves to, by the model.
+// head is what the family resolves to, by the oracle's reading of
+// Compute Engine's rule.
 func (w world) head(t testing.TB, family string) (string, bool) {
-	h, ok := w.snapshot(t, family).Head()
+	t.Helper()
+	h, ok := w.oracleHead(family)
 	return h.Name, ok
-}
-
-// protective are the reasons for which a plan keeps an image untouched
-// whatever the time: the policy protects it.
-var protective = map[lifecycle.Why]bool{
-	lifecycle.WhyHead: true, lifecycle.WhyKeepActive: true, lifecycle.WhyMinAge: true, lifecycle.WhyProtected: true,
-	lifecycle.WhyInUse: true, lifecycle.WhyNotReady: true, lifecycle.WhyNotInFamily: true, lifecycle.WhyUnknownState: true,
 }
 
 // violations collects invariant violations of one check.
@@ -223,8 +192,8 @@ func checkCommon(v *violations, before, after world, purge map[string]bool, acke
 	for name, b := range before.images {
 		a, ok := after.images[name]
 		if !ok {
-			if !purge[name] || b.State != "DELETED" {
-				v.add("%s disappeared; it was %s (deleted date %q), and the model planned no purge of it", name, orActive(b.State), b.Deleted)
+			if !purge[name] {
+				v.add("%s disappeared; it was %s (deleted date %q), and the rules allow no purge of it", name, orActive(b.State), b.Deleted)
 			}
 			continue
 		}
@@ -271,8 +240,8 @@ func checkCommon(v *violations, before, after world, purge map[string]bool, acke
 		}
 	}
 	for _, fam := range families {
-		if _, had := before.head(v.t, fam); had {
-			if _, has := after.head(v.t, fam); !has {
+		if _, had := before.oracleHead(fam); had {
+			if _, has := after.oracleHead(fam); !has {
 				v.add("family %s had an ACTIVE image and has none now", fam)
 			}
 		}
@@ -294,48 +263,43 @@ func orActive(s string) string {
 }
 
 // checkRotation checks one rotation run (one or more families) against the
-// model: lifecycle.Plan on the fault-free snapshot read before the run, at
-// the run's start, says what the policy protects.
+// oracle (oracle_test.go): what the documented rules let a run started at
+// start and ended by end do to the world read before it.
 func checkRotation(t testing.TB, what string, before, after world, pol lifecycle.Policy, start, end time.Time, acked map[string]map[string]string, families []string) {
 	t.Helper()
 	v := &violations{t: t, what: what}
 	defer v.done()
-	rotated, purge := map[string]bool{}, map[string]bool{}
+	judged, purge := map[string]bool{}, map[string]bool{}
 	for _, fam := range families {
-		plan := lifecycle.Plan(before.snapshot(t, fam), pol, start)
-		for _, e := range plan.Entries {
-			name := e.Image.Name
-			rotated[name] = true
+		for name, vd := range before.rotation(fam, pol, start, end) {
+			judged[name] = true
+			b := before.images[name]
 			a, ok := after.images[name]
+			st := gone
+			if ok {
+				st = orActive(a.State)
+			}
 			switch {
-			case e.Action == lifecycle.ActionNone:
-				kind := "left alone"
-				if protective[e.Why] {
-					kind = "protected"
+			case vd.protected != "" && !ok:
+				v.add("%s is protected (%s) but was deleted", name, vd.protected)
+			case vd.protected != "":
+				if diff, same := sameExceptWriter(b, a); !same {
+					v.add("%s is protected (%s) but changed: %s", name, vd.protected, diff)
 				}
-				if !ok {
-					v.add("%s is %s (%s: %s) but was deleted", name, kind, e.Why, e.Reason)
-				} else if diff, same := sameExceptWriter(before.images[name], a); !same {
-					v.add("%s is %s (%s: %s) but changed: %s", name, kind, e.Why, e.Reason, diff)
-				}
-			case e.Action == lifecycle.ActionPurge:
+			case !vd.may[st]:
+				v.add("%s went from %s to %s; the rules allow it to be %s", name, orActive(b.State), st, vd)
+			}
+			if vd.may[gone] {
 				purge[name] = true
-				if diff, same := sameExceptWriter(before.images[name], a); ok && !same {
-					v.add("%s was to be purged, and changed instead: %s", name, diff)
-				}
-			case !ok:
-				v.add("%s was deleted; the plan was %s", name, e.Action)
-			case orActive(a.State) != orActive(before.images[name].State) && orActive(a.State) != string(e.To):
-				v.add("%s became %s; the plan was %s %s -> %s", name, orActive(a.State), e.Action, e.From, e.To)
 			}
 		}
-		hb, _ := before.head(t, fam)
-		if ha, _ := after.head(t, fam); ha != hb {
-			v.add("rotation moved the head of family %s from %q to %q", fam, hb, ha)
+		hb, _ := before.oracleHead(fam)
+		if ha, _ := after.oracleHead(fam); ha.Name != hb.Name {
+			v.add("rotation moved the head of family %s from %q to %q", fam, hb.Name, ha.Name)
 		}
 	}
 	for name, b := range before.images {
-		if rotated[name] {
+		if judged[name] {
 			continue
 		}
 		if a, ok := after.images[name]; !ok {
@@ -347,6 +311,19 @@ func checkRotation(t testing.TB, what string, before, after world, pol lifecycle
 	if created := checkCommon(v, before, after, purge, acked, families); len(created) > 0 {
 		v.add("rotation created images %v", created)
 	}
+}
+
+// settled reports the images of family that the rules would still move at
+// at: none once a rotation has converged.
+func settled(w world, family string, pol lifecycle.Policy, at time.Time) []string {
+	var moving []string
+	for name, vd := range w.rotation(family, pol, at, at) {
+		if vd.protected == "" && len(vd.may) > 1 {
+			moving = append(moving, fmt.Sprintf("%s (%s, %s)", name, orActive(w.images[name].State), vd))
+		}
+	}
+	slices.Sort(moving)
+	return moving
 }
 
 // normalize writes the world as a comparable text: every date a run wrote

@@ -244,8 +244,13 @@ func checkRelease(t testing.TB, what string, before, after world, built string, 
 	// as it is now (its labels are the release's to write).
 	model := world{images: maps.Clone(before.images), templates: before.templates, instances: before.instances}
 	model.images[target] = a
-	if out.BuiltDeleted {
+	switch b, ok := after.images[built]; {
+	case out.BuiltDeleted:
 		delete(model.images, built)
+	case ok:
+		// A copy's built image carries the release's mark
+		// (imagefamily-releasing-into) until it is deleted.
+		model.images[built] = b
 	}
 	v.done()
 	checkRotation(t, what, model, after, pol, start, end, acked, []string{"web"})
