@@ -81,9 +81,11 @@ type rotateOut struct {
 		Family  string `json:"family"`
 		Head    string `json:"head"`
 		Results []struct {
-			Image  string `json:"image"`
-			Action string `json:"action"`
-			Error  string `json:"error"`
+			Image   string `json:"image"`
+			Action  string `json:"action"`
+			Outcome string `json:"outcome"`
+			Detail  string `json:"detail"`
+			Error   string `json:"error"`
 		} `json:"results"`
 	} `json:"families"`
 	Errors []struct {
@@ -91,7 +93,7 @@ type rotateOut struct {
 		Error  string `json:"error"`
 	} `json:"errors"`
 	Summary struct {
-		Families, Actions, Done, Failed int
+		Families, Actions, Done, Skipped, Failed int
 	} `json:"summary"`
 }
 

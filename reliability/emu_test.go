@@ -31,10 +31,20 @@ type emu struct {
 	// onMutation, when set, is called with the 1-based number of each
 	// mutation request before it is handled; it returns what to do.
 	onMutation func(n int) mutationFate
-	lostP      float64
-	rng        *rand.Rand
-	lost       int
+	// meanwhile, when set, is called with each mutation request before it
+	// is handled; what it returns runs around the request, which is served
+	// as usual in between: another actor's change made while the request is
+	// in flight (before), or the client killed once it was applied (after).
+	// It makes a race deterministic: the change lands exactly between two
+	// requests of the run under test.
+	meanwhile func(r *http.Request) interlude
+	lostP     float64
+	rng       *rand.Rand
+	lost      int
 }
+
+// interlude is what runs around one mutation request that is served.
+type interlude struct{ before, after func() }
 
 // mutationFate is what the wrapper does with one mutation request.
 type mutationFate struct {
@@ -92,7 +102,17 @@ func (e *emu) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fate = e.onMutation(n)
 	}
 	lose := e.lostP > 0 && e.rng.Float64() < e.lostP
+	var around interlude
+	if e.meanwhile != nil {
+		around = e.meanwhile(r)
+	}
 	e.mu.Unlock()
+	if around.before != nil {
+		around.before()
+	}
+	if around.after != nil {
+		defer around.after()
+	}
 	switch {
 	case fate.before != nil:
 		fate.before()

@@ -76,9 +76,15 @@ func rollbackTarget(t testing.TB, w world, mode int64) (to string, block bool) {
 // on the world read before it, and returns the images it created.
 func checkRollback(t testing.TB, what string, before, after world, to string, block bool, start time.Time, acked map[string]map[string]string) []string {
 	t.Helper()
+	return checkRollbackWith(t, what, before, after, to, block, lifecycle.DefaultPolicy(), acked)
+}
+
+// checkRollbackWith is checkRollback under pol (its protect label).
+func checkRollbackWith(t testing.TB, what string, before, after world, to string, block bool, pol lifecycle.Policy, acked map[string]map[string]string) []string {
+	t.Helper()
 	v := &violations{t: t, what: what}
 	defer v.done()
-	target, may := before.rollback("web", to, block, lifecycle.DefaultPolicy())
+	target, may := before.rollback("web", to, block, pol)
 	for name, b := range before.images {
 		a, ok := after.images[name]
 		if !ok {

@@ -228,31 +228,54 @@ func (x *executor) absentDelete(ctx context.Context, e lifecycle.Entry, err erro
 // (and, for a destructive action relying on the image being unused, a scan
 // at most ScanMaxAge old), waiting for fresher reads when needed.
 func (x *executor) check(ctx context.Context, e lifecycle.Entry) error {
+	// The reads are fresh when looked at; should the check itself take
+	// long (a loaded machine), they may not be by its end: then it runs
+	// again on fresher ones, so that the mutation goes out at most MaxAge
+	// after the oldest read it relies on.
+	for {
+		oldest, err := x.checkOnce(ctx, e)
+		if err != nil || oldest.IsZero() || !oldest.Before(x.opts.Clock().Add(-x.opts.MaxAge)) {
+			return err
+		}
+	}
+}
+
+// checkOnce is one evaluation of check; it returns the time of the oldest
+// read it relied on (zero for none).
+func (x *executor) checkOnce(ctx context.Context, e lifecycle.Entry) (time.Time, error) {
+	var oldest time.Time
+	note := func(at time.Time) {
+		if oldest.IsZero() || at.Before(oldest) {
+			oldest = at
+		}
+	}
 	if err := x.opts.Lease.Valid(); err != nil {
-		return err
+		return oldest, err
 	}
 	pre := e.Expect
 	for _, want := range pre.Images {
-		img, found, err := x.pic.image(ctx, want.Ref, want.Family)
+		img, found, at, err := x.pic.imageAt(ctx, want.Ref, want.Family)
 		if err != nil {
-			return err
+			return oldest, err
 		}
+		note(at)
 		if err := want.Check(img, found); err != nil {
-			return err
+			return oldest, err
 		}
 	}
 	if h := pre.Head; h != nil {
-		name, found, err := x.pic.head(ctx, h.Project, h.Family)
+		name, found, at, err := x.pic.headAt(ctx, h.Project, h.Family)
 		if err != nil {
-			return err
+			return oldest, err
 		}
+		note(at)
 		if err := h.Check(name, found); err != nil {
-			return err
+			return oldest, err
 		}
 	}
 	if pre.Unused && len(pre.Images) > 0 {
 		if x.opts.Scans == nil {
-			return fmt.Errorf("%s %s relies on the image being unused, and no in-use scan was given", e.Action, e.Image.Name)
+			return oldest, fmt.Errorf("%s %s relies on the image being unused, and no in-use scan was given", e.Action, e.Image.Name)
 		}
 		maxAge := time.Duration(-1) // the scan the plan was made with will do
 		if e.Action.Destructive() {
@@ -260,18 +283,18 @@ func (x *executor) check(ctx context.Context, e lifecycle.Entry) error {
 		}
 		uses, _, err := x.opts.Scans.Get(ctx, maxAge)
 		if err != nil {
-			return fmt.Errorf("scanning for users of %s before %s: %w", e.Image.Name, e.Action, err)
+			return oldest, fmt.Errorf("scanning for users of %s before %s: %w", e.Image.Name, e.Action, err)
 		}
 		want := pre.Images[0]
 		s := lifecycle.Snapshot{Project: want.Ref.Project}
 		if err := uses.AddTo(&s); err != nil {
-			return err
+			return oldest, err
 		}
 		if err := lifecycle.CheckUnused(want.Ref.Name, s.UsesOf(lifecycle.Image{Name: want.Ref.Name, Project: want.Ref.Project, ID: want.ID})); err != nil {
-			return err
+			return oldest, err
 		}
 	}
-	return nil
+	return oldest, nil
 }
 
 // send carries out one action's mutations: labels first (the plan says

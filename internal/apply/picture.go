@@ -241,12 +241,19 @@ func (p *picture) cycle(ctx context.Context, key famKey, start time.Time) error 
 // needed: from family's listing, or (family "") by images.get. found is
 // false when the image is not there (deleted, or not in the family).
 func (p *picture) image(ctx context.Context, ref lifecycle.ImageRef, family string) (lifecycle.Image, bool, error) {
+	img, found, _, err := p.imageAt(ctx, ref, family)
+	return img, found, err
+}
+
+// imageAt is image with when the read it returns was sent (for our own
+// writes: when they were noted).
+func (p *picture) imageAt(ctx context.Context, ref lifecycle.ImageRef, family string) (lifecycle.Image, bool, time.Time, error) {
 	for {
 		p.mu.Lock()
 		if w, ok := p.own[ref]; ok && p.clock().Before(w.until) {
 			found := w.found && (family == "" || w.img.Family == family)
 			p.mu.Unlock()
-			return w.img, found, nil
+			return w.img, found, w.until.Add(-p.hold), nil
 		}
 		var (
 			s     seen
@@ -263,14 +270,14 @@ func (p *picture) image(ctx context.Context, ref lifecycle.ImageRef, family stri
 		p.mu.Unlock()
 		switch {
 		case fresh:
-			return s.img, s.found, nil
+			return s.img, s.found, s.at, nil
 		case err != nil:
-			return lifecycle.Image{}, false, err
+			return lifecycle.Image{}, false, time.Time{}, err
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return lifecycle.Image{}, false, ctx.Err()
+			return lifecycle.Image{}, false, time.Time{}, ctx.Err()
 		}
 	}
 }
@@ -336,6 +343,12 @@ func (p *picture) singleLocked(ctx context.Context, ref lifecycle.ImageRef) (see
 
 // head returns what family resolves to, as read at most maxAge ago.
 func (p *picture) head(ctx context.Context, project, family string) (string, bool, error) {
+	name, found, _, err := p.headAt(ctx, project, family)
+	return name, found, err
+}
+
+// headAt is head with when its read was sent.
+func (p *picture) headAt(ctx context.Context, project, family string) (string, bool, time.Time, error) {
 	for {
 		p.mu.Lock()
 		f := p.familyLocked(famKey{project, family})
@@ -344,14 +357,14 @@ func (p *picture) head(ctx context.Context, project, family string) (string, boo
 		p.mu.Unlock()
 		switch {
 		case read && p.fresh(h.at):
-			return h.img.Name, h.found, nil
+			return h.img.Name, h.found, h.at, nil
 		case err != nil:
-			return "", false, err
+			return "", false, time.Time{}, err
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return "", false, ctx.Err()
+			return "", false, time.Time{}, ctx.Err()
 		}
 	}
 }
