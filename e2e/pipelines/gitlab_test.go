@@ -3,7 +3,10 @@
 // executor) against the Compute Engine emulator, with the real packer, the
 // official googlecompute plugin and this plugin, through daily rebuilds,
 // promotions from the stable branch, a push that changes a layer and
-// nightly rotations, one of each with nothing to do.
+// nightly rotations, one of each with nothing to do; the Kubernetes CronJob
+// is decoded strictly as Kubernetes types and its container's arguments
+// run against the emulator. (make lint checks the GitHub workflow with
+// actionlint: nothing here can run GitHub Actions.)
 package pipelines_test
 
 import (
