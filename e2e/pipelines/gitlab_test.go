@@ -5,8 +5,9 @@
 // promotions from the stable branch, a push that changes a layer and
 // nightly rotations, one of each with nothing to do; the Kubernetes CronJob
 // is decoded strictly as Kubernetes types and its container's arguments
-// run against the emulator. (make lint checks the GitHub workflow with
-// actionlint: nothing here can run GitHub Actions.)
+// run against the emulator; the runners' install script installs a release
+// only when its checksums vouch for it. (make lint checks the GitHub
+// workflow with actionlint: nothing here can run GitHub Actions.)
 package pipelines_test
 
 import (
