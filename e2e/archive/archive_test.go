@@ -240,9 +240,16 @@ func readDist(t *testing.T) dist {
 	}
 	var m struct {
 		Version string `json:"version"`
+		Tag     string `json:"tag"`
+		Commit  string `json:"commit"`
 	}
 	if err := json.Unmarshal(meta, &m); err != nil || m.Version == "" {
 		t.Fatalf("%s/metadata.json: no version (%v)", dir, err)
+	}
+	// goreleaser falls back to tag v0.0.0 and commit "none" when it cannot
+	// read the repository (no tag, no remote); make names both.
+	if m.Tag != "v"+m.Version || len(m.Commit) != 40 {
+		t.Errorf("%s/metadata.json: tag %q and commit %q; want v%s and the commit built", dir, m.Tag, m.Commit, m.Version)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "artifacts.json"))
 	if err != nil {
