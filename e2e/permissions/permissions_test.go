@@ -22,7 +22,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
@@ -243,12 +242,12 @@ func fixtures(t *testing.T, srv *emulator.Server) {
 		{prodProject, img("web-old-v1", "web", nil, nil)},
 		{prodProject, img("web-old-v2", "web", nil, nil)},
 	}
+	// The emulator makes creation times strictly increasing: the newest
+	// image of each family is the last one above.
 	for _, i := range images {
 		if err := srv.PutImage(i.project, i.image); err != nil {
 			t.Fatal(err)
 		}
-		// Creation times to the second, so "newest" is the order above.
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
