@@ -10,7 +10,7 @@ import (
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/builder/promote"
 	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/family"
-	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/name"
+	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/imagename"
 	"github.com/immutable-infra/packer-plugin-imagefamily/post-processor/release"
 	"github.com/immutable-infra/packer-plugin-imagefamily/version"
 )
@@ -18,7 +18,7 @@ import (
 func main() {
 	pps := plugin.NewSet()
 	pps.RegisterDatasource(plugin.DEFAULT_NAME, new(family.Datasource))
-	pps.RegisterDatasource("name", new(name.Datasource))
+	pps.RegisterDatasource("name", new(imagename.Datasource))
 	pps.RegisterBuilder("promote", new(promote.Builder))
 	pps.RegisterPostProcessor("release", new(release.PostProcessor))
 	pps.SetVersion(version.PluginVersion)

@@ -32,23 +32,24 @@ func TestRotateCostsWhatTheAPIForces(t *testing.T) {
 		if len(res.StateErrors) > 0 {
 			t.Errorf("N=%d: images not where the fixture's design puts them after one run: %v", n, res.StateErrors)
 		}
-		if got, want := res.Calls["images.list"], pages(n); got != want {
-			t.Errorf("N=%d: %d images.list calls, want %d (one per 500 images)", n, got, want)
+		reread := cfg.Fixture.RereadPages(res.Wall)
+		if got, want := res.Calls["images.list"], pages(n)+1+LeaseLists; got < want || got > want+reread {
+			t.Errorf("N=%d: %d images.list calls, want %d (one per 500 images, one for orphans, two for the lease) and at most %d re-reads", n, got, want, reread)
 		}
-		if got, want := res.ListCalls(), res.ListPages; got != want {
-			t.Errorf("N=%d: %d list calls, want %d (one per 500 resources of each kind)", n, got, want)
+		if got, want := res.ListCalls(), res.ListPages; got < want || got > want+reread {
+			t.Errorf("N=%d: %d list calls, want %d (one per 500 resources of each kind) and at most %d re-reads", n, got, want, reread)
 		}
-		if got := res.Mutations(); got != m {
-			t.Errorf("N=%d: %d mutations for %d actions, want one each", n, got, m)
+		if got := res.Mutations(); got != m+LeaseWrites {
+			t.Errorf("N=%d: %d mutations for %d actions, want one each and %d for the lease", n, got, m, LeaseWrites)
 		}
-		if got := res.Polls(); got > m {
-			t.Errorf("N=%d: %d operation polls for %d actions, want at most one each", n, got, m)
+		if got := res.Polls(); got > m+LeaseWrites {
+			t.Errorf("N=%d: %d operation polls for %d actions, want at most one each (and the lease's)", n, got, m)
 		}
-		if got := res.Calls["images.get"]; got != 0 {
-			t.Errorf("N=%d: %d per-image GETs, want none", n, got)
+		if got := res.Calls["images.get"]; got != LeaseGets {
+			t.Errorf("N=%d: %d images.get calls, want %d (giving the lease back) and no per-image GET", n, got, LeaseGets)
 		}
-		if extra := res.Calls["images.getFromFamily"]; extra > 1 {
-			t.Errorf("N=%d: %d getFromFamily calls", n, extra)
+		if got, most := res.Calls["images.getFromFamily"], 1+LeaseHeadReads+int(res.Wall/time.Second+1); got < 1+LeaseHeadReads || got > most {
+			t.Errorf("N=%d: %d getFromFamily calls, want 1 to plan, 1 for the lease and one per re-listing (at most %d)", n, got, most)
 		}
 	}
 }
@@ -79,17 +80,17 @@ func TestRotateCatchingUpStampsWithoutReading(t *testing.T) {
 	if stamps == 0 || res.Done != m || res.Failed != 0 || len(res.StateErrors) > 0 {
 		t.Fatalf("%d of %d actions done (%d stamps due), %d failed, misplaced: %v\n%s", res.Done, m, stamps, res.Failed, res.StateErrors, res.Stderr)
 	}
-	if got := res.Calls["images.setLabels"]; got != stamps {
-		t.Errorf("%d label writes, want %d", got, stamps)
+	if got := res.Calls["images.setLabels"]; got != stamps+LeaseWrites {
+		t.Errorf("%d label writes, want %d stamps and %d for the lease", got, stamps, LeaseWrites)
 	}
-	if got := res.Mutations(); got != m+stamps {
-		t.Errorf("%d mutations, want %d actions + %d stamps", got, m, stamps)
+	if got := res.Mutations(); got != m+stamps+LeaseWrites {
+		t.Errorf("%d mutations, want %d actions + %d stamps + %d for the lease", got, m, stamps, LeaseWrites)
 	}
-	if got := res.Polls(); got > m+stamps {
-		t.Errorf("%d operation polls for %d mutations", got, m+stamps)
+	if got := res.Polls(); got > m+stamps+LeaseWrites {
+		t.Errorf("%d operation polls for %d mutations", got, m+stamps+LeaseWrites)
 	}
-	if got := res.Calls["images.get"]; got != 0 {
-		t.Errorf("%d per-image GETs, want none", got)
+	if got := res.Calls["images.get"]; got != LeaseGets {
+		t.Errorf("%d images.get calls, want %d (giving the lease back) and no per-image GET", got, LeaseGets)
 	}
 }
 
@@ -116,8 +117,8 @@ func TestRotateCompletesUnderRateLimits(t *testing.T) {
 	if res.Throttled == 0 {
 		t.Fatal("no call was answered 429: the test no longer exercises rate limits")
 	}
-	if ok := res.Mutations() - res.Throttled; ok != m {
-		t.Errorf("%d mutations went through for %d actions", ok, m)
+	if ok := res.Mutations() - res.Throttled; ok != m+LeaseWrites {
+		t.Errorf("%d mutations went through for %d actions and %d lease writes", ok, m, LeaseWrites)
 	}
 }
 

@@ -257,10 +257,13 @@ func (b *bodyRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Emulator is an in-process emulator on a loopback port, counting requests.
 type Emulator struct {
-	Server *emulator.Server
-	URL    string // http://127.0.0.1:PORT
-	Counts *Counts
-	Gauge  *Gauge
+	writesMu sync.Mutex
+	started  time.Time
+	writes   []time.Duration // image mutations answered 200, since markStart
+	Server   *emulator.Server
+	URL      string // http://127.0.0.1:PORT
+	Counts   *Counts
+	Gauge    *Gauge
 	// Requests is the image mutation requests being served, over time.
 	Requests *Gauge
 	hs       *http.Server
@@ -270,7 +273,17 @@ type Emulator struct {
 // 127.0.0.1 until Close.
 func StartEmulator(opts emulator.Options) (*Emulator, error) {
 	counts := newCounts()
-	opts.OnRequest = counts.record
+	e := &Emulator{}
+	opts.OnRequest = func(method string, status int) {
+		counts.record(method, status)
+		if status == http.StatusOK && isImageMutation(method) {
+			e.writesMu.Lock()
+			if !e.started.IsZero() {
+				e.writes = append(e.writes, time.Since(e.started))
+			}
+			e.writesMu.Unlock()
+		}
+	}
 	srv, err := emulator.New(opts)
 	if err != nil {
 		return nil, err
@@ -282,8 +295,8 @@ func StartEmulator(opts emulator.Options) (*Emulator, error) {
 	gauge, requests := newGauge(250*time.Millisecond), newGauge(250*time.Millisecond)
 	acts := &actions{gauge: gauge, requests: requests, active: map[string]bool{}, ops: map[string]string{}}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { acts.serve(srv, w, r) })
-	e := &Emulator{Server: srv, URL: "http://" + ln.Addr().String(), Counts: counts, Gauge: gauge, Requests: requests,
-		hs: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
+	e.Server, e.URL, e.Counts, e.Gauge, e.Requests = srv, "http://"+ln.Addr().String(), counts, gauge, requests
+	e.hs = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = e.hs.Serve(ln) }()
 	return e, nil
 }
@@ -304,13 +317,38 @@ func (e *Emulator) Reset() {
 	}
 }
 
-// Close stops the server.
+// Close stops the server, then the emulator (which writes its state file,
+// when it has one).
 func (e *Emulator) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := e.hs.Shutdown(ctx); err != nil {
 		_ = e.hs.Close()
 	}
+	_ = e.Server.Close()
+}
+
+func isImageMutation(method string) bool {
+	switch method {
+	case "images.deprecate", "images.setLabels", "images.delete", "images.patch":
+		return true
+	}
+	return false
+}
+
+// markStart starts the clock of acceptedWrites.
+func (e *Emulator) markStart() {
+	e.writesMu.Lock()
+	defer e.writesMu.Unlock()
+	e.started, e.writes = time.Now(), nil
+}
+
+// acceptedWrites is when each image mutation was answered 200 since
+// markStart, in order.
+func (e *Emulator) acceptedWrites() []time.Duration {
+	e.writesMu.Lock()
+	defer e.writesMu.Unlock()
+	return slices.Clone(e.writes)
 }
 
 // httpGet reads url's body; a non-200 answer is an error.

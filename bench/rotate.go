@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -24,10 +26,15 @@ type RotateConfig struct {
 	OpLatency   time.Duration // operations stay RUNNING this long (--op-latency)
 	Parallelism int           // rotate --parallelism
 	Faults      string        // emulator --faults spec, "" for none
-	Seed        int64
-	CLI         string   // the imagefamily binary
-	Env         []string // more environment for it (GOGC=..., GODEBUG=...)
-	Args        []string // more rotate flags, e.g. --check-in-use=false
+	// Quotas is an emulator --quota spec, "" for none.
+	Quotas string
+	// StateFile runs the emulator with a state file (--state) in a
+	// temporary directory, the fixture written to it before the start.
+	StateFile bool
+	Seed      int64
+	CLI       string   // the imagefamily binary
+	Env       []string // more environment for it (GOGC=..., GODEBUG=...)
+	Args      []string // more rotate flags, e.g. --check-in-use=false
 }
 
 // RotateResult is what one run measured.
@@ -42,8 +49,12 @@ type RotateResult struct {
 	CPU time.Duration
 	// Calls are the API calls the emulator answered, by method.
 	Calls map[string]int
-	// Throttled is how many calls the emulator answered with 429.
+	// Throttled is how many calls the emulator answered with 429, or with
+	// 403 over a --quota (Compute Engine's answer to a rate quota).
 	Throttled int
+	// Writes is when the emulator accepted each image mutation, relative
+	// to the start of the CLI, in order: the sustained rate under a quota.
+	Writes []time.Duration
 	// ListPages is the list calls the API forces: one per 500 images of the
 	// family, and one per 500 templates, disks and instances for the
 	// in-use scan.
@@ -107,9 +118,30 @@ func (r RotateResult) ListCalls() int {
 
 func pages(n int) int { return max(1, (n+pageSize-1)/pageSize) }
 
-// ForcedListPages is the list calls a family of this fixture forces.
+// ForcedListPages is the list calls a family of this fixture forces to plan:
+// its images, the orphans of interrupted releases into it (one filtered
+// list), the family's lease, and the in-use scan. Re-reading the family while the plan is
+// carried out adds pages(Images) per second of the run (RereadPages).
 func (f Fixture) ForcedListPages() int {
-	return pages(f.Images) + pages(f.Templates) + pages(f.Instances) + pages(f.Instances)
+	return pages(f.Images) + 1 + LeaseLists + pages(f.Templates) + pages(f.Instances) + pages(f.Instances)
+}
+
+// The family's lease costs every rotation the same few calls, whatever its
+// size: a filtered images.list before writing it on the head (found with one
+// getFromFamily) and one after, two images.setLabels (take and give back, each
+// waited for) and one images.get (giving it back reads the labels it writes
+// over).
+const (
+	LeaseLists     = 2
+	LeaseHeadReads = 1
+	LeaseWrites    = 2
+	LeaseGets      = 1
+)
+
+// RereadPages bounds the listing pages the applier may add to keep its
+// picture fresh during a run of wall: one re-listing of the family a second.
+func (f Fixture) RereadPages(wall time.Duration) int {
+	return int(wall/time.Second+1) * pages(f.Images)
 }
 
 // TStar is the bound for m actions.
@@ -154,18 +186,42 @@ func RunRotate(ctx context.Context, cfg RotateConfig) (RotateResult, error) {
 	if err != nil {
 		return res, err
 	}
-	em, err := StartEmulator(emulator.Options{Latency: cfg.Latency, OpLatency: cfg.OpLatency, Faults: faults, Seed: cfg.Seed})
+	quotas, err := emulator.ParseQuotas(cfg.Quotas)
 	if err != nil {
 		return res, err
 	}
-	defer em.Close()
 	now := time.Now()
 	state, err := cfg.Fixture.State(now)
 	if err != nil {
 		return res, err
 	}
-	if err := em.Server.LoadState(state); err != nil {
-		return res, fmt.Errorf("loading the fixture: %w", err)
+	opts := emulator.Options{Latency: cfg.Latency, OpLatency: cfg.OpLatency, Faults: faults, Seed: cfg.Seed, Quotas: quotas}
+	if cfg.StateFile {
+		// Written before the start, as `imagefamily emulator --state`
+		// finds a fixture: loading it is not what is measured.
+		dir, err := os.MkdirTemp("", "rotatebench-state-")
+		if err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(dir)
+		opts.StateFile = filepath.Join(dir, "state.json")
+		b, err := json.Marshal(state)
+		if err != nil {
+			return res, err
+		}
+		if err := os.WriteFile(opts.StateFile, b, 0o600); err != nil {
+			return res, err
+		}
+	}
+	em, err := StartEmulator(opts)
+	if err != nil {
+		return res, err
+	}
+	defer em.Close()
+	if !cfg.StateFile {
+		if err := em.Server.LoadState(state); err != nil {
+			return res, fmt.Errorf("loading the fixture: %w", err)
+		}
 	}
 	// The fixture's garbage is collected now rather than while the CLI
 	// runs: the emulator shares this process, and the machine has few cores.
@@ -182,6 +238,7 @@ func RunRotate(ctx context.Context, cfg RotateConfig) (RotateResult, error) {
 	}
 	cmd.Env = append(append(cmd.Env, "IMAGEFAMILY_COMPUTE_ENDPOINT="+em.ComputeEndpoint()), cfg.Env...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	em.markStart()
 	runErr := cmd.Run()
 	var ferr error
 	res.MaxRSS, res.Wall, res.CPU, res.Stderr, ferr = launcherFigures(stderr.String())
@@ -190,8 +247,9 @@ func RunRotate(ctx context.Context, cfg RotateConfig) (RotateResult, error) {
 	}
 	res.Calls = em.Counts.Methods()
 	for _, m := range []string{"images.deprecate", "images.delete", "images.setLabels", "images.list", "globalOperations.wait", "globalOperations.get"} {
-		res.Throttled += em.Counts.Status(m, 429)
+		res.Throttled += em.Counts.Status(m, 429) + em.Counts.Status(m, 403)
 	}
+	res.Writes = em.acceptedWrites()
 	res.Peaks, res.Means = em.Gauge.Peaks(), em.Gauge.Means()
 	res.RequestPeaks, res.RequestMeans = em.Requests.Peaks(), em.Requests.Means()
 	res.ListPages = cfg.Fixture.ForcedListPages()

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gobuild"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
@@ -34,7 +36,7 @@ func packerEnv(t testing.TB) *packerrun.Environment {
 // computeClient is the project's own client against an endpoint.
 func computeClient(t testing.TB, endpoint string) gce.Compute {
 	t.Helper()
-	c, err := gce.New(context.Background(), gce.AuthConfig{CustomEndpoints: map[string]string{"compute": endpoint}})
+	c, err := gce.New(context.Background(), pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": endpoint}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +120,27 @@ func waitUntilDue(t testing.TB, c gce.Compute, project string, families []string
 		t.Logf("e2e: waiting %s for the rotation dates to pass", wait.Round(time.Millisecond))
 		time.Sleep(wait)
 	}
+}
+
+// readLagEnv names the read lag the e2e emulators run with, a Go duration
+// (IMAGEFAMILY_E2E_READ_LAG=2s go test ./e2e): reads of images and instance
+// templates then see each write only after a seeded delay of up to that
+// long, as Compute Engine's do (internal/emulator/lag.go). Unset: no lag.
+const readLagEnv = "IMAGEFAMILY_E2E_READ_LAG"
+
+// emulatorOptions are the options every e2e emulator starts with.
+func emulatorOptions(t testing.TB) emulator.Options {
+	t.Helper()
+	var opts emulator.Options
+	if v := os.Getenv(readLagEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			t.Fatalf("%s=%q: want a duration such as 2s", readLagEnv, v)
+		}
+		opts.ReadLag, opts.Seed = d, 1
+		t.Logf("e2e: the emulator's reads lag by up to %s", d)
+	}
+	return opts
 }
 
 func isNotFound(err error) bool { return errors.Is(err, gce.ErrNotFound) }

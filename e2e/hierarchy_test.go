@@ -20,7 +20,6 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
@@ -78,7 +77,7 @@ const pinnedTemplate = "web-frontend-pinned"
 func TestExampleHierarchyReleasesAndRotatesThroughEveryState(t *testing.T) {
 	start := time.Now()
 	env := packerEnv(t)
-	emu := emulatortest.Start(t, emulator.Options{})
+	emu := emulatortest.Start(t, emulatorOptions(t))
 	if err := emu.Server.PutImage(debianProject, &computepb.Image{
 		Name: proto.String(debianImage), Family: proto.String("debian-12"), DiskSizeGb: proto.Int64(10),
 		Licenses: []string{"https://www.googleapis.com/compute/v1/projects/debian-cloud/global/licenses/debian-12-bookworm"},

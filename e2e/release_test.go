@@ -10,7 +10,6 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
@@ -93,7 +92,7 @@ func TestReleaseThroughPackerKeepsOrDeletesAsDocumented(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			emu := emulatortest.Start(t, emulator.Options{})
+			emu := emulatortest.Start(t, emulatorOptions(t))
 			seedReleaseFixture(t, emu)
 			dir := t.TempDir()
 			packerrun.WriteTemplate(t, dir, packerrun.GoogleComputeApp(emu.ComputeEndpoint(), tc.image)+
@@ -207,7 +206,7 @@ build {
 // its labels over the promoted-from ones and rotates prod's family.
 func TestPromotedImageIsReleasedIntoAnotherProject(t *testing.T) {
 	env := packerEnv(t)
-	emu := emulatortest.Start(t, emulator.Options{})
+	emu := emulatortest.Start(t, emulatorOptions(t))
 	for _, fx := range []struct {
 		project string
 		img     *computepb.Image

@@ -104,9 +104,13 @@ func parseRotate(t testing.TB, r cliRun) rotateOut {
 	return out
 }
 
+// leaseTTL is the lease lifetime of the runs here: a killed run's lease
+// blocks the next run this long at most (5 minutes by default).
+const leaseTTL = "2s"
+
 // rotateArgs are the arguments of a rotation of the fixture's families.
 func rotateArgs(f fixture, extra ...string) []string {
-	args := []string{"rotate", "--project", project, "--format", "json"}
+	args := []string{"rotate", "--project", project, "--format", "json", "--lease-ttl", leaseTTL}
 	for _, fam := range f.families {
 		args = append(args, "--family", fam)
 	}

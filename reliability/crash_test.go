@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand"
+	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -76,8 +78,13 @@ func runKilled(t testing.TB, e *emu, args []string, killAt int, applied bool, wh
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	exited := make(chan struct{})
+	// The kill runs in the emulator's handler goroutine: the process reaches
+	// it through proc, which orders it after cmd.Start for the race
+	// detector (the request that triggers it comes from another process,
+	// which the detector cannot see).
+	var proc atomic.Pointer[os.Process]
 	kill := func() {
-		_ = cmd.Process.Kill() // SIGKILL
+		_ = proc.Load().Kill() // SIGKILL
 		<-exited
 	}
 	base := e.mutationCount()
@@ -97,6 +104,7 @@ func runKilled(t testing.TB, e *emu, args []string, killAt int, applied bool, wh
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	proc.Store(cmd.Process)
 	go func() { _ = cmd.Wait(); close(exited) }()
 	<-exited
 	end = time.Now()
@@ -136,7 +144,7 @@ func TestCrashResumeRollback(t *testing.T) {
 			killAt := 1 + i%(1+len(plan.Steps))
 			applied := (i/(1+len(plan.Steps)))%2 == 0
 			what := fmt.Sprintf("rollback of fixture %d to %s, SIGKILL at mutation %d of %d (applied: %v)", f.seed, to, killAt, 1+len(plan.Steps), applied)
-			args := []string{"rollback", "--project", project, "--family", "web", "--to", to, "--format", "json"}
+			args := []string{"rollback", "--project", project, "--family", "web", "--lease-ttl", leaseTTL, "--to", to, "--format", "json"}
 			start, _ := runKilled(t, e, args, killAt, applied, what)
 			created := checkRollback(t, what+", the killed run", before, readWorld(t, e), to, false, start, nil)
 			for run := 1; ; run++ {

@@ -191,13 +191,17 @@ func (v *violations) add(format string, args ...any) {
 
 func (v *violations) done() { stats.checked(v.n) }
 
-// sameExceptWriter compares two images, leaving out the label fingerprint
-// and the labels the concurrent writer added after before was read.
+// sameExceptWriter compares two images, leaving out the label fingerprint,
+// the labels the concurrent writer added after before was read, and the
+// family's lease (bookkeeping of the commands on the family's head: it
+// changes no image, and a killed run leaves it there until it expires).
 func sameExceptWriter(a, b image) (string, bool) {
 	strip := func(img image) image {
 		img.Fingerprint = ""
 		img.Labels = maps.Clone(img.Labels)
-		maps.DeleteFunc(img.Labels, func(k, _ string) bool { return strings.HasPrefix(k, writerPrefix) })
+		maps.DeleteFunc(img.Labels, func(k, _ string) bool {
+			return strings.HasPrefix(k, writerPrefix) || k == lifecycle.LabelLease
+		})
 		if len(img.Labels) == 0 {
 			img.Labels = nil
 		}
@@ -241,6 +245,9 @@ func checkCommon(v *violations, before, after world, purge map[string]bool, acke
 			got, ok := a.Labels[k]
 			// The rotator re-stamps rotated-at; a re-run release re-stamps
 			// released-at. Every other label keeps its value.
+			if k == lifecycle.LabelLease {
+				continue // bookkeeping: see sameExceptWriter
+			}
 			if !ok || (got != val && k != lifecycle.LabelRotatedAt && k != lifecycle.LabelReleasedAt) {
 				v.add("%s: label %s=%q became %q (present: %v)", name, k, val, got, ok)
 			}
@@ -370,7 +377,7 @@ func normalize(w world, pol lifecycle.Policy, from, to time.Time) string {
 	for _, name := range slices.Sorted(maps.Keys(w.images)) {
 		img := w.images[name]
 		labels := maps.Clone(img.Labels)
-		maps.DeleteFunc(labels, func(k, _ string) bool { return strings.HasPrefix(k, writerPrefix) })
+		maps.DeleteFunc(labels, func(k, _ string) bool { return strings.HasPrefix(k, writerPrefix) || k == lifecycle.LabelLease })
 		for _, k := range []string{lifecycle.LabelRotatedAt, lifecycle.LabelReleasedAt} {
 			if v, ok := labels[k]; ok {
 				if lt, err := lifecycle.ParseLabelTimestamp(v); err == nil && !lt.Before(from.Truncate(time.Second)) && !lt.After(to) {

@@ -15,6 +15,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
 )
 
@@ -81,7 +82,7 @@ func TestChaosRelease(t *testing.T) {
 			f.load(t, e)
 			initial := readWorld(t, e)
 			ctx := context.Background()
-			c, err := gce.New(ctx, gce.AuthConfig{CustomEndpoints: map[string]string{"compute": e.URL}},
+			c, err := gce.New(ctx, pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": e.URL}},
 				gce.WithBackoff(gce.Backoff{Base: 20 * time.Millisecond, Cap: 500 * time.Millisecond, Attempts: 6}))
 			if err != nil {
 				t.Fatal(err)

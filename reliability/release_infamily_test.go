@@ -11,6 +11,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
 )
@@ -34,7 +35,7 @@ func TestReleaseFailingAfterTheImageIsInTheFamily(t *testing.T) {
 		t.Fatal(err)
 	}
 	putBuilt(t, e, n.String())
-	c, err := gce.New(context.Background(), gce.AuthConfig{CustomEndpoints: map[string]string{"compute": e.URL}})
+	c, err := gce.New(context.Background(), pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": e.URL}})
 	if err != nil {
 		t.Fatal(err)
 	}

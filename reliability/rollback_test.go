@@ -150,7 +150,7 @@ func TestChaosRollback(t *testing.T) {
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan struct{})
 				go func() { w.run(ctx); close(done) }()
-				args := []string{"rollback", "--project", project, "--family", "web", "--format", "json"}
+				args := []string{"rollback", "--project", project, "--family", "web", "--lease-ttl", leaseTTL, "--format", "json"}
 				if to != "" {
 					args = append(args, "--to", to)
 				}

@@ -11,16 +11,17 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 // BuilderID identifies the promote builder's artifacts.
-const BuilderID = "immutable-infra.imagefamily-promote"
+const BuilderID = pluginconfig.PromoteBuilderID
 
 // Builder is source "imagefamily-promote".
 type Builder struct {
 	config Config
 	// newClient and now are replaced by tests.
-	newClient func(ctx context.Context, auth gce.AuthConfig) (gce.Compute, error)
+	newClient func(ctx context.Context, auth pluginconfig.Auth) (gce.Compute, error)
 	now       func() time.Time
 }
 
@@ -41,13 +42,13 @@ func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, _ packersdk.Hook) (packersdk.Artifact, error) {
 	newClient := b.newClient
 	if newClient == nil {
-		newClient = func(ctx context.Context, auth gce.AuthConfig) (gce.Compute, error) { return gce.New(ctx, auth) }
+		newClient = gce.Dial
 	}
 	now := time.Now
 	if b.now != nil {
 		now = b.now
 	}
-	client, err := newClient(ctx, b.config.AuthConfig)
+	client, err := newClient(ctx, b.config.Auth)
 	if err != nil {
 		return nil, err
 	}

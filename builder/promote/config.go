@@ -1,5 +1,5 @@
 //go:generate go tool packer-sdc struct-markdown
-//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Config,NamingConfig
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Config
 
 package promote
 
@@ -17,16 +17,14 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
-	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/family"
-	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/name"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 // Config is the configuration of source "imagefamily-promote".
 type Config struct {
 	common.PackerConfig `mapstructure:",squash"`
-	gce.AuthConfig      `mapstructure:",squash"`
+	pluginconfig.Auth   `mapstructure:",squash"`
 
 	// The image to promote: a name, `projects/P/global/images/NAME` or a
 	// self link (e.g. `data.imagefamily.dev.self_link`). A name without a
@@ -50,7 +48,7 @@ type Config struct {
 	// runs, as data "imagefamily-name" would (`os`, `software`, `version`,
 	// `template`). The parts are also written as the
 	// `imagefamily-os`/`-software`/`-version` labels.
-	Naming *NamingConfig `mapstructure:"naming" required:"false"`
+	Naming *pluginconfig.Naming `mapstructure:"naming" required:"false"`
 	// The new image's description. Defaults to
 	// `Promoted from projects/P/global/images/NAME`.
 	Description string `mapstructure:"description" required:"false"`
@@ -76,24 +74,6 @@ type Config struct {
 	Licenses []string `mapstructure:"licenses" required:"false"`
 
 	ctx interpolate.Context
-}
-
-// NamingConfig is the naming block: the convention of data
-// "imagefamily-name", at the time the build runs.
-type NamingConfig struct {
-	// The operating system part, e.g. `debian-12`.
-	OS string `mapstructure:"os"`
-	// The software part, e.g. `nginx`.
-	Software string `mapstructure:"software"`
-	// The version part, e.g. `1.24.0`.
-	Version string `mapstructure:"version"`
-	// The naming template; defaults to
-	// `{os}-{software}-{version}-v{timestamp}`.
-	Template string `mapstructure:"template"`
-}
-
-func (n *NamingConfig) convention() lifecycle.Convention {
-	return lifecycle.Convention{Template: n.Template, OS: n.OS, Software: n.Software, Version: n.Version}
 }
 
 var (
@@ -127,12 +107,12 @@ func (c *Config) Prepare(raws ...interface{}) ([]string, error) {
 	var errs *packersdk.MultiError
 	add := func(err error) { errs = packersdk.MultiErrorAppend(errs, err) }
 
-	for _, err := range c.AuthConfig.Prepare() {
+	for _, err := range c.Auth.Prepare() {
 		add(err)
 	}
 	if c.ProjectID == "" {
 		add(errors.New("project_id must be set: the destination project, where the promoted image is created"))
-	} else if err := family.CheckProjectID("project_id", c.ProjectID); err != nil {
+	} else if err := pluginconfig.CheckProjectID("project_id", c.ProjectID); err != nil {
 		add(err)
 	}
 	for _, err := range c.prepareSource() {
@@ -141,18 +121,18 @@ func (c *Config) Prepare(raws ...interface{}) ([]string, error) {
 	for _, err := range c.prepareName() {
 		add(err)
 	}
-	if err := family.CheckName("family", c.Family); c.Family != "" && err != nil {
+	if err := pluginconfig.CheckName("family", c.Family); c.Family != "" && err != nil {
 		add(err)
 	}
 	for _, err := range checkUserLabels(c.Labels) {
 		add(err)
 	}
 	for i, loc := range c.StorageLocations {
-		if !family.Unknown(loc) && !storageLocationRE.MatchString(loc) {
+		if !pluginconfig.Unknown(loc) && !storageLocationRE.MatchString(loc) {
 			add(fmt.Errorf("storage_locations[%d] %q is not a storage location: a multi-region (us, eu, asia) or a region (us-central1), in lower case", i, loc))
 		}
 	}
-	if c.Architecture != "" && !family.Unknown(c.Architecture) {
+	if c.Architecture != "" && !pluginconfig.Unknown(c.Architecture) {
 		c.Architecture = strings.ToUpper(c.Architecture)
 		if c.Architecture != "X86_64" && c.Architecture != "ARM64" {
 			add(fmt.Errorf("architecture %q is not an architecture Compute Engine knows: X86_64 or ARM64 (or leave it out to keep the source image's)", c.Architecture))
@@ -160,7 +140,7 @@ func (c *Config) Prepare(raws ...interface{}) ([]string, error) {
 	}
 	known := guestOSFeatures()
 	for i, f := range c.GuestOSFeatures {
-		if family.Unknown(f) {
+		if pluginconfig.Unknown(f) {
 			continue
 		}
 		c.GuestOSFeatures[i] = strings.ToUpper(f)
@@ -169,14 +149,14 @@ func (c *Config) Prepare(raws ...interface{}) ([]string, error) {
 		}
 	}
 	for i, l := range c.Licenses {
-		if !family.Unknown(l) && !licenseRE.MatchString(l) {
+		if !pluginconfig.Unknown(l) && !licenseRE.MatchString(l) {
 			add(fmt.Errorf("licenses[%d] %q is not a license: write projects/P/global/licenses/NAME or its https://www.googleapis.com/compute/v1/... URL", i, l))
 		}
 	}
 	if errs != nil && len(errs.Errors) > 0 {
 		return nil, errs
 	}
-	return nil, nil
+	return c.Auth.Warnings(), nil
 }
 
 // prepareSource checks that the source is named exactly once and that its
@@ -184,7 +164,7 @@ func (c *Config) Prepare(raws ...interface{}) ([]string, error) {
 func (c *Config) prepareSource() []error {
 	var errs []error
 	if c.SourceProjectID != "" {
-		if err := family.CheckProjectID("source_project_id", c.SourceProjectID); err != nil {
+		if err := pluginconfig.CheckProjectID("source_project_id", c.SourceProjectID); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -194,13 +174,13 @@ func (c *Config) prepareSource() []error {
 	case c.SourceImage != "" && c.SourceFamily != "":
 		errs = append(errs, fmt.Errorf("source_image and source_family are both set: choose one (source_image pins an image, source_family promotes what the family points to now)"))
 	case c.SourceFamily != "":
-		if err := family.CheckName("source_family", c.SourceFamily); err != nil {
+		if err := pluginconfig.CheckName("source_family", c.SourceFamily); err != nil {
 			errs = append(errs, err)
 		}
 		if c.SourceProjectID == "" {
 			errs = append(errs, fmt.Errorf("source_project_id must be set with source_family: the project that owns the family %q", c.SourceFamily))
 		}
-	case family.Unknown(c.SourceImage):
+	case pluginconfig.Unknown(c.SourceImage):
 	default:
 		ref, err := lifecycle.ParseImageRef(c.SourceImage)
 		switch {
@@ -210,7 +190,7 @@ func (c *Config) prepareSource() []error {
 			errs = append(errs, fmt.Errorf("source_image %q follows a family: set source_family = %q and source_project_id instead", c.SourceImage, ref.Name))
 		case ref.Project == "" && c.SourceProjectID == "":
 			errs = append(errs, fmt.Errorf("source_project_id must be set: source_image %q names no project (or write it as projects/P/global/images/NAME or a self link)", c.SourceImage))
-		case ref.Project != "" && c.SourceProjectID != "" && !family.Unknown(c.SourceProjectID) && ref.Project != c.SourceProjectID:
+		case ref.Project != "" && c.SourceProjectID != "" && !pluginconfig.Unknown(c.SourceProjectID) && ref.Project != c.SourceProjectID:
 			errs = append(errs, fmt.Errorf("source_image %q is in project %q but source_project_id is %q", c.SourceImage, ref.Project, c.SourceProjectID))
 		}
 	}
@@ -224,12 +204,12 @@ func (c *Config) prepareName() []error {
 	case c.ImageName != "" && c.Naming != nil:
 		return []error{errors.New("image_name and naming are both set: choose one")}
 	case c.ImageName != "":
-		if err := family.CheckName("image_name", c.ImageName); err != nil {
+		if err := pluginconfig.CheckName("image_name", c.ImageName); err != nil {
 			return []error{err}
 		}
 		return nil
 	}
-	return name.CheckConvention("naming.", c.Naming.convention(), name.ProbeTime)
+	return pluginconfig.Errors("naming.", pluginconfig.CheckConvention(c.Naming.Convention(), pluginconfig.ProbeTime))
 }
 
 // checkUserLabels refuses labels Compute Engine would refuse and keys the
@@ -237,29 +217,12 @@ func (c *Config) prepareName() []error {
 func checkUserLabels(labels map[string]string) []error {
 	probe := maps.Clone(labels)
 	for k, v := range probe {
-		if family.Unknown(v) {
+		if pluginconfig.Unknown(v) {
 			probe[k] = ""
 		}
 	}
 	_, err := lifecycle.MergeLabels(nil, nil, probe)
-	return flatten(err)
-}
-
-// flatten lists the errors an errors.Join holds, at any depth, so that each
-// is one entry of Packer's error list.
-func flatten(err error) []error {
-	if err == nil {
-		return nil
-	}
-	j, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		return []error{err}
-	}
-	var out []error
-	for _, e := range j.Unwrap() {
-		out = append(out, flatten(e)...)
-	}
-	return out
+	return lifecycle.Spell(err, lifecycle.AsIs)
 }
 
 // sourceRef is the source image's reference with its project filled in.

@@ -4,39 +4,40 @@ package promote
 
 import (
 	"github.com/hashicorp/hcl/v2/hcldec"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 	"github.com/zclconf/go-cty/cty"
 )
 
 // FlatConfig is an auto-generated flat version of Config.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatConfig struct {
-	PackerBuildName           *string           `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
-	PackerBuilderType         *string           `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
-	PackerCoreVersion         *string           `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
-	PackerDebug               *bool             `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
-	PackerForce               *bool             `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
-	PackerOnError             *string           `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
-	PackerUserVars            map[string]string `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
-	PackerSensitiveVars       []string          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
-	CredentialsFile           *string           `mapstructure:"credentials_file" required:"false" cty:"credentials_file" hcl:"credentials_file"`
-	CredentialsJSON           *gce.Secret       `mapstructure:"credentials_json" required:"false" cty:"credentials_json" hcl:"credentials_json"`
-	AccessToken               *gce.Secret       `mapstructure:"access_token" required:"false" cty:"access_token" hcl:"access_token"`
-	ImpersonateServiceAccount *string           `mapstructure:"impersonate_service_account" required:"false" cty:"impersonate_service_account" hcl:"impersonate_service_account"`
-	CustomEndpoints           map[string]string `mapstructure:"custom_endpoints" required:"false" cty:"custom_endpoints" hcl:"custom_endpoints"`
-	SourceImage               *string           `mapstructure:"source_image" required:"false" cty:"source_image" hcl:"source_image"`
-	SourceFamily              *string           `mapstructure:"source_family" required:"false" cty:"source_family" hcl:"source_family"`
-	SourceProjectID           *string           `mapstructure:"source_project_id" required:"false" cty:"source_project_id" hcl:"source_project_id"`
-	ProjectID                 *string           `mapstructure:"project_id" required:"true" cty:"project_id" hcl:"project_id"`
-	ImageName                 *string           `mapstructure:"image_name" required:"false" cty:"image_name" hcl:"image_name"`
-	Naming                    *FlatNamingConfig `mapstructure:"naming" required:"false" cty:"naming" hcl:"naming"`
-	Description               *string           `mapstructure:"description" required:"false" cty:"description" hcl:"description"`
-	Labels                    map[string]string `mapstructure:"labels" required:"false" cty:"labels" hcl:"labels"`
-	Family                    *string           `mapstructure:"family" required:"false" cty:"family" hcl:"family"`
-	StorageLocations          []string          `mapstructure:"storage_locations" required:"false" cty:"storage_locations" hcl:"storage_locations"`
-	Architecture              *string           `mapstructure:"architecture" required:"false" cty:"architecture" hcl:"architecture"`
-	GuestOSFeatures           []string          `mapstructure:"guest_os_features" required:"false" cty:"guest_os_features" hcl:"guest_os_features"`
-	Licenses                  []string          `mapstructure:"licenses" required:"false" cty:"licenses" hcl:"licenses"`
+	PackerBuildName           *string                  `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
+	PackerBuilderType         *string                  `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
+	PackerCoreVersion         *string                  `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
+	PackerDebug               *bool                    `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
+	PackerForce               *bool                    `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
+	PackerOnError             *string                  `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
+	PackerUserVars            map[string]string        `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
+	PackerSensitiveVars       []string                 `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
+	CredentialsFile           *string                  `mapstructure:"credentials_file" required:"false" cty:"credentials_file" hcl:"credentials_file"`
+	CredentialsJSON           *pluginconfig.Secret     `mapstructure:"credentials_json" required:"false" cty:"credentials_json" hcl:"credentials_json"`
+	AccountFile               *pluginconfig.Secret     `mapstructure:"account_file" required:"false" cty:"account_file" hcl:"account_file"`
+	AccessToken               *pluginconfig.Secret     `mapstructure:"access_token" required:"false" cty:"access_token" hcl:"access_token"`
+	ImpersonateServiceAccount *string                  `mapstructure:"impersonate_service_account" required:"false" cty:"impersonate_service_account" hcl:"impersonate_service_account"`
+	CustomEndpoints           map[string]string        `mapstructure:"custom_endpoints" required:"false" cty:"custom_endpoints" hcl:"custom_endpoints"`
+	SourceImage               *string                  `mapstructure:"source_image" required:"false" cty:"source_image" hcl:"source_image"`
+	SourceFamily              *string                  `mapstructure:"source_family" required:"false" cty:"source_family" hcl:"source_family"`
+	SourceProjectID           *string                  `mapstructure:"source_project_id" required:"false" cty:"source_project_id" hcl:"source_project_id"`
+	ProjectID                 *string                  `mapstructure:"project_id" required:"true" cty:"project_id" hcl:"project_id"`
+	ImageName                 *string                  `mapstructure:"image_name" required:"false" cty:"image_name" hcl:"image_name"`
+	Naming                    *pluginconfig.FlatNaming `mapstructure:"naming" required:"false" cty:"naming" hcl:"naming"`
+	Description               *string                  `mapstructure:"description" required:"false" cty:"description" hcl:"description"`
+	Labels                    map[string]string        `mapstructure:"labels" required:"false" cty:"labels" hcl:"labels"`
+	Family                    *string                  `mapstructure:"family" required:"false" cty:"family" hcl:"family"`
+	StorageLocations          []string                 `mapstructure:"storage_locations" required:"false" cty:"storage_locations" hcl:"storage_locations"`
+	Architecture              *string                  `mapstructure:"architecture" required:"false" cty:"architecture" hcl:"architecture"`
+	GuestOSFeatures           []string                 `mapstructure:"guest_os_features" required:"false" cty:"guest_os_features" hcl:"guest_os_features"`
+	Licenses                  []string                 `mapstructure:"licenses" required:"false" cty:"licenses" hcl:"licenses"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -61,6 +62,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"packer_sensitive_variables":  &hcldec.AttrSpec{Name: "packer_sensitive_variables", Type: cty.List(cty.String), Required: false},
 		"credentials_file":            &hcldec.AttrSpec{Name: "credentials_file", Type: cty.String, Required: false},
 		"credentials_json":            &hcldec.AttrSpec{Name: "credentials_json", Type: cty.String, Required: false},
+		"account_file":                &hcldec.AttrSpec{Name: "account_file", Type: cty.String, Required: false},
 		"access_token":                &hcldec.AttrSpec{Name: "access_token", Type: cty.String, Required: false},
 		"impersonate_service_account": &hcldec.AttrSpec{Name: "impersonate_service_account", Type: cty.String, Required: false},
 		"custom_endpoints":            &hcldec.AttrSpec{Name: "custom_endpoints", Type: cty.Map(cty.String), Required: false},
@@ -69,7 +71,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"source_project_id":           &hcldec.AttrSpec{Name: "source_project_id", Type: cty.String, Required: false},
 		"project_id":                  &hcldec.AttrSpec{Name: "project_id", Type: cty.String, Required: false},
 		"image_name":                  &hcldec.AttrSpec{Name: "image_name", Type: cty.String, Required: false},
-		"naming":                      &hcldec.BlockSpec{TypeName: "naming", Nested: hcldec.ObjectSpec((*FlatNamingConfig)(nil).HCL2Spec())},
+		"naming":                      &hcldec.BlockSpec{TypeName: "naming", Nested: hcldec.ObjectSpec((*pluginconfig.FlatNaming)(nil).HCL2Spec())},
 		"description":                 &hcldec.AttrSpec{Name: "description", Type: cty.String, Required: false},
 		"labels":                      &hcldec.AttrSpec{Name: "labels", Type: cty.Map(cty.String), Required: false},
 		"family":                      &hcldec.AttrSpec{Name: "family", Type: cty.String, Required: false},
@@ -77,35 +79,6 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"architecture":                &hcldec.AttrSpec{Name: "architecture", Type: cty.String, Required: false},
 		"guest_os_features":           &hcldec.AttrSpec{Name: "guest_os_features", Type: cty.List(cty.String), Required: false},
 		"licenses":                    &hcldec.AttrSpec{Name: "licenses", Type: cty.List(cty.String), Required: false},
-	}
-	return s
-}
-
-// FlatNamingConfig is an auto-generated flat version of NamingConfig.
-// Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
-type FlatNamingConfig struct {
-	OS       *string `mapstructure:"os" cty:"os" hcl:"os"`
-	Software *string `mapstructure:"software" cty:"software" hcl:"software"`
-	Version  *string `mapstructure:"version" cty:"version" hcl:"version"`
-	Template *string `mapstructure:"template" cty:"template" hcl:"template"`
-}
-
-// FlatMapstructure returns a new FlatNamingConfig.
-// FlatNamingConfig is an auto-generated flat version of NamingConfig.
-// Where the contents a fields with a `mapstructure:,squash` tag are bubbled up.
-func (*NamingConfig) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
-	return new(FlatNamingConfig)
-}
-
-// HCL2Spec returns the hcl spec of a NamingConfig.
-// This spec is used by HCL to read the fields of NamingConfig.
-// The decoded values from this spec will then be applied to a FlatNamingConfig.
-func (*FlatNamingConfig) HCL2Spec() map[string]hcldec.Spec {
-	s := map[string]hcldec.Spec{
-		"os":       &hcldec.AttrSpec{Name: "os", Type: cty.String, Required: false},
-		"software": &hcldec.AttrSpec{Name: "software", Type: cty.String, Required: false},
-		"version":  &hcldec.AttrSpec{Name: "version", Type: cty.String, Required: false},
-		"template": &hcldec.AttrSpec{Name: "template", Type: cty.String, Required: false},
 	}
 	return s
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/configtest"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/credtest"
 )
 
 // valid is a configuration that passes; each case changes it.
@@ -177,5 +178,26 @@ func TestPrepareNormalisesArchitectureAndFeatures(t *testing.T) {
 	}
 	if b.config.Architecture != "ARM64" || !slices.Equal(b.config.GuestOSFeatures, []string{"GVNIC"}) {
 		t.Errorf("architecture %q, guest_os_features %q", b.config.Architecture, b.config.GuestOSFeatures)
+	}
+}
+
+func TestPrepareWarnsThatAccountFileIsDeprecated(t *testing.T) {
+	key := credtest.WriteFile(t, "sa.json", credtest.ServiceAccountJSON(t))
+	tests := []struct {
+		name string
+		raw  map[string]interface{}
+		want []string
+	}{
+		{"account_file as a path", with("account_file", key), []string{"account_file is deprecated (as in googlecompute): set credentials_file to the path, or credentials_json to the contents"}},
+		{"credentials_file", with("credentials_file", key), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b Builder
+			_, warnings, err := b.Prepare(tt.raw)
+			if err != nil || !slices.Equal(warnings, tt.want) {
+				t.Errorf("Prepare = warnings %q, %v; want %q", warnings, err, tt.want)
+			}
+		})
 	}
 }

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"time"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
-	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/family"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/resolve"
 )
 
 // promotion is one promote build: resolve the source, check the
@@ -21,6 +25,11 @@ type promotion struct {
 	client gce.Compute
 	ui     packersdk.Ui
 	now    time.Time
+	// scans is the in-use scan of the destination project, read when an
+	// existing image is to be replaced.
+	scans *apply.Scans
+	// sourceAt is when the source was read.
+	sourceAt time.Time
 }
 
 // run returns the image created and the source it was made from.
@@ -41,13 +50,10 @@ func (p *promotion) run(ctx context.Context) (created, source lifecycle.Image, e
 	if err != nil {
 		return lifecycle.Image{}, src, err
 	}
-	if err := p.clearDestination(ctx, dest); err != nil {
-		return lifecycle.Image{}, src, err
-	}
-
-	spec := gce.ImageSpec{
+	cp := lifecycle.CopySpec{
+		Project:          dest.Project,
 		Name:             name,
-		SourceImage:      src.Ref().String(),
+		Source:           src.Ref(),
 		Family:           p.cfg.Family,
 		Description:      p.cfg.Description,
 		Labels:           labels,
@@ -56,19 +62,120 @@ func (p *promotion) run(ctx context.Context) (created, source lifecycle.Image, e
 		GuestOsFeatures:  p.cfg.GuestOSFeatures,
 		Licenses:         p.cfg.Licenses,
 	}
-	if spec.Description == "" {
-		spec.Description = "Promoted from " + src.Ref().String()
+	if cp.Description == "" {
+		cp.Description = "Promoted from " + src.Ref().String()
 	}
-	if spec.Architecture == "" {
-		spec.Architecture = src.Architecture
+	if cp.Architecture == "" {
+		cp.Architecture = src.Architecture
+	}
+	in, seeds, err := p.destination(ctx, dest)
+	if err != nil {
+		return lifecycle.Image{}, src, err
+	}
+	in.Source, in.Copy = src, cp
+	seeds = append(seeds, apply.Seed{Snapshot: lifecycle.Snapshot{Project: src.Project, Family: src.Family, Images: []lifecycle.Image{src}}, At: p.sourceAt})
+	phases, err := lifecycle.PlanPromote(in)
+	var protected *lifecycle.ProtectedError
+	switch {
+	case errors.Is(err, lifecycle.ErrDestinationExists):
+		return lifecycle.Image{}, src, fmt.Errorf("image %s already exists in project %s: run packer build -force to delete it and promote again, or choose another name", dest.Name, dest.Project)
+	case errors.As(err, &protected):
+		return lifecycle.Image{}, src, fmt.Errorf("refusing to replace image %s with packer build -force: %v; nothing was changed: choose another image_name, or release the promoted image under a new name", dest, err)
+	case err != nil:
+		return lifecycle.Image{}, src, err
+	}
+	// The families the promotion changes are leased while it does: the
+	// destination's family (the copy goes into it) and the family of the
+	// image it replaces.
+	for _, fam := range leasedFamilies(p.cfg.Family, in.Existing) {
+		lease, err := apply.AcquireLease(ctx, p.client, dest.Project, fam, apply.LeaseOptions{
+			Holder: lifecycle.LeaseHolder("promote", rand.Uint32()), Wait: apply.DefaultLeaseWait,
+			OnWait: func(l lifecycle.Lease) {
+				p.ui.Say(fmt.Sprintf("Family %s is leased to %s until %s: waiting...", fam, l.Holder, l.Expires.UTC().Format(time.RFC3339)))
+			}})
+		if err != nil {
+			return lifecycle.Image{}, src, fmt.Errorf("taking the lease of family %s: %w", fam, err)
+		}
+		defer lease.Release(ctx)
+	}
+	if in.Existing != nil {
+		p.ui.Say(fmt.Sprintf("Deleting existing image %s (-force): nothing protects it...", dest))
 	}
 	p.ui.Say(fmt.Sprintf("Creating image %s from %s...", dest, src.Ref()))
-	img, err := p.client.InsertImageFromImage(ctx, p.cfg.ProjectID, spec)
-	if err != nil {
-		return lifecycle.Image{}, src, fmt.Errorf("creating image %s from %s: %w", dest, src.Ref(), err)
+	// gce retries quota errors itself; a single copy gains nothing from the
+	// applier sending it again.
+	results := apply.Execute(ctx, p.client, phases, apply.Options{Parallelism: 1, QuotaRetries: -1, Scans: p.scans, Seeds: seeds})
+	var img lifecycle.Image
+	for _, res := range results {
+		failure := res.Err
+		if res.Outcome == apply.OutcomeSkipped {
+			failure = errors.New(res.Detail)
+		}
+		switch {
+		case failure != nil && res.Action == lifecycle.ActionDelete:
+			return lifecycle.Image{}, src, fmt.Errorf("deleting existing image %s (-force): %w; nothing was created", dest, failure)
+		case failure != nil:
+			return lifecycle.Image{}, src, fmt.Errorf("creating image %s from %s: %w", dest, src.Ref(), failure)
+		case res.Made != nil:
+			img = *res.Made
+		}
 	}
 	p.ui.Say(fmt.Sprintf("Image %s is %s", dest, img.Status))
 	return img, src, nil
+}
+
+// destination reads what the promotion would replace: the image under the
+// destination name, if any, and where it lives (its family, with the head
+// as getFromFamily answers it and what uses the family's images), as
+// PlanPromote wants it.
+func (p *promotion) destination(ctx context.Context, dest lifecycle.ImageRef) (lifecycle.PromoteInput, []apply.Seed, error) {
+	pol := lifecycle.DefaultPolicy()
+	in := lifecycle.PromoteInput{Force: p.cfg.PackerForce, Policy: pol, Now: p.now}
+	old, err := p.client.GetImage(ctx, dest.Project, dest.Name)
+	if errors.Is(err, gce.ErrNotFound) {
+		return in, nil, nil
+	}
+	if err != nil {
+		return in, nil, fmt.Errorf("checking whether image %s exists: %w", dest, err)
+	}
+	old.Project = dest.Project
+	in.Existing = &old
+	if !p.cfg.PackerForce {
+		return in, nil, nil
+	}
+	p.scans = apply.NewScans(p.client, []string{dest.Project}, nil)
+	at := time.Now()
+	if old.Family == "" {
+		s := lifecycle.Snapshot{Project: dest.Project, Images: []lifecycle.Image{old}}
+		uses, _, err := p.scans.Get(ctx, -1)
+		if err != nil {
+			return in, nil, fmt.Errorf("finding what uses image %s before replacing it: %w", dest, err)
+		}
+		if err := uses.AddTo(&s); err != nil {
+			return in, nil, err
+		}
+		in.ExistingIn = s
+		return in, []apply.Seed{{Snapshot: s, At: at}}, nil
+	}
+	s, at, err := apply.Reader{C: p.client, Scans: p.scans}.Family(ctx, dest.Project, old.Family)
+	if err != nil {
+		return in, nil, fmt.Errorf("reading family %s of the image %s before replacing it: %w", old.Family, dest, err)
+	}
+	in.ExistingIn = s
+	return in, []apply.Seed{{Snapshot: s, At: at}}, nil
+}
+
+// leasedFamilies are the families a promotion changes, each once.
+func leasedFamilies(family string, existing *lifecycle.Image) []string {
+	var out []string
+	if family != "" {
+		out = append(out, family)
+	}
+	if existing != nil && existing.Family != "" && existing.Family != family {
+		out = append(out, existing.Family)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // source resolves the image to promote with one call and refuses what
@@ -78,8 +185,9 @@ func (p *promotion) source(ctx context.Context) (lifecycle.Image, error) {
 		src lifecycle.Image
 		err error
 	)
+	p.sourceAt = time.Now()
 	if p.cfg.SourceFamily != "" {
-		src, err = family.Resolve(ctx, p.client, family.Request{Project: p.cfg.SourceProjectID, Family: p.cfg.SourceFamily})
+		src, err = resolve.Image(ctx, p.client, resolve.Request{Project: p.cfg.SourceProjectID, Family: p.cfg.SourceFamily})
 		if err != nil {
 			return lifecycle.Image{}, fmt.Errorf("source_family: %w", err)
 		}
@@ -97,7 +205,7 @@ func (p *promotion) source(ctx context.Context) (lifecycle.Image, error) {
 	if !src.Ready() {
 		return lifecycle.Image{}, fmt.Errorf("source image %s is %s, not READY: it cannot be copied", src.Ref(), src.Status)
 	}
-	if err := family.Usable(src); err != nil {
+	if err := resolve.Usable(src); err != nil {
 		return lifecycle.Image{}, fmt.Errorf("refusing to promote: %w", err)
 	}
 	if src.State() == lifecycle.StateDeprecated {
@@ -114,31 +222,11 @@ func (p *promotion) name() (string, error) {
 	if p.cfg.Naming == nil {
 		return p.cfg.ImageName, nil
 	}
-	n, err := p.cfg.Naming.convention().Name(p.now)
+	n, err := p.cfg.Naming.Convention().Name(p.now)
 	if err != nil {
 		return "", fmt.Errorf("naming: %w", err)
 	}
 	return n.String(), nil
-}
-
-// clearDestination refuses an existing destination image, or deletes it
-// under -force, as the googlecompute builder does.
-func (p *promotion) clearDestination(ctx context.Context, dest lifecycle.ImageRef) error {
-	_, err := p.client.GetImage(ctx, dest.Project, dest.Name)
-	if errors.Is(err, gce.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("checking whether image %s exists: %w", dest, err)
-	}
-	if !p.cfg.PackerForce {
-		return fmt.Errorf("image %s already exists in project %s: run packer build -force to delete it and promote again, or choose another name", dest.Name, dest.Project)
-	}
-	p.ui.Say(fmt.Sprintf("Deleting existing image %s (-force)...", dest))
-	if err := p.client.DeleteImage(ctx, dest.Project, dest.Name); err != nil {
-		return fmt.Errorf("deleting existing image %s (-force): %w", dest, err)
-	}
-	return nil
 }
 
 // promotedLabels are the copy's labels: the source's lineage that describes
@@ -148,7 +236,7 @@ func (p *promotion) clearDestination(ctx context.Context, dest lifecycle.ImageRe
 // rotated-at, rollback-of, revoked-reason) are not carried: the copy has not
 // been released anywhere yet. A naming block's parts replace the carried
 // ones.
-func promotedLabels(src lifecycle.Image, naming *NamingConfig, user map[string]string) (map[string]string, error) {
+func promotedLabels(src lifecycle.Image, naming *pluginconfig.Naming, user map[string]string) (map[string]string, error) {
 	from := lifecycle.LineageOf(src.Labels)
 	l := lifecycle.Lineage{
 		ParentImage:         from.ParentImage,

@@ -17,6 +17,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce/gcetest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 var buildTime = time.Date(2026, 11, 26, 6, 47, 30, 0, time.UTC)
@@ -67,7 +68,7 @@ type run struct {
 func promote(t *testing.T, f *gcetest.Fake, raw map[string]interface{}) run {
 	t.Helper()
 	b := &Builder{
-		newClient: func(context.Context, gce.AuthConfig) (gce.Compute, error) { return f, nil },
+		newClient: func(context.Context, pluginconfig.Auth) (gce.Compute, error) { return f, nil },
 		now:       func() time.Time { return buildTime },
 	}
 	if _, _, err := b.Prepare(raw); err != nil {
@@ -128,6 +129,11 @@ func TestRunPromotesAPinnedImageWithNamingLabelsAndFamily(t *testing.T) {
 	want := []string{
 		"GetImage(acme-dev, app-nginx-v2)",
 		"GetImage(acme-prod, " + name + ")",
+		// The copy goes into family app-nginx: its lease first (the family
+		// is empty in prod, so there is no image to hold it).
+		"ListImages(acme-prod, (family = \"app-nginx\") (labels.imagefamily-lease:*))",
+		"GetFromFamily(acme-prod, app-nginx)",
+		"ListFamily(acme-prod, app-nginx)",
 		"InsertImageFromImage(acme-prod, " + name + ", projects/acme-dev/global/images/app-nginx-v2)",
 	}
 	if got := r.fake.CallStrings(); !slices.Equal(got, want) {
@@ -174,7 +180,7 @@ func TestRunWarnsAndPromotesADeprecatedSource(t *testing.T) {
 
 func TestRunRefusesAnExistingDestinationUnlessForced(t *testing.T) {
 	existing := devImage("app-nginx-v1", 5, "", map[string]string{"old": "yes"})
-	existing.Project = "acme-prod"
+	existing.Project, existing.Family = "acme-prod", ""
 
 	f := devFake()
 	f.Put(existing)
@@ -196,6 +202,7 @@ func TestRunRefusesAnExistingDestinationUnlessForced(t *testing.T) {
 	wantCalls := []string{
 		"GetFromFamily(acme-dev, app-nginx)",
 		"GetImage(acme-prod, app-nginx-v1)",
+		"ScanImageUses(acme-prod)", // nothing may use what -force deletes
 		"DeleteImage(acme-prod, app-nginx-v1)",
 		"InsertImageFromImage(acme-prod, app-nginx-v1, projects/acme-dev/global/images/app-nginx-v2)",
 	}
@@ -204,6 +211,55 @@ func TestRunRefusesAnExistingDestinationUnlessForced(t *testing.T) {
 	}
 	if img, _ := f.Image("acme-prod", "app-nginx-v1"); img.Labels["old"] != "" || img.Labels["imagefamily-promoted-from"] != "app-nginx-v2" {
 		t.Errorf("with -force the image was not replaced: labels %v", img.Labels)
+	}
+}
+
+func TestForceNeverDeletesADestinationThePolicyProtects(t *testing.T) {
+	prod := func(name string, created int, family string, labels map[string]string) lifecycle.Image {
+		img := devImage(name, created, "", labels)
+		img.Project, img.Family = "acme-prod", family
+		return img
+	}
+	tests := []struct {
+		name   string
+		images []lifecycle.Image
+		uses   gce.ImageUses
+		want   string
+	}{
+		{"the protect label", []lifecycle.Image{prod("app-nginx-v1", 5, "", map[string]string{"imagefamily-protect": "true"})}, nil,
+			`the protect label imagefamily-protect="true"`},
+		{"the head of its family", []lifecycle.Image{prod("app-nginx-v1", 5, "app-prod", nil)}, nil,
+			"it is the head of family app-prod (getFromFamily resolves to it)"},
+		{"a warm rollback target", []lifecycle.Image{prod("app-nginx-v1", 5, "app-prod", nil), prod("app-nginx-v9", 9, "app-prod", nil)}, nil,
+			"one of the 2 newest ACTIVE images of family app-prod kept for rollback (keep_active)"},
+		{"used by an instance template", []lifecycle.Image{prod("app-nginx-v1", 5, "", nil)},
+			gce.ImageUses{{Project: "acme-prod", Name: "app-nginx-v1"}: {{Kind: lifecycle.UseInstanceTemplate, Project: "acme-prod", Name: "web"}}},
+			"it is in use by instance template acme-prod/web"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := devFake()
+			for _, img := range tt.images {
+				f.Put(img)
+			}
+			if tt.uses != nil {
+				f.Uses = tt.uses
+			}
+			before, _ := f.Image("acme-prod", "app-nginx-v1")
+			r := promote(t, f, with("packer_force", true))
+			if r.err == nil || !strings.Contains(r.err.Error(), "refusing to replace image projects/acme-prod/global/images/app-nginx-v1 with packer build -force") ||
+				!strings.Contains(r.err.Error(), tt.want) {
+				t.Fatalf("error = %v, want a refusal naming the image and %q", r.err, tt.want)
+			}
+			for _, c := range f.CallStrings() {
+				if strings.HasPrefix(c, "DeleteImage(") || strings.HasPrefix(c, "InsertImageFromImage(") {
+					t.Errorf("%s sent for a protected destination", c)
+				}
+			}
+			if after, ok := f.Image("acme-prod", "app-nginx-v1"); !ok || after.ID != before.ID {
+				t.Error("the protected image was replaced")
+			}
+		})
 	}
 }
 

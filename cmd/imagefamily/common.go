@@ -13,8 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 // clock is the time mutations are stamped with and plans are made at (unless
@@ -233,6 +235,11 @@ func checkFormat(format string) error {
 	return nil
 }
 
+// endpointEnv names the environment variable the CLI reads for the Compute
+// Engine endpoint when --endpoint is not given (the same value as
+// custom_endpoints.compute).
+const endpointEnv = "IMAGEFAMILY_COMPUTE_ENDPOINT"
+
 // check validates the common flags; the endpoint comes from --endpoint, else
 // from IMAGEFAMILY_COMPUTE_ENDPOINT.
 func (c *commonFlags) check(e *env) error {
@@ -242,35 +249,44 @@ func (c *commonFlags) check(e *env) error {
 	if c.project == "" {
 		return usagef("--project is required: name the project that holds the images, e.g. --project acme-images")
 	}
-	if err := validateProject(c.project); err != nil {
-		return usagef("--project %q: %v", c.project, err)
+	if err := pluginconfig.ValidateProjectID("--project", c.project); err != nil {
+		return usageError{err.Error()}
 	}
 	if c.endpoint == "" && e.getenv != nil {
-		if v := e.getenv(gce.EndpointEnv); v != "" {
+		if v := e.getenv(endpointEnv); v != "" {
 			c.endpoint = v
-			if _, err := gce.NormalizeEndpoint(v); err != nil {
-				return usagef("%s: %v", gce.EndpointEnv, err)
+			if _, err := pluginconfig.NormalizeEndpoint(v); err != nil {
+				return usageError{spelled(err, func(string) string { return endpointEnv })}
 			}
 		}
 	}
 	auth := c.auth()
 	if errs := auth.Prepare(); len(errs) > 0 {
-		return usageError{authFlagNames.Replace(errs[0].Error())}
+		return usageError{spelled(errs[0], flagName)}
 	}
 	return nil
 }
 
-var authFlagNames = strings.NewReplacer(
-	"custom_endpoints.compute", "--endpoint",
-	"credentials_file", "--credentials-file",
-	"access_token", "--access-token",
-	"impersonate_service_account", "--impersonate-service-account",
-)
+// flagName is the flag of an option as the domain and the templates name it
+// (keep_active is --keep-active; custom_endpoints.compute is --endpoint).
+func flagName(field string) string {
+	if field == pluginconfig.FieldComputeEndpoint {
+		return "--endpoint"
+	}
+	return "--" + strings.ReplaceAll(field, "_", "-")
+}
 
-func (c *commonFlags) auth() gce.AuthConfig {
-	a := gce.AuthConfig{
+// spelled is the first error err holds, its options named by name, on one
+// line.
+func spelled(err error, name func(string) string) string {
+	first, _, _ := strings.Cut(lifecycle.Spell(err, name)[0].Error(), "\n")
+	return first
+}
+
+func (c *commonFlags) auth() pluginconfig.Auth {
+	a := pluginconfig.Auth{
 		CredentialsFile:           c.credentialsFile,
-		AccessToken:               gce.Secret(c.accessToken),
+		AccessToken:               pluginconfig.Secret(c.accessToken),
 		ImpersonateServiceAccount: c.impersonate,
 	}
 	if c.endpoint != "" {
@@ -286,8 +302,7 @@ func (c *commonFlags) client(e *env) (gce.Compute, error) {
 	if err != nil {
 		// Every client fails the same way (e.g. no application default
 		// credentials): the first says it.
-		first, _, _ := strings.Cut(err.Error(), "\n")
-		return nil, usageError{"connecting to Compute Engine: " + authFlagNames.Replace(first)}
+		return nil, usageError{"connecting to Compute Engine: " + spelled(err, flagName)}
 	}
 	return cl, nil
 }
@@ -325,15 +340,6 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.inUseProjects, "in-use-projects", "", "")
 }
 
-var policyOptionNames = strings.NewReplacer(
-	"rotation.keep_active", "--keep-active",
-	"rotation.min_age", "--min-age",
-	"rotation.obsolete_after", "--obsolete-after",
-	"rotation.delete_after", "--delete-after",
-	"rotation.purge_after", "--purge-after",
-	"rotation.protect_label", "--protect-label",
-)
-
 // read is what rotate and status take from the policy flags: the policy and
 // the --in-use-projects.
 func (p *policyFlags) read() (lifecycle.Policy, []string, error) {
@@ -345,56 +351,39 @@ func (p *policyFlags) read() (lifecycle.Policy, []string, error) {
 	return pol, inUse, err
 }
 
-// policy reads the flags into a lifecycle.Policy, checked by
-// Policy.Validate (its messages name the flags).
+// policy reads the flags into a lifecycle.Policy, checked as the release
+// post-processor checks its rotation block; the first problem is reported,
+// named by its flag.
 func (p *policyFlags) policy() (lifecycle.Policy, error) {
-	pol := lifecycle.Policy{KeepActive: p.keepActive, ProtectLabel: p.protectLabel, CheckInUse: p.checkInUse}
-	for _, d := range []struct {
-		flag string
-		in   string
-		out  *time.Duration
-	}{
-		{"--min-age", p.minAge, &pol.MinAge},
-		{"--obsolete-after", p.obsoleteAfter, &pol.ObsoleteAfter},
-		{"--delete-after", p.deleteAfter, &pol.DeleteAfter},
-		{"--purge-after", p.purgeAfter, &pol.PurgeAfter},
-	} {
-		v, err := lifecycle.ParseDuration(d.flag, d.in)
-		if err != nil {
-			return pol, usageError{err.Error()}
-		}
-		*d.out = v
-	}
-	if err := pol.Validate(); err != nil {
-		first, _, _ := strings.Cut(err.Error(), "\n")
-		return pol, usageError{policyOptionNames.Replace(first)}
+	pol, err := lifecycle.PolicyOptions{
+		KeepActive: &p.keepActive, MinAge: &p.minAge, ObsoleteAfter: &p.obsoleteAfter, DeleteAfter: &p.deleteAfter,
+		PurgeAfter: &p.purgeAfter, ProtectLabel: &p.protectLabel, CheckInUse: &p.checkInUse,
+	}.Policy()
+	if err != nil {
+		return pol, usageError{spelled(err, flagName)}
 	}
 	return pol, nil
 }
 
 // projects is --in-use-projects as a list.
 func (p *policyFlags) projects() ([]string, error) {
+	return projectList("--in-use-projects", p.inUseProjects)
+}
+
+// projectList reads a comma-separated list of project IDs given to flag.
+func projectList(flag, value string) ([]string, error) {
 	var out []string
-	for _, s := range strings.Split(p.inUseProjects, ",") {
+	for _, s := range strings.Split(value, ",") {
 		s = strings.TrimSpace(s)
 		if s == "" {
 			continue
 		}
-		if err := validateProject(s); err != nil {
-			return nil, usagef("--in-use-projects %q: project %q: %v", p.inUseProjects, s, err)
+		if err := pluginconfig.ValidateProjectID("project", s); err != nil {
+			return nil, usagef("%s %q: %v", flag, value, err)
 		}
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-// validateProject checks a project ID with the resource name rule, which
-// domain-scoped projects (example.com:p) are the one exception to.
-func validateProject(project string) error {
-	if strings.Contains(project, ":") {
-		return nil
-	}
-	return lifecycle.ValidateName(project)
 }
 
 // parseAt reads --at (RFC 3339); zero when unset.
@@ -419,14 +408,6 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// stamp writes a date for tables: RFC 3339 in UTC, "-" when unset.
-func stamp(t *time.Time) string {
-	if t == nil || t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
 func utc(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
@@ -435,14 +416,18 @@ func utc(t *time.Time) *time.Time {
 	return &u
 }
 
-// outcome is a step's OUTCOME column in rollback's and revoke's tables.
-func outcome(dryRun, done bool, err string) string {
+// stepOutcome is a step's OUTCOME column in rollback's and revoke's tables.
+func stepOutcome(dryRun bool, o apply.Outcome, detail, err string) string {
 	switch {
 	case dryRun:
 		return "planned"
-	case err != "":
+	case o == apply.OutcomeFailed:
 		return "FAILED: " + err
-	case done:
+	case o == apply.OutcomeSkipped:
+		return "skipped: " + detail
+	case o == apply.OutcomeDone && detail != "":
+		return "done (" + detail + ")"
+	case o == apply.OutcomeDone:
 		return "done"
 	}
 	return "not done"

@@ -25,7 +25,8 @@ IMAGEFAMILY_COMPUTE_ENDPOINT); the gcloud ones can be exported as they are.
 
 flags:
   --listen ADDR          address to listen on (default 127.0.0.1:8085; port 0 picks a free port)
-  --state FILE           load resources from FILE and rewrite it after every change
+  --state FILE           load resources from FILE; keep every change in FILE.journal at once
+                         and write FILE whole at start and stop
   --latency D            delay every response by D (e.g. 50ms)
   --op-latency D         keep operations RUNNING for D after they start
   --faults SPEC          inject faults: METHOD=KIND:P,... where METHOD is a discovery name
@@ -33,7 +34,13 @@ flags:
                          mutation's operation, for fail), P a probability from 0 to 1,
                          and KIND one of:
 ` + faultKindsUsage() + `                         e.g. ` + faultExamples() + `
-  --seed N               seed for faults and generated ids (default 0)
+  --seed N               seed for faults, generated ids and read lag (default 0)
+  --read-lag D           reads of images and instance templates see each change only after a
+                         delay drawn from (0, D], as Compute Engine's reads lag its writes (a
+                         new image shows at once); mutations and operations never lag (e.g. 2s)
+  --quota SPEC           rate quotas per project: GROUP=N/s or GROUP=N/min,... answered as
+                         Compute Engine answers them (403 rateLimitExceeded); GROUP is one of:
+` + quotaGroupsUsage() + `                         e.g. writes=20/s,reads=1500/min
   --undeprecate MODE     reject (default; deprecation is irreversible) or allow
   --verbose              log every request to stderr
 `
@@ -47,6 +54,15 @@ func faultKindsUsage() string {
 	var b strings.Builder
 	for _, k := range emulator.FaultKinds {
 		fmt.Fprintf(&b, "%27s%-*s  %s\n", "", width, k.Syntax, k.Does)
+	}
+	return b.String()
+}
+
+// quotaGroupsUsage lists emulator.QuotaGroups for emulatorUsage.
+func quotaGroupsUsage() string {
+	var b strings.Builder
+	for _, g := range emulator.QuotaGroups {
+		fmt.Fprintf(&b, "%27s%-10s  %s\n", "", g.Name, g.Methods)
 	}
 	return b.String()
 }
@@ -71,6 +87,8 @@ func emulatorCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	opLatency := fs.Duration("op-latency", 0, "")
 	faultSpec := fs.String("faults", "", "")
 	seed := fs.Int64("seed", 0, "")
+	readLag := fs.Duration("read-lag", 0, "")
+	quotaSpec := fs.String("quota", "", "")
 	undeprecate := fs.String("undeprecate", string(emulator.UndeprecateReject), "")
 	verbose := fs.Bool("verbose", false, "")
 	fail := func(format string, a ...any) int {
@@ -93,6 +111,13 @@ func emulatorCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if *opLatency < 0 {
 		return fail("--op-latency must not be negative, got %s", *opLatency)
 	}
+	if *readLag < 0 {
+		return fail("--read-lag must not be negative, got %s", *readLag)
+	}
+	quotas, err := emulator.ParseQuotas(*quotaSpec)
+	if err != nil {
+		return fail("%v", err)
+	}
 	mode := emulator.UndeprecateMode(*undeprecate)
 	if mode != emulator.UndeprecateReject && mode != emulator.UndeprecateAllow {
 		return fail("--undeprecate must be reject or allow, got %q", *undeprecate)
@@ -103,15 +128,23 @@ func emulatorCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	srv, err := emulator.New(emulator.Options{
 		StateFile: *stateFile, Latency: *latency, OpLatency: *opLatency,
-		Faults: faults, Seed: *seed, Undeprecate: mode,
+		Faults: faults, Seed: *seed, Undeprecate: mode, ReadLag: *readLag, Quotas: quotas,
 	})
 	if err != nil {
 		return fail("--state: %v", err)
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
+		_ = srv.Close()
 		return fail("--listen %s: %v", *listen, err)
 	}
+	// The state file is written whole once the server has stopped, whatever
+	// the way out: every change is in its journal until then.
+	defer func() {
+		if err := srv.Close(); err != nil {
+			fmt.Fprintf(stderr, "imagefamily emulator: writing the state file: %v\n", err)
+		}
+	}()
 
 	var handler http.Handler = srv
 	if *verbose {

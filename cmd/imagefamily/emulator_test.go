@@ -140,6 +140,46 @@ func TestEmulatorBinaryPrintsItsEndpointServesAndStopsOnSIGTERM(t *testing.T) {
 	}
 }
 
+// SIGKILL gives the emulator no chance to write its state file: what it
+// answered must be in the journal beside it, and the next start finds it.
+func TestEmulatorBinaryKilledWithSIGKILLKeepsWhatItAnswered(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildCLI(t)
+	state := filepath.Join(t.TempDir(), "state.json")
+	startOne := func() (*exec.Cmd, string) {
+		cmd := exec.Command(bin, "emulator", "--listen", "127.0.0.1:0", "--state", state)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr syncBuffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd, readEndpointLines(t, stdout, &stderr)
+	}
+	cmd, base := startOne()
+	insertOne(t, base)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	_, base = startOne()
+	resp, err := http.Get(base + "/compute/v1/projects/acme/global/images/web-v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("images.get web-v1 after SIGKILL and a restart: %s, want 200", resp.Status)
+	}
+}
+
 func TestEmulatorCommandStopsWhenItsContextEnds(t *testing.T) {
 	stdoutR, stdoutW := io.Pipe()
 	var stderr syncBuffer
@@ -184,6 +224,9 @@ func TestEmulatorCommandRejectsBadFlagsInOneLine(t *testing.T) {
 		{[]string{"--colour"}, "colour"},
 		{[]string{"serve"}, `"serve"`},
 		{[]string{"--state", "/dev/null/state.json"}, "--state"},
+		{[]string{"--read-lag", "-2s"}, "--read-lag"},
+		{[]string{"--quota", "writes=20"}, "--quota"},
+		{[]string{"--quota", "teapots=1/s"}, "--quota"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -243,5 +286,30 @@ func TestEmulatorHelpNamesEveryFaultKind(t *testing.T) {
 	stdout.Reset()
 	if code := emulatorCommand(ctx, []string{"--listen", "127.0.0.1:0", "--faults", spec}, &stdout, &stderr); code != exitOK {
 		t.Errorf("--faults %s: exit %d (stderr %q), want the example accepted", spec, code, stderr.String())
+	}
+}
+
+// TestEmulatorHelpNamesEveryQuotaGroup: --help lists every group --quota
+// accepts, and its example is a spec the command accepts.
+func TestEmulatorHelpNamesEveryQuotaGroup(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := emulatorCommand(context.Background(), []string{"--help"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	help := stdout.String()
+	for _, g := range emulator.QuotaGroups {
+		if !strings.Contains(help, " "+g.Name+" ") || !strings.Contains(help, g.Methods) {
+			t.Errorf("--help does not list quota group %s (%s):\n%s", g.Name, g.Methods, help)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	stdout.Reset()
+	const example = "writes=20/s,reads=1500/min"
+	if !strings.Contains(help, "e.g. "+example+"\n") {
+		t.Errorf("--help lacks the example %s", example)
+	}
+	if code := emulatorCommand(ctx, []string{"--listen", "127.0.0.1:0", "--quota", example, "--read-lag", "2s"}, &stdout, &stderr); code != exitOK {
+		t.Errorf("--quota %s --read-lag 2s: exit %d (stderr %q)", example, code, stderr.String())
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the outputs seen")
@@ -117,7 +118,7 @@ func cli(t *testing.T, env *emulatortest.Env, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	getenv := func(k string) string {
-		if k == gce.EndpointEnv && env != nil {
+		if k == endpointEnv && env != nil {
 			return env.URL
 		}
 		return ""
@@ -161,7 +162,7 @@ func golden(t *testing.T, name, got string) {
 // image reads one image from the emulator through the gce client.
 func image(t *testing.T, env *emulatortest.Env, project, name string) (computeImage, bool) {
 	t.Helper()
-	c, err := gce.New(context.Background(), gce.AuthConfig{CustomEndpoints: map[string]string{"compute": env.URL}}, gceOptions...)
+	c, err := gce.New(context.Background(), pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": env.URL}}, gceOptions...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ type computeImage struct {
 
 func head(t *testing.T, env *emulatortest.Env, project, family string) string {
 	t.Helper()
-	c, err := gce.New(context.Background(), gce.AuthConfig{CustomEndpoints: map[string]string{"compute": env.URL}}, gceOptions...)
+	c, err := gce.New(context.Background(), pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": env.URL}}, gceOptions...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ const (
 	exitPartial  = 1 // some actions failed, the others are done
 	exitUsage    = 2 // bad flag, value or configuration
 	exitFindings = 3 // a report command found something (e.g. outdated)
+	exitBusy     = 5 // another imagefamily command holds the family's lease
 )
 
 func main() {

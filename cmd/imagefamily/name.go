@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
@@ -31,13 +30,6 @@ type nameOutput struct {
 	Timestamp *time.Time `json:"timestamp"`
 	Shortened bool       `json:"shortened"`
 }
-
-var namingFlagNames = strings.NewReplacer(
-	"naming: os ", "--os ",
-	"naming: software ", "--software ",
-	"naming: version ", "--version ",
-	"naming: template ", "--template ",
-)
 
 func cmdName(e *env, args []string) int {
 	var (
@@ -73,7 +65,7 @@ func cmdName(e *env, args []string) int {
 	}
 	n, err := conv.Name(ts)
 	if err != nil {
-		return e.fail(usageError{namingFlagNames.Replace(err.Error())}, exitUsage)
+		return e.fail(usageError{spelled(err, flagName)}, exitUsage)
 	}
 	if format == "json" {
 		pattern, _ := conv.Pattern()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 const outdatedUsage = `usage: imagefamily outdated --project P [--family F] [flags]
@@ -204,5 +205,5 @@ func writeOutdatedTable(w io.Writer, o outdatedOutput) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Family, orDash(h.Head), orDash(h.Parent), orDash(pf), h.Verdict, rebuild, oneLine(h.Reason))
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "%d of %d %s outdated\n", o.Outdated, len(o.Checked), plural(len(o.Checked), "head", "heads"))
+	fmt.Fprintf(w, "%d of %d %s outdated\n", o.Outdated, len(o.Checked), textfmt.Plural(len(o.Checked), "head", "heads"))
 }

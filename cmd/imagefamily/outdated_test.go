@@ -11,25 +11,25 @@ import (
 
 func parents(t *testing.T, env *emulatortest.Env) {
 	t.Helper()
-	put(t, env, "p", "base", "base-v1", 3*day)
-	put(t, env, "p", "app", "app-v1", day, builtOn("base-v1", "base"))
+	put(t, env, "acme-images", "base", "base-v1", 3*day)
+	put(t, env, "acme-images", "app", "app-v1", day, builtOn("base-v1", "base"))
 	put(t, env, "shared", "os", "os-v1", 5*day)
-	put(t, env, "p", "svc", "svc-v1", day, labels("imagefamily-parent-image", "os-v1", "imagefamily-parent-family", "os", "imagefamily-parent-project", "shared"))
+	put(t, env, "acme-images", "svc", "svc-v1", day, labels("imagefamily-parent-image", "os-v1", "imagefamily-parent-family", "os", "imagefamily-parent-project", "shared"))
 	// No family label: the parent image says which family it is in.
-	put(t, env, "p", "tool", "tool-v1", day, labels("imagefamily-parent-image", "base-v1"))
+	put(t, env, "acme-images", "tool", "tool-v1", day, labels("imagefamily-parent-image", "base-v1"))
 }
 
 func TestOutdatedAfterParentFamiliesMoveOn(t *testing.T) {
 	env := emu(t, emulator.Options{})
 	parents(t, env)
-	before := mustCLI(t, env, exitOK, "outdated", "--project", "p")
+	before := mustCLI(t, env, exitOK, "outdated", "--project", "acme-images")
 	golden(t, "outdated_current", before.stdout)
 
-	put(t, env, "p", "base", "base-v2", time.Hour)
+	put(t, env, "acme-images", "base", "base-v2", time.Hour)
 	put(t, env, "shared", "os", "os-v2", time.Hour)
-	table := mustCLI(t, env, exitFindings, "outdated", "--project", "p")
+	table := mustCLI(t, env, exitFindings, "outdated", "--project", "acme-images")
 	golden(t, "outdated", table.stdout)
-	js := mustCLI(t, env, exitFindings, "outdated", "--project", "p", "--format", "json")
+	js := mustCLI(t, env, exitFindings, "outdated", "--project", "acme-images", "--format", "json")
 	golden(t, "outdated_json", js.stdout)
 	var out outdatedOutput
 	if err := json.Unmarshal([]byte(js.stdout), &out); err != nil {
@@ -46,7 +46,7 @@ func TestOutdatedAfterParentFamiliesMoveOn(t *testing.T) {
 	}
 
 	// One family only.
-	one := mustCLI(t, env, exitFindings, "outdated", "--project", "p", "--family", "app", "--format", "json")
+	one := mustCLI(t, env, exitFindings, "outdated", "--project", "acme-images", "--family", "app", "--format", "json")
 	var only outdatedOutput
 	if err := json.Unmarshal([]byte(one.stdout), &only); err != nil {
 		t.Fatal(err)
@@ -54,13 +54,13 @@ func TestOutdatedAfterParentFamiliesMoveOn(t *testing.T) {
 	if len(only.Checked) != 1 || only.Checked[0].Family != "app" {
 		t.Errorf("--family app checked %+v, want app alone", only.Checked)
 	}
-	mustCLI(t, env, exitOK, "outdated", "--project", "p", "--family", "base")
+	mustCLI(t, env, exitOK, "outdated", "--project", "acme-images", "--family", "base")
 }
 
 func TestOutdatedWhenTheParentFamilyIsGone(t *testing.T) {
 	env := emu(t, emulator.Options{})
-	put(t, env, "p", "svc", "svc-v1", day, labels("imagefamily-parent-image", "os-v1", "imagefamily-parent-family", "os", "imagefamily-parent-project", "elsewhere"))
-	r := mustCLI(t, env, exitFindings, "outdated", "--project", "p", "--format", "json")
+	put(t, env, "acme-images", "svc", "svc-v1", day, labels("imagefamily-parent-image", "os-v1", "imagefamily-parent-family", "os", "imagefamily-parent-project", "elsewhere"))
+	r := mustCLI(t, env, exitFindings, "outdated", "--project", "acme-images", "--format", "json")
 	var out outdatedOutput
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 )
 
 func builtOn(parent, family string) imageOpt {
-	return labels("imagefamily-parent-image", parent, "imagefamily-parent-family", family, "imagefamily-parent-project", "p")
+	return labels("imagefamily-parent-image", parent, "imagefamily-parent-family", family, "imagefamily-parent-project", "acme-images")
 }
 
 // lineage lays three generations below base-v1 across three families, plus
@@ -21,30 +21,30 @@ func builtOn(parent, family string) imageOpt {
 //	base-v2 ← mid-v2 ← app-v2 ;  app-prod-v2
 func lineage(t *testing.T, env *emulatortest.Env) {
 	t.Helper()
-	put(t, env, "p", "base", "base-v2", day)
-	put(t, env, "p", "base", "base-v1", 4*day)
-	put(t, env, "p", "mid", "mid-v2", 20*time.Hour, builtOn("base-v2", "base"))
-	put(t, env, "p", "mid", "mid-v1", 3*day, builtOn("base-v1", "base"))
-	put(t, env, "p", "app", "app-v2", 10*time.Hour, builtOn("mid-v2", "mid"))
-	put(t, env, "p", "app", "app-v1", 2*day, builtOn("mid-v1", "mid"))
-	put(t, env, "p", "app-prod", "app-prod-v2", 5*time.Hour)
-	put(t, env, "p", "app-prod", "app-prod-v1", day, labels("imagefamily-promoted-from", "app-v1", "imagefamily-promoted-from-project", "p"))
+	put(t, env, "acme-images", "base", "base-v2", day)
+	put(t, env, "acme-images", "base", "base-v1", 4*day)
+	put(t, env, "acme-images", "mid", "mid-v2", 20*time.Hour, builtOn("base-v2", "base"))
+	put(t, env, "acme-images", "mid", "mid-v1", 3*day, builtOn("base-v1", "base"))
+	put(t, env, "acme-images", "app", "app-v2", 10*time.Hour, builtOn("mid-v2", "mid"))
+	put(t, env, "acme-images", "app", "app-v1", 2*day, builtOn("mid-v1", "mid"))
+	put(t, env, "acme-images", "app-prod", "app-prod-v2", 5*time.Hour)
+	put(t, env, "acme-images", "app-prod", "app-prod-v1", day, labels("imagefamily-promoted-from", "app-v1", "imagefamily-promoted-from-project", "acme-images"))
 }
 
 func TestRevokeWithDescendantsFollowsThreeGenerations(t *testing.T) {
 	env := emu(t, emulator.Options{})
 	lineage(t, env)
 	// Flags after the positional argument are read too.
-	r := mustCLI(t, env, exitOK, "revoke", "--project", "p", "base-v1", "--descendants", "--reason", "CVE-2026-1234 in OpenSSL")
+	r := mustCLI(t, env, exitOK, "revoke", "--project", "acme-images", "base-v1", "--descendants", "--reason", "CVE-2026-1234 in OpenSSL")
 	golden(t, "revoke_descendants", r.stdout)
 	for _, n := range []string{"base-v1", "mid-v1", "app-v1", "app-prod-v1"} {
-		img, _ := image(t, env, "p", n)
+		img, _ := image(t, env, "acme-images", n)
 		if img.State != "OBSOLETE" || img.Labels["imagefamily-revoked-reason"] != "cve-2026-1234-in-openssl" {
 			t.Errorf("%s = %s labels %v, want OBSOLETE with the sanitised reason", n, img.State, img.Labels)
 		}
 	}
 	for _, n := range []string{"base-v2", "mid-v2", "app-v2", "app-prod-v2"} {
-		if img, _ := image(t, env, "p", n); img.State != "ACTIVE" {
+		if img, _ := image(t, env, "acme-images", n); img.State != "ACTIVE" {
 			t.Errorf("%s = %s, want ACTIVE (not a descendant)", n, img.State)
 		}
 	}
@@ -53,7 +53,7 @@ func TestRevokeWithDescendantsFollowsThreeGenerations(t *testing.T) {
 func TestRevokeJSONWithoutDescendantsTouchesOnlyTheImage(t *testing.T) {
 	env := emu(t, emulator.Options{})
 	lineage(t, env)
-	r := mustCLI(t, env, exitOK, "revoke", "--project", "p", "base-v1", "--format", "json")
+	r := mustCLI(t, env, exitOK, "revoke", "--project", "acme-images", "base-v1", "--format", "json")
 	golden(t, "revoke_json", r.stdout)
 	var out revokeOutput
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
@@ -62,7 +62,7 @@ func TestRevokeJSONWithoutDescendantsTouchesOnlyTheImage(t *testing.T) {
 	if len(out.Results) != 1 || out.Reason != "unspecified" {
 		t.Errorf("output %+v, want one result and reason unspecified", out)
 	}
-	if img, _ := image(t, env, "p", "mid-v1"); img.State != "ACTIVE" {
+	if img, _ := image(t, env, "acme-images", "mid-v1"); img.State != "ACTIVE" {
 		t.Errorf("mid-v1 = %s, want ACTIVE without --descendants", img.State)
 	}
 }
@@ -80,19 +80,19 @@ func TestRevokeRefusesToLeaveAFamilyWithoutAnActiveImage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := emu(t, emulator.Options{})
-			put(t, env, "p", "base", "base-v2", day)
-			put(t, env, "p", "base", "base-v1", 3*day)
-			put(t, env, "p", "solo", "solo-v1", day)
-			put(t, env, "p", "leaf", "leaf-v1", day, builtOn("base-v1", "base"))
-			r := mustCLI(t, env, exitUsage, append([]string{"revoke", "--project", "p"}, tt.args...)...)
-			if !strings.Contains(r.stderr, "family "+tt.family+" of project p with no ACTIVE image") || strings.Count(r.stderr, "\n") != 1 {
+			put(t, env, "acme-images", "base", "base-v2", day)
+			put(t, env, "acme-images", "base", "base-v1", 3*day)
+			put(t, env, "acme-images", "solo", "solo-v1", day)
+			put(t, env, "acme-images", "leaf", "leaf-v1", day, builtOn("base-v1", "base"))
+			r := mustCLI(t, env, exitUsage, append([]string{"revoke", "--project", "acme-images"}, tt.args...)...)
+			if !strings.Contains(r.stderr, "family "+tt.family+" of project acme-images with no ACTIVE image") || strings.Count(r.stderr, "\n") != 1 {
 				t.Errorf("stderr = %q, want one line naming family %s", r.stderr, tt.family)
 			}
-			if img, _ := image(t, env, "p", tt.image); img.State != "ACTIVE" {
+			if img, _ := image(t, env, "acme-images", tt.image); img.State != "ACTIVE" {
 				t.Errorf("%s = %s after a refusal, want ACTIVE", tt.image, img.State)
 			}
-			forced := mustCLI(t, env, exitOK, append([]string{"revoke", "--project", "p", "--force"}, tt.args...)...)
-			if img, _ := image(t, env, "p", tt.image); img.State != "OBSOLETE" {
+			forced := mustCLI(t, env, exitOK, append([]string{"revoke", "--project", "acme-images", "--force"}, tt.args...)...)
+			if img, _ := image(t, env, "acme-images", tt.image); img.State != "OBSOLETE" {
 				t.Errorf("%s = %s with --force, want OBSOLETE", tt.image, img.State)
 			}
 			if !strings.Contains(forced.stderr, "--force: family "+tt.family) {
@@ -104,12 +104,12 @@ func TestRevokeRefusesToLeaveAFamilyWithoutAnActiveImage(t *testing.T) {
 
 func TestRevokeKeepsEarlierDatesAndLabelsAnAlreadyObsoleteImage(t *testing.T) {
 	env := emu(t, emulator.Options{})
-	put(t, env, "p", "web", "web-v3", day)
-	put(t, env, "p", "web", "web-v2", 2*day, deprecated("DEPRECATED", t0.Add(-day), t0.Add(6*day), t0.Add(36*day)))
-	put(t, env, "p", "web", "web-v1", 3*day, deprecated("OBSOLETE", t0.Add(-3*day), t0.Add(-2*day), t0.Add(28*day)))
-	mustCLI(t, env, exitOK, "revoke", "--project", "p", "web-v2", "--reason", "bad")
-	mustCLI(t, env, exitOK, "revoke", "--project", "p", "projects/p/global/images/web-v1", "--reason", "bad")
-	r := mustCLI(t, env, exitOK, "status", "--project", "p", "--family", "web", "--format", "json")
+	put(t, env, "acme-images", "web", "web-v3", day)
+	put(t, env, "acme-images", "web", "web-v2", 2*day, deprecated("DEPRECATED", t0.Add(-day), t0.Add(6*day), t0.Add(36*day)))
+	put(t, env, "acme-images", "web", "web-v1", 3*day, deprecated("OBSOLETE", t0.Add(-3*day), t0.Add(-2*day), t0.Add(28*day)))
+	mustCLI(t, env, exitOK, "revoke", "--project", "acme-images", "web-v2", "--reason", "bad")
+	mustCLI(t, env, exitOK, "revoke", "--project", "acme-images", "projects/acme-images/global/images/web-v1", "--reason", "bad")
+	r := mustCLI(t, env, exitOK, "status", "--project", "acme-images", "--family", "web", "--format", "json")
 	var st statusReport
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
 		t.Fatal(err)
@@ -126,15 +126,15 @@ func TestRevokeKeepsEarlierDatesAndLabelsAnAlreadyObsoleteImage(t *testing.T) {
 			}
 		}
 	}
-	if img, _ := image(t, env, "p", "web-v1"); img.Labels["imagefamily-revoked-reason"] != "bad" {
+	if img, _ := image(t, env, "acme-images", "web-v1"); img.Labels["imagefamily-revoked-reason"] != "bad" {
 		t.Errorf("web-v1 labels %v, want the reason", img.Labels)
 	}
 }
 
 func TestRevokeUnknownImageIsAUsageError(t *testing.T) {
 	env := emu(t, emulator.Options{})
-	r := mustCLI(t, env, exitUsage, "revoke", "--project", "p", "nope")
-	if want := "imagefamily revoke: IMAGE \"nope\": no such image in project p\n"; r.stderr != want {
+	r := mustCLI(t, env, exitUsage, "revoke", "--project", "acme-images", "nope")
+	if want := "imagefamily revoke: IMAGE \"nope\": no such image in project acme-images\n"; r.stderr != want {
 		t.Errorf("stderr = %q, want %q", r.stderr, want)
 	}
 }

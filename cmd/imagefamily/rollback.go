@@ -23,12 +23,20 @@ that nothing new starts from it). A target that is no longer ACTIVE is
 re-released: copied into the family as <target>-rb<yyyymmddthhmmss>, labelled
 imagefamily-rollback-of=<target>. The new head is checked with getFromFamily.
 
+An image newer than the target that carries the protect label is not
+deprecated unless --force. Each step is checked right before it is sent
+against a read at most 2 s old: a newer image changed meanwhile is skipped,
+and no step is sent unless the target (or its copy) is still a READY, ACTIVE
+image of the family. The family's lease is held while it runs.
+
 flags:
-  --family F    the family (required)
-  --to IMAGE    the image to roll back to (any spelling of an image reference)
-  --block       make the newer images OBSOLETE instead of DEPRECATED
-  --dry-run     print the plan, change nothing
-` + commonUsage
+  --family F           the family (required)
+  --to IMAGE           the image to roll back to (any spelling of an image reference)
+  --block              make the newer images OBSOLETE instead of DEPRECATED
+  --force              deprecate newer images even when they carry the protect label
+  --protect-label KEY  the protect label (default imagefamily-protect; "" for none)
+  --dry-run            print the plan, change nothing
+` + leaseUsage + commonUsage
 
 // rollbackOutput is rollback's JSON output (docs/cli.md).
 type rollbackOutput struct {
@@ -49,11 +57,13 @@ type rollbackOutput struct {
 }
 
 type rerelease struct {
-	Name   string            `json:"name"`
-	Source string            `json:"source"`
-	Labels map[string]string `json:"labels"`
-	Error  string            `json:"error,omitempty"`
-	Done   bool              `json:"done"`
+	Name    string            `json:"name"`
+	Source  string            `json:"source"`
+	Labels  map[string]string `json:"labels"`
+	Outcome apply.Outcome     `json:"outcome"`
+	Detail  string            `json:"detail,omitempty"`
+	Error   string            `json:"error,omitempty"`
+	Done    bool              `json:"done"`
 }
 
 type rollbackStep struct {
@@ -62,23 +72,31 @@ type rollbackStep struct {
 	From        lifecycle.State  `json:"from"`
 	To          lifecycle.State  `json:"to"`
 	Replacement string           `json:"replacement"`
+	Outcome     apply.Outcome    `json:"outcome"`
+	Detail      string           `json:"detail,omitempty"`
 	Done        bool             `json:"done"`
 	Error       string           `json:"error,omitempty"`
 }
 
 func cmdRollback(e *env, args []string) int {
 	var (
-		common commonFlags
-		family string
-		to     string
-		block  bool
-		dryRun bool
+		common       commonFlags
+		lf           leaseFlags
+		family       string
+		to           string
+		block        bool
+		force        bool
+		protectLabel = lifecycle.DefaultProtectLabel
+		dryRun       bool
 	)
 	fs := newFlagSet("rollback")
 	common.register(fs)
+	lf.register(fs)
 	fs.StringVar(&family, "family", "", "")
 	fs.StringVar(&to, "to", "", "")
 	fs.Var(boolFlag{&block}, "block", "")
+	fs.Var(boolFlag{&force}, "force", "")
+	fs.StringVar(&protectLabel, "protect-label", protectLabel, "")
 	fs.Var(boolFlag{&dryRun}, "dry-run", "")
 	pos, exit, done := e.parse(fs, args, rollbackUsage)
 	if done {
@@ -98,6 +116,15 @@ func cmdRollback(e *env, args []string) int {
 			return e.fail(usagef("--to %q: %v", to, err), exitUsage)
 		}
 	}
+	if protectLabel != "" {
+		if err := lifecycle.ValidateLabelKey(protectLabel); err != nil {
+			return e.fail(usagef("--protect-label %q: %v", protectLabel, err), exitUsage)
+		}
+	}
+	leaseOpts, err := lf.read()
+	if err != nil {
+		return e.fail(err, exitUsage)
+	}
 	c, err := common.client(e)
 	if err != nil {
 		return e.fail(err, exitUsage)
@@ -105,7 +132,15 @@ func cmdRollback(e *env, args []string) int {
 	defer c.Close()
 
 	project := common.project
-	s, err := apply.Gather(e.ctx, c, project, family, nil, false)
+	var lease *apply.Lease
+	if !dryRun {
+		leaseOpts.Holder = leaseHolder("rollback")
+		if lease, err = e.acquire(c, project, family, leaseOpts); err != nil {
+			return e.fail(err, map[bool]int{true: exitBusy, false: exitPartial}[isBusy(err)])
+		}
+		defer lease.Release(e.ctx)
+	}
+	s, readAt, err := apply.Reader{C: c}.Family(e.ctx, project, family)
 	if err != nil {
 		return e.fail(err, exitPartial)
 	}
@@ -130,21 +165,25 @@ func cmdRollback(e *env, args []string) int {
 			return e.fail(err, exitPartial)
 		}
 	}
+	if plan, err = plan.Guard(protectLabel, force); err != nil {
+		return e.fail(usagef("--family %s: refused: %v: pass --force to do it anyway", family, err), exitUsage)
+	}
 
 	out := rollbackOutput{Project: project, Family: family, At: now, DryRun: dryRun, Block: block, HeadBefore: plan.Head,
 		Target: plan.Target.Name, TargetState: plan.Target.State(), ExpectedHead: plan.NewHead(),
 		Steps: []rollbackStep{}, Warnings: append([]string{}, plan.Warnings...)}
 	if r := plan.Rerelease; r != nil {
-		out.Rerelease = &rerelease{Name: r.Name, Source: r.Source.Name, Labels: r.Labels}
+		out.Rerelease = &rerelease{Name: r.Name, Source: r.Source.Name, Labels: r.Labels, Outcome: apply.OutcomePlanned}
 	}
 	for _, st := range plan.Steps {
 		out.Steps = append(out.Steps, rollbackStep{Image: st.Image.Name, Action: st.Action, From: st.Image.State(),
-			To: st.Deprecation.State, Replacement: st.Deprecation.Replacement})
+			To: st.Deprecation.State, Replacement: st.Deprecation.Replacement, Outcome: apply.OutcomePlanned})
 	}
 
 	code := exitOK
 	if !dryRun {
-		code = carryOutRollback(e, c, plan, &out)
+		code = carryOutRollback(e, c, plan, protectLabel, apply.Options{Parallelism: 1, Lease: lease,
+			Seeds: []apply.Seed{{Snapshot: s, At: readAt}}}, &out)
 	}
 	if common.format == "json" {
 		if err := writeJSON(e.stdout, out); err != nil {
@@ -159,40 +198,40 @@ func cmdRollback(e *env, args []string) int {
 	return code
 }
 
-// carryOutRollback creates the copy (if any), then writes the steps newest
-// first, then checks what the family resolves to. A failed copy stops there:
-// deprecating the newer images without it could leave the family with no
-// head.
-func carryOutRollback(e *env, c gce.Compute, plan lifecycle.RollbackPlan, out *rollbackOutput) int {
+// carryOutRollback carries the plan's phases out (the copy first, if any;
+// then the steps, newest first, one request at a time), then checks what
+// the family resolves to. A copy that is not made stops there: deprecating
+// the newer images without it could leave the family with no head.
+func carryOutRollback(e *env, c gce.Compute, plan lifecycle.RollbackPlan, protectLabel string, opts apply.Options, out *rollbackOutput) int {
 	code := exitOK
 	if r := plan.Rerelease; r != nil && r.Existing {
-		out.Rerelease.Done = true // made by an earlier run of this rollback
-	} else if r != nil {
-		src := r.Source
-		_, err := c.InsertImageFromImage(e.ctx, plan.Project, gce.ImageSpec{
-			Name:         r.Name,
-			SourceImage:  src.Ref().String(),
-			Family:       plan.Family,
-			Description:  fmt.Sprintf("Rollback copy of %s (imagefamily rollback)", src.Name),
-			Labels:       r.Labels,
-			Architecture: src.Architecture,
-		})
-		if err != nil {
-			out.Rerelease.Error = oneLine(err.Error())
-			out.Error = fmt.Sprintf("re-releasing %s as %s failed, nothing else was changed: %v", src.Name, r.Name, err)
-			return exitPartial
-		}
-		out.Rerelease.Done = true
+		out.Rerelease.Done, out.Rerelease.Outcome = true, apply.OutcomeDone // made by an earlier run of this rollback
 	}
-	for i, st := range plan.Steps {
-		if err := c.Deprecate(e.ctx, st.Image.Project, st.Image.Name, st.Deprecation); err != nil {
-			out.Steps[i].Error = oneLine(err.Error())
-			code = exitPartial
-			continue
+	results := apply.Execute(e.ctx, c, plan.Phases(protectLabel), opts)
+	steps := 0
+	for _, res := range results {
+		errText := ""
+		if res.Err != nil {
+			errText = oneLine(res.Err.Error())
 		}
-		out.Steps[i].Done = true
+		switch {
+		case res.Action == lifecycle.ActionCopy:
+			out.Rerelease.Outcome, out.Rerelease.Detail, out.Rerelease.Error = res.Outcome, res.Detail, errText
+			out.Rerelease.Done = res.Outcome == apply.OutcomeDone
+			if !out.Rerelease.Done {
+				out.Error = fmt.Sprintf("re-releasing %s as %s did not complete, nothing else was changed: %s", plan.Rerelease.Source.Name, plan.Rerelease.Name, orDefault(errText, res.Detail))
+				return exitPartial
+			}
+		default:
+			st := &out.Steps[steps]
+			steps++
+			st.Outcome, st.Detail, st.Error, st.Done = res.Outcome, res.Detail, errText, res.Outcome == apply.OutcomeDone
+			if !st.Done {
+				code = exitPartial
+			}
+		}
 	}
-	head, err := c.GetFromFamily(e.ctx, plan.Project, plan.Family)
+	head, err := headAfter(e, c, plan)
 	switch {
 	case errors.Is(err, gce.ErrNotFound):
 		none := ""
@@ -209,9 +248,39 @@ func carryOutRollback(e *env, c gce.Compute, plan lifecycle.RollbackPlan, out *r
 		return exitPartial
 	}
 	if code != exitOK {
-		out.Error = "some steps failed (see above); the family resolves to the expected head"
+		out.Error = "some steps were not done (see above); the family resolves to the expected head"
 	}
 	return code
+}
+
+// headAfter reads what the family resolves to once the rollback is done. A
+// read may lag the writes before it (Compute Engine's do, for a moment), so
+// an answer other than the expected head is read again a few times, a
+// second apart, before it stands.
+func headAfter(e *env, c gce.Compute, plan lifecycle.RollbackPlan) (lifecycle.Image, error) {
+	var (
+		head lifecycle.Image
+		err  error
+	)
+	for attempt := 0; attempt < 4; attempt++ {
+		if attempt > 0 {
+			t := time.NewTimer(time.Second)
+			select {
+			case <-t.C:
+			case <-e.ctx.Done():
+				t.Stop()
+				return head, err
+			}
+		}
+		head, err = c.GetFromFamily(e.ctx, plan.Project, plan.Family)
+		if err == nil && head.Name == plan.NewHead() {
+			return head, nil
+		}
+		if err != nil && !errors.Is(err, gce.ErrNotFound) {
+			return head, err
+		}
+	}
+	return head, err
 }
 
 var rollbackSuffix = regexp.MustCompile(`-rb[0-9]{8}t[0-9]{6}$`)
@@ -242,11 +311,11 @@ func writeRollbackTable(w io.Writer, o rollbackOutput) {
 	n := 0
 	if r := o.Rerelease; r != nil {
 		n++
-		fmt.Fprintf(tw, "%d\t%s\tcopy of %s\t- -> ACTIVE\t%s\n", n, r.Name, r.Source, outcome(o.DryRun, r.Done, r.Error))
+		fmt.Fprintf(tw, "%d\t%s\tcopy of %s\t- -> ACTIVE\t%s\n", n, r.Name, r.Source, stepOutcome(o.DryRun, r.Outcome, r.Detail, r.Error))
 	}
 	for _, st := range o.Steps {
 		n++
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s -> %s\t%s\n", n, st.Image, st.Action, st.From, st.To, outcome(o.DryRun, st.Done, st.Error))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s -> %s\t%s\n", n, st.Image, st.Action, st.From, st.To, stepOutcome(o.DryRun, st.Outcome, st.Detail, st.Error))
 	}
 	_ = tw.Flush()
 	if n == 0 {

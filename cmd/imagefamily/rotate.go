@@ -13,6 +13,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/atomicfile"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 const rotateUsage = `usage: imagefamily rotate --project P (--family F ... | --all-families | --family-label K=V) [policy flags] [flags]
@@ -30,7 +31,12 @@ flags:
   --report FILE            also write the JSON report to FILE
   --parallelism N          image requests in flight per family (default 4; lowered
                            on quota errors); operations are waited for outside it
-` + policyUsage + commonUsage
+
+While it runs, each action is checked right before it is sent against a read
+of the family at most 2 s old: an action whose image changed since it was
+planned (labels, state, the head, a new user) is skipped, not sent, and
+reported as such. Each family's lease is held while it is rotated.
+` + policyUsage + leaseUsage + commonUsage
 
 // rotateOutput is rotate's JSON output and --report file (docs/cli.md).
 type rotateOutput struct {
@@ -46,12 +52,15 @@ type rotateOutput struct {
 type familyError struct {
 	Family string `json:"family"`
 	Error  string `json:"error"`
+	// Busy: another imagefamily command held the family's lease.
+	Busy bool `json:"busy,omitempty"`
 }
 
 type rotateSummary struct {
 	Families int `json:"families"`
 	Actions  int `json:"actions"`
 	Done     int `json:"done"`
+	Skipped  int `json:"skipped"`
 	Failed   int `json:"failed"`
 }
 
@@ -59,6 +68,7 @@ func cmdRotate(e *env, args []string) int {
 	var (
 		common      commonFlags
 		pf          policyFlags
+		lf          leaseFlags
 		families    []string
 		all         bool
 		familyLabel string
@@ -70,6 +80,7 @@ func cmdRotate(e *env, args []string) int {
 	fs := newFlagSet("rotate")
 	common.register(fs)
 	pf.register(fs)
+	lf.register(fs)
 	fs.Var(listFlag{&families}, "family", "")
 	fs.Var(boolFlag{&all}, "all-families", "")
 	fs.StringVar(&familyLabel, "family-label", "", "")
@@ -115,6 +126,10 @@ func cmdRotate(e *env, args []string) int {
 	if parallelism < 1 {
 		return e.fail(usagef("--parallelism %d: use 1 or more, e.g. 4", parallelism), exitUsage)
 	}
+	leaseOpts, err := lf.read()
+	if err != nil {
+		return e.fail(err, exitUsage)
+	}
 	at, err := parseAt(atFlag)
 	if err != nil {
 		return e.fail(err, exitUsage)
@@ -155,35 +170,31 @@ func cmdRotate(e *env, args []string) int {
 	out := rotateOutput{Project: common.project, At: at, DryRun: dryRun, Families: []apply.Report{}, Errors: []familyError{}}
 	progress := isTerminal(e.stderr) && !dryRun
 	var mu sync.Mutex
+	// One in-use scan serves the whole run (a destructive step asks for a
+	// fresher one when it is over a minute old).
+	reader := apply.Reader{C: c}
+	if pol.CheckInUse {
+		reader.Scans = apply.NewScans(c, apply.ScanProjects(common.project, inUse), nil)
+	}
+	holder := leaseHolder("rotate")
 	for _, family := range families {
-		s, err := apply.Gather(e.ctx, c, common.project, family, inUse, pol.CheckInUse)
+		rep, err := rotateFamily(e, reader, common.project, family, pol, at, dryRun, holder, leaseOpts, apply.Options{Parallelism: parallelism}, func(r apply.Result) {
+			if !progress {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(e.stderr, "%s: %s %s %s -> %s: %s\n", family, r.Action, r.Image, r.From, r.To, resultLine(r))
+		})
 		if err != nil {
-			out.Errors = append(out.Errors, familyError{Family: family, Error: oneLine(err.Error())})
+			out.Errors = append(out.Errors, familyError{Family: family, Error: oneLine(err.Error()), Busy: isBusy(err)})
 			e.warn("family %s: %v", family, err)
 			continue
-		}
-		plan := lifecycle.Plan(s, pol, at)
-		var rep apply.Report
-		if dryRun {
-			rep = apply.Preview(plan)
-		} else {
-			opts := apply.Options{Parallelism: parallelism}
-			if progress {
-				opts.Progress = func(r apply.Result) {
-					mu.Lock()
-					defer mu.Unlock()
-					outcome := "done"
-					if r.Err != nil {
-						outcome = "FAILED: " + oneLine(r.Err.Error())
-					}
-					fmt.Fprintf(e.stderr, "%s: %s %s %s -> %s: %s\n", family, r.Action, r.Image, r.From, r.To, outcome)
-				}
-			}
-			rep = apply.Apply(e.ctx, c, common.project, plan, opts)
 		}
 		out.Families = append(out.Families, rep)
 		out.Summary.Actions += len(rep.Results)
 		out.Summary.Done += rep.Done()
+		out.Summary.Skipped += rep.Skipped()
 		out.Summary.Failed += rep.Failed()
 	}
 	out.Summary.Families = len(out.Families)
@@ -204,8 +215,11 @@ func cmdRotate(e *env, args []string) int {
 		}
 	}
 	code := exitOK
-	if len(out.Errors) > 0 || out.Summary.Failed > 0 {
+	switch {
+	case out.Summary.Failed > 0 || slices.ContainsFunc(out.Errors, func(f familyError) bool { return !f.Busy }):
 		code = exitPartial
+	case len(out.Errors) > 0:
+		code = exitBusy
 	}
 	if reportFile != "" {
 		if err := writeReportFile(reportFile, out); err != nil {
@@ -213,15 +227,56 @@ func cmdRotate(e *env, args []string) int {
 			code = exitPartial
 		}
 	}
-	verb := "done"
+	counts := fmt.Sprintf("%d done, %d skipped, %d failed", out.Summary.Done, out.Summary.Skipped, out.Summary.Failed)
 	if dryRun {
-		verb = "planned (dry run)"
+		counts = "planned (dry run: nothing done)"
 	}
-	fmt.Fprintf(e.stderr, "imagefamily rotate: %d %s, %d %s %s, %d failed, %d %s unreadable\n",
-		out.Summary.Families, plural(out.Summary.Families, "family", "families"), out.Summary.Actions,
-		plural(out.Summary.Actions, "action", "actions"), verb, out.Summary.Failed, len(out.Errors),
-		plural(len(out.Errors), "family", "families"))
+	fmt.Fprintf(e.stderr, "imagefamily rotate: %d %s, %d %s: %s; %d %s not rotated\n",
+		out.Summary.Families, textfmt.Plural(out.Summary.Families, "family", "families"), out.Summary.Actions,
+		textfmt.Plural(out.Summary.Actions, "action", "actions"), counts, len(out.Errors),
+		textfmt.Plural(len(out.Errors), "family", "families"))
 	return code
+}
+
+// rotateFamily rotates one family: takes its lease (not for a dry run: it
+// changes nothing), reads it, plans, and carries the plan out on a fresh
+// picture.
+func rotateFamily(e *env, reader apply.Reader, project, family string, pol lifecycle.Policy, at time.Time, dryRun bool,
+	holder string, leaseOpts apply.LeaseOptions, opts apply.Options, progress func(apply.Result)) (apply.Report, error) {
+	var lease *apply.Lease
+	if !dryRun {
+		leaseOpts.Holder = holder
+		var err error
+		if lease, err = e.acquire(reader.C, project, family, leaseOpts); err != nil {
+			return apply.Report{}, err
+		}
+		defer lease.Release(e.ctx)
+	}
+	s, readAt, err := reader.Family(e.ctx, project, family)
+	if err != nil {
+		return apply.Report{}, err
+	}
+	plan := lifecycle.Plan(s, pol, at)
+	if dryRun {
+		return apply.Preview(plan), nil
+	}
+	opts.Scans, opts.Seeds, opts.Lease, opts.Progress = reader.Scans, []apply.Seed{{Snapshot: s, At: readAt}}, lease, progress
+	return apply.Apply(e.ctx, reader.C, project, plan, opts), nil
+}
+
+// resultLine is an action's outcome on one line.
+func resultLine(r apply.Result) string {
+	switch r.Outcome {
+	case apply.OutcomeFailed:
+		return "FAILED: " + oneLine(r.Err.Error())
+	case apply.OutcomeSkipped:
+		return "skipped: " + oneLine(r.Detail)
+	case apply.OutcomeDone:
+		if r.Detail != "" {
+			return "done (" + r.Detail + ")"
+		}
+	}
+	return string(r.Outcome)
 }
 
 func writeReportFile(path string, out rotateOutput) error {
@@ -248,7 +303,9 @@ func parseFamilyLabel(s string) (string, string, error) {
 }
 
 // familiesOf lists the distinct families of the project's images matching
-// filter, sorted.
+// filter, sorted, with the families that orphans of interrupted releases
+// (in no family, labelled imagefamily-releasing-into) were released into:
+// rotating those families is what cleans the orphans up.
 func familiesOf(e *env, c interface {
 	ListImages(ctx context.Context, project, filter string) ([]lifecycle.Image, error)
 }, project, filter string) ([]string, error) {
@@ -258,8 +315,12 @@ func familiesOf(e *env, c interface {
 	}
 	var out []string
 	for _, img := range images {
-		if img.Family != "" && !slices.Contains(out, img.Family) {
-			out = append(out, img.Family)
+		fam := img.Family
+		if fam == "" {
+			fam = img.Labels[lifecycle.LabelReleasingInto]
+		}
+		if fam != "" && lifecycle.ValidateName(fam) == nil && !slices.Contains(out, fam) {
+			out = append(out, fam)
 		}
 	}
 	slices.Sort(out)
@@ -274,11 +335,4 @@ func dedupe(in []string) []string {
 		}
 	}
 	return out
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

@@ -10,25 +10,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
 )
 
 func TestRotateCarriesOutThePlanAndPrintsIt(t *testing.T) {
 	env := emu(t, emulator.Options{})
 	webFamily(t, env)
-	r := mustCLI(t, env, exitOK, "rotate", "--project", "p", "--family", "web")
+	r := mustCLI(t, env, exitOK, "rotate", "--project", "acme-images", "--family", "web")
 	golden(t, "rotate", r.stdout)
-	if want := "imagefamily rotate: 1 family, 2 actions done, 0 failed, 0 families unreadable\n"; r.stderr != want {
+	if want := "imagefamily rotate: 1 family, 2 actions: 2 done, 0 skipped, 0 failed; 0 families not rotated\n"; r.stderr != want {
 		t.Errorf("stderr = %q, want the one summary line %q (not a terminal)", r.stderr, want)
 	}
 	for name, want := range map[string]string{"web-v6": "ACTIVE", "web-v5": "ACTIVE", "web-v4": "ACTIVE", "web-v3": "ACTIVE",
 		"web-v2": "DEPRECATED", "web-v1": "DEPRECATED", "web-v0": "DELETED"} {
-		if img, _ := image(t, env, "p", name); img.State != want {
+		if img, _ := image(t, env, "acme-images", name); img.State != want {
 			t.Errorf("%s = %s, want %s", name, img.State, want)
 		}
 	}
 	// A second run at the same time has nothing left to do.
-	again := mustCLI(t, env, exitOK, "rotate", "--project", "p", "--family", "web", "--format", "json")
+	again := mustCLI(t, env, exitOK, "rotate", "--project", "acme-images", "--family", "web", "--format", "json")
 	var out rotateOutput
 	if err := json.Unmarshal([]byte(again.stdout), &out); err != nil {
 		t.Fatal(err)
@@ -42,7 +43,7 @@ func TestRotateJSONAndReportFile(t *testing.T) {
 	env := emu(t, emulator.Options{})
 	webFamily(t, env)
 	report := filepath.Join(t.TempDir(), "report.json")
-	r := mustCLI(t, env, exitOK, "rotate", "--project", "p", "--family", "web", "--format", "json", "--report", report)
+	r := mustCLI(t, env, exitOK, "rotate", "--project", "acme-images", "--family", "web", "--format", "json", "--report", report)
 	golden(t, "rotate_json", r.stdout)
 	file, err := os.ReadFile(report)
 	if err != nil {
@@ -56,9 +57,9 @@ func TestRotateJSONAndReportFile(t *testing.T) {
 func TestRotateDryRunChangesNothing(t *testing.T) {
 	env := emu(t, emulator.Options{})
 	webFamily(t, env)
-	r := mustCLI(t, env, exitOK, "rotate", "--project", "p", "--family", "web", "--dry-run")
+	r := mustCLI(t, env, exitOK, "rotate", "--project", "acme-images", "--family", "web", "--dry-run")
 	golden(t, "rotate_dry_run", r.stdout)
-	if img, _ := image(t, env, "p", "web-v2"); img.State != "ACTIVE" {
+	if img, _ := image(t, env, "acme-images", "web-v2"); img.State != "ACTIVE" {
 		t.Errorf("web-v2 = %s after a dry run, want ACTIVE", img.State)
 	}
 }
@@ -67,12 +68,12 @@ func TestRotateDryRunChangesNothing(t *testing.T) {
 func TestRotateAtPreviewMatchesALaterRealRun(t *testing.T) {
 	env := emu(t, emulator.Options{})
 	webFamily(t, env)
-	mustCLI(t, env, exitOK, "rotate", "--project", "p", "--family", "web")
+	mustCLI(t, env, exitOK, "rotate", "--project", "acme-images", "--family", "web")
 	for _, later := range []time.Duration{5 * day, 6 * day, 40 * day, 80 * day} {
 		at := t0.Add(later)
-		preview := mustCLI(t, env, exitOK, "rotate", "--project", "p", "--family", "web", "--at", at.Format(time.RFC3339), "--format", "json")
+		preview := mustCLI(t, env, exitOK, "rotate", "--project", "acme-images", "--family", "web", "--at", at.Format(time.RFC3339), "--format", "json")
 		setNow(t, at)
-		real := mustCLI(t, env, exitOK, "rotate", "--project", "p", "--family", "web", "--format", "json")
+		real := mustCLI(t, env, exitOK, "rotate", "--project", "acme-images", "--family", "web", "--format", "json")
 		var p, r rotateOutput
 		if err := json.Unmarshal([]byte(preview.stdout), &p); err != nil {
 			t.Fatal(err)
@@ -86,8 +87,15 @@ func TestRotateAtPreviewMatchesALaterRealRun(t *testing.T) {
 		if r.Summary.Done != p.Summary.Actions || r.Summary.Failed != 0 {
 			t.Errorf("at +%s: real run did %d of the %d previewed actions (%d failed)", later, r.Summary.Done, p.Summary.Actions, r.Summary.Failed)
 		}
-		// Apart from being a dry run, the preview is the real run.
+		// Apart from being a dry run (its actions planned, not done), the
+		// preview is the real run.
 		p.DryRun, p.Families[0].DryRun, p.Summary.Done = false, false, r.Summary.Done
+		for i := range p.Families[0].Results {
+			if p.Families[0].Results[i].Outcome != apply.OutcomePlanned {
+				t.Errorf("at +%s: a previewed action's outcome is %q, want planned", later, p.Families[0].Results[i].Outcome)
+			}
+			p.Families[0].Results[i].Outcome = apply.OutcomeDone
+		}
 		pj, _ := json.Marshal(p)
 		rj, _ := json.Marshal(r)
 		if string(pj) != string(rj) {
@@ -104,10 +112,10 @@ func TestRotateSelectsFamilies(t *testing.T) {
 			if f == "db" {
 				team = "data"
 			}
-			put(t, env, "p", f, f+"-v"+string(rune('3'-i)), age, labels("team", team))
+			put(t, env, "acme-images", f, f+"-v"+string(rune('3'-i)), age, labels("team", team))
 		}
 	}
-	put(t, env, "p", "", "loose", 9*day, labels("team", "front"))
+	put(t, env, "acme-images", "", "loose", 9*day, labels("team", "front"))
 	tests := []struct {
 		name string
 		args []string
@@ -120,7 +128,7 @@ func TestRotateSelectsFamilies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"rotate", "--project", "p", "--dry-run", "--format", "json"}, tt.args...)
+			args := append([]string{"rotate", "--project", "acme-images", "--dry-run", "--format", "json"}, tt.args...)
 			r := mustCLI(t, env, exitOK, args...)
 			var out rotateOutput
 			if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
@@ -147,9 +155,9 @@ func TestRotateCompletesUnderRateLimits(t *testing.T) {
 	}
 	env := emu(t, emulator.Options{Faults: faults, Seed: 7})
 	for i := range 12 {
-		put(t, env, "p", "web", "web-v"+string(rune('a'+i)), time.Duration(20-i)*day)
+		put(t, env, "acme-images", "web", "web-v"+string(rune('a'+i)), time.Duration(20-i)*day)
 	}
-	r := mustCLI(t, env, exitOK, "rotate", "--project", "p", "--family", "web", "--check-in-use=false", "--format", "json")
+	r := mustCLI(t, env, exitOK, "rotate", "--project", "acme-images", "--family", "web", "--check-in-use=false", "--format", "json")
 	var out rotateOutput
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatal(err)
@@ -166,9 +174,9 @@ func TestRotateExitsOneWhenAnActionFailsAndDoesTheRest(t *testing.T) {
 	}
 	env := emu(t, emulator.Options{Faults: faults, Seed: 3})
 	for i := range 8 {
-		put(t, env, "p", "web", "web-v"+string(rune('a'+i)), time.Duration(20-i)*day)
+		put(t, env, "acme-images", "web", "web-v"+string(rune('a'+i)), time.Duration(20-i)*day)
 	}
-	r := mustCLI(t, env, exitPartial, "rotate", "--project", "p", "--family", "web", "--format", "json")
+	r := mustCLI(t, env, exitPartial, "rotate", "--project", "acme-images", "--family", "web", "--format", "json")
 	var out rotateOutput
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatal(err)
@@ -177,7 +185,7 @@ func TestRotateExitsOneWhenAnActionFailsAndDoesTheRest(t *testing.T) {
 		t.Fatalf("summary %+v, want some of 6 failed and the others done", out.Summary)
 	}
 	for _, res := range out.Families[0].Results {
-		img, _ := image(t, env, "p", res.Image)
+		img, _ := image(t, env, "acme-images", res.Image)
 		if want := map[bool]string{true: "ACTIVE", false: "DEPRECATED"}[res.Err != nil]; img.State != want {
 			t.Errorf("%s = %s, want %s (error %v)", res.Image, img.State, want, res.Err)
 		}
@@ -191,7 +199,7 @@ func TestRotateReportsAnUnreadableFamilyAndRotatesTheOthers(t *testing.T) {
 	}
 	env := emu(t, emulator.Options{Faults: faults, Seed: 1})
 	webFamily(t, env)
-	r := mustCLI(t, env, exitPartial, "rotate", "--project", "p", "--family", "web", "--format", "json")
+	r := mustCLI(t, env, exitPartial, "rotate", "--project", "acme-images", "--family", "web", "--format", "json")
 	if !strings.Contains(r.stderr, "family web") {
 		t.Errorf("stderr does not name the family: %s", r.stderr)
 	}
@@ -203,7 +211,7 @@ func TestRotateReportsAnUnreadableFamilyAndRotatesTheOthers(t *testing.T) {
 		t.Errorf("output %+v, want web among the errors and nothing rotated (an unread use must not be guessed)", out)
 	}
 	// Without the in-use check nothing needs the scan.
-	mustCLI(t, env, exitOK, "rotate", "--project", "p", "--family", "web", "--check-in-use=false")
+	mustCLI(t, env, exitOK, "rotate", "--project", "acme-images", "--family", "web", "--check-in-use=false")
 }
 
 func TestRotateProgressOnATerminal(t *testing.T) {
@@ -212,12 +220,12 @@ func TestRotateProgressOnATerminal(t *testing.T) {
 	t.Cleanup(func() { isTerminal = saved })
 	env := emu(t, emulator.Options{})
 	webFamily(t, env)
-	r := mustCLI(t, env, exitOK, "rotate", "--project", "p", "--family", "web", "--parallelism", "1")
+	r := mustCLI(t, env, exitOK, "rotate", "--project", "acme-images", "--family", "web", "--parallelism", "1")
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 	want := []string{
 		"web: deprecate web-v2 ACTIVE -> DEPRECATED: done",
 		"web: mark-deleted web-v0 OBSOLETE -> DELETED: done",
-		"imagefamily rotate: 1 family, 2 actions done, 0 failed, 0 families unreadable",
+		"imagefamily rotate: 1 family, 2 actions: 2 done, 0 skipped, 0 failed; 0 families not rotated",
 	}
 	slices.Sort(lines[:2])
 	slices.Sort(want[:2])

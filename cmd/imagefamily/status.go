@@ -8,6 +8,7 @@ import (
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 const statusUsage = `usage: imagefamily status --project P --family F [policy flags] [--at TIME] [flags]
@@ -28,12 +29,27 @@ type statusReport struct {
 	At      time.Time          `json:"at"`
 	Head    string             `json:"head"`
 	Policy  apply.PolicyReport `json:"policy"`
-	Images  []statusImage      `json:"images"`
+	// Lease is the family's lease while a command of this project holds
+	// it; null otherwise.
+	Lease  *statusLease  `json:"lease"`
+	Images []statusImage `json:"images"`
+}
+
+type statusLease struct {
+	Holder  string    `json:"holder"`
+	Expires time.Time `json:"expires"`
+	Image   string    `json:"image"`
 }
 
 type statusImage struct {
-	Name       string          `json:"name"`
+	Name string `json:"name"`
+	// State is the deprecation state, or ORPHANED for an image in no family
+	// that an interrupted release was releasing into this family
+	// (imagefamily-releasing-into): rotate deletes it once older than the
+	// orphan grace.
 	State      lifecycle.State `json:"state"`
+	Orphaned   bool            `json:"orphaned"`
+	Age        string          `json:"age"`
 	Status     string          `json:"status"`
 	Created    time.Time       `json:"created"`
 	Deprecated *time.Time      `json:"deprecated"`
@@ -55,6 +71,10 @@ type statusNext struct {
 	Due       *time.Time       `json:"due"`
 	Condition string           `json:"condition"`
 }
+
+// stateOrphaned is the STATE status shows for an orphan of an interrupted
+// release.
+const stateOrphaned lifecycle.State = "ORPHANED"
 
 var protections = map[lifecycle.Why]bool{lifecycle.WhyHead: true, lifecycle.WhyKeepActive: true,
 	lifecycle.WhyMinAge: true, lifecycle.WhyProtected: true, lifecycle.WhyInUse: true}
@@ -108,6 +128,9 @@ func cmdStatus(e *env, args []string) int {
 	plan := lifecycle.Plan(s, pol, at)
 	rep := statusReport{Project: common.project, Family: family, At: at, Head: plan.Head,
 		Policy: apply.Preview(plan).Policy, Images: []statusImage{}}
+	if l, ok := lifecycle.HeldByOther(lifecycle.LeasesOf(s.Images), "", clock()); ok {
+		rep.Lease = &statusLease{Holder: l.Holder, Expires: l.Expires.UTC(), Image: l.Image.Name}
+	}
 	next := lifecycle.NextSteps(plan)
 	for i, en := range plan.Entries {
 		img := en.Image
@@ -115,6 +138,10 @@ func cmdStatus(e *env, args []string) int {
 			Created: img.CreatedAt.UTC(), Deprecated: utc(img.Deprecation.Deprecated), Obsolete: utc(img.Deprecation.Obsolete),
 			Deleted: utc(img.Deprecation.Deleted), Head: img.Name == plan.Head, Why: en.Why, Reason: en.Reason, UsedBy: []string{},
 			Next: statusNext{Action: next[i].Action, Due: utc(next[i].Due), Condition: next[i].Condition}}
+		si.Age = lifecycle.FormatDuration(at.Sub(img.CreatedAt).Truncate(time.Minute))
+		if img.Family != family {
+			si.State, si.Orphaned = stateOrphaned, true
+		}
 		if protections[en.Why] {
 			why := en.Why
 			si.ProtectedBy = &why
@@ -139,6 +166,9 @@ func writeStatusTable(w io.Writer, r statusReport) {
 	fmt.Fprintf(w, "family %s of project %s at %s: head %s\n", r.Family, r.Project, r.At.Format(time.RFC3339), orDash(r.Head))
 	fmt.Fprintf(w, "policy: keep_active %d, min_age %s, obsolete_after %s, delete_after %s, purge_after %s, protect_label %s, check_in_use %t\n",
 		p.KeepActive, p.MinAge, p.ObsoleteAfter, p.DeleteAfter, p.PurgeAfter, orDash(p.ProtectLabel), p.CheckInUse)
+	if l := r.Lease; l != nil {
+		fmt.Fprintf(w, "lease: held by %s until %s (label %s on %s)\n", l.Holder, l.Expires.Format(time.RFC3339), lifecycle.LabelLease, l.Image)
+	}
 	if len(r.Images) == 0 {
 		fmt.Fprintln(w, "no images")
 		return
@@ -151,11 +181,14 @@ func writeStatusTable(w io.Writer, r statusReport) {
 			mark = "*"
 		}
 		state := string(img.State)
+		if img.Orphaned {
+			state += " (" + img.Age + " old)"
+		}
 		if img.Status != lifecycle.StatusReady {
 			state += " (" + img.Status + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, img.Name, state, img.Created.Format(time.RFC3339),
-			stamp(img.Deprecated), stamp(img.Obsolete), stamp(img.Deleted), protectedBy(img), img.Next.Action, stamp(img.Next.Due), img.Next.Condition)
+			textfmt.TimeOrDash(img.Deprecated), textfmt.TimeOrDash(img.Obsolete), textfmt.TimeOrDash(img.Deleted), protectedBy(img), img.Next.Action, textfmt.TimeOrDash(img.Next.Due), img.Next.Condition)
 	}
 	_ = tw.Flush()
 }

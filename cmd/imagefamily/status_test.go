@@ -11,29 +11,29 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
 )
 
-const webTemplate = `{"projects": {"p": {"instanceTemplates": [{"name": "web-tpl", "properties": {"disks": [
-  {"boot": true, "initializeParams": {"sourceImage": "projects/p/global/images/web-v4"}}]}}]}}}`
+const webTemplate = `{"projects": {"acme-images": {"instanceTemplates": [{"name": "web-tpl", "properties": {"disks": [
+  {"boot": true, "initializeParams": {"sourceImage": "projects/acme-images/global/images/web-v4"}}]}}]}}}`
 
 // webFamily lays a family with an image for every reason rotation has:
 // head, keep_active, in use, protected, due, waiting, and a later step due.
 func webFamily(t *testing.T, env *emulatortest.Env) {
 	t.Helper()
-	put(t, env, "p", "web", "web-v6", 10*time.Minute)
-	put(t, env, "p", "web", "web-v5", 2*day)
-	put(t, env, "p", "web", "web-v4", 3*day)
-	put(t, env, "p", "web", "web-v3", 4*day, labels("imagefamily-protect", "true"))
-	put(t, env, "p", "web", "web-v2", 5*day)
-	put(t, env, "p", "web", "web-v1", 10*day, deprecated("DEPRECATED", t0.Add(-2*day), t0.Add(5*day), t0.Add(35*day)))
-	put(t, env, "p", "web", "web-v0", 60*day, deprecated("OBSOLETE", t0.Add(-45*day), t0.Add(-38*day), t0.Add(-day)))
+	put(t, env, "acme-images", "web", "web-v6", 10*time.Minute)
+	put(t, env, "acme-images", "web", "web-v5", 2*day)
+	put(t, env, "acme-images", "web", "web-v4", 3*day)
+	put(t, env, "acme-images", "web", "web-v3", 4*day, labels("imagefamily-protect", "true"))
+	put(t, env, "acme-images", "web", "web-v2", 5*day)
+	put(t, env, "acme-images", "web", "web-v1", 10*day, deprecated("DEPRECATED", t0.Add(-2*day), t0.Add(5*day), t0.Add(35*day)))
+	put(t, env, "acme-images", "web", "web-v0", 60*day, deprecated("OBSOLETE", t0.Add(-45*day), t0.Add(-38*day), t0.Add(-day)))
 	loadState(t, env, webTemplate)
 }
 
 func TestStatusShowsEveryImageWithProtectionAndNextStep(t *testing.T) {
 	env := emu(t, emulator.Options{})
 	webFamily(t, env)
-	table := mustCLI(t, env, exitOK, "status", "--project", "p", "--family", "web")
+	table := mustCLI(t, env, exitOK, "status", "--project", "acme-images", "--family", "web")
 	golden(t, "status", table.stdout)
-	js := mustCLI(t, env, exitOK, "status", "--project", "p", "--family", "web", "--format", "json")
+	js := mustCLI(t, env, exitOK, "status", "--project", "acme-images", "--family", "web", "--format", "json")
 	golden(t, "status_json", js.stdout)
 
 	var rep statusReport
@@ -50,7 +50,7 @@ func TestStatusShowsEveryImageWithProtectionAndNextStep(t *testing.T) {
 			t.Errorf("%s protected by %q, want %q", img.Name, got, want[img.Name])
 		}
 	}
-	if !strings.Contains(table.stdout, "in use by instance template p/web-tpl") {
+	if !strings.Contains(table.stdout, "in use by instance template acme-images/web-tpl") {
 		t.Errorf("table does not name the template using web-v4:\n%s", table.stdout)
 	}
 }
@@ -59,7 +59,7 @@ func TestStatusAtShowsTheFamilyLater(t *testing.T) {
 	env := emu(t, emulator.Options{})
 	webFamily(t, env)
 	// Six days on, web-v1's obsolete date has come.
-	r := mustCLI(t, env, exitOK, "status", "--project", "p", "--family", "web", "--at", t0.Add(6*day).Format(time.RFC3339), "--format", "json")
+	r := mustCLI(t, env, exitOK, "status", "--project", "acme-images", "--family", "web", "--at", t0.Add(6*day).Format(time.RFC3339), "--format", "json")
 	var rep statusReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestStatusAtShowsTheFamilyLater(t *testing.T) {
 
 func TestStatusOfAnEmptyFamily(t *testing.T) {
 	env := emu(t, emulator.Options{})
-	r := mustCLI(t, env, exitOK, "status", "--project", "p", "--family", "none")
+	r := mustCLI(t, env, exitOK, "status", "--project", "acme-images", "--family", "none")
 	if !strings.Contains(r.stdout, "no images") || !strings.Contains(r.stdout, "head -") {
 		t.Errorf("stdout:\n%s", r.stdout)
 	}

@@ -5,17 +5,18 @@ package family
 
 import (
 	"fmt"
+	"log"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 // Config is the configuration of data "imagefamily".
 type Config struct {
-	gce.AuthConfig `mapstructure:",squash"`
+	pluginconfig.Auth `mapstructure:",squash"`
 
 	// The project that owns the family, e.g. `acme-images`.
 	ProjectID string `mapstructure:"project_id" required:"true"`
@@ -74,23 +75,27 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	var errs *packersdk.MultiError
 	add := func(err error) { errs = packersdk.MultiErrorAppend(errs, err) }
 
-	for _, err := range c.AuthConfig.Prepare() {
+	for _, err := range c.Auth.Prepare() {
 		add(err)
+	}
+	// Configure has no way to return a warning: the log has it.
+	for _, w := range c.Auth.Warnings() {
+		log.Printf("[WARN] imagefamily: %s", w)
 	}
 	if c.ProjectID == "" {
 		add(fmt.Errorf("project_id must be set: the project that owns the family, e.g. acme-images"))
-	} else if err := CheckProjectID("project_id", c.ProjectID); err != nil {
+	} else if err := pluginconfig.CheckProjectID("project_id", c.ProjectID); err != nil {
 		add(err)
 	}
 	if c.Family == "" {
 		add(fmt.Errorf("family must be set: the image family to resolve, e.g. base-debian-12"))
-	} else if err := CheckName("family", c.Family); err != nil {
+	} else if err := pluginconfig.CheckName("family", c.Family); err != nil {
 		add(err)
 	}
-	if err := CheckZone("zone", c.Zone); err != nil {
+	if err := pluginconfig.CheckZone("zone", c.Zone); err != nil {
 		add(err)
 	}
-	if c.Image != "" && !Unknown(c.Image) {
+	if c.Image != "" && !pluginconfig.Unknown(c.Image) {
 		if err := c.validateImage(); err != nil {
 			add(err)
 		}
@@ -114,7 +119,7 @@ func (c *Config) validateImage() error {
 	if ref.Family {
 		return fmt.Errorf("image %q names a family, not an image: set family to follow a family, and image only to pin one of its images", c.Image)
 	}
-	if ref.Project != "" && c.ProjectID != "" && !Unknown(c.ProjectID) && ref.Project != c.ProjectID {
+	if ref.Project != "" && c.ProjectID != "" && !pluginconfig.Unknown(c.ProjectID) && ref.Project != c.ProjectID {
 		return fmt.Errorf("image %q is in project %q but project_id is %q: a pinned image must be in the family's project", c.Image, ref.Project, c.ProjectID)
 	}
 	return nil

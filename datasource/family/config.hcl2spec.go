@@ -4,22 +4,23 @@ package family
 
 import (
 	"github.com/hashicorp/hcl/v2/hcldec"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 	"github.com/zclconf/go-cty/cty"
 )
 
 // FlatConfig is an auto-generated flat version of Config.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatConfig struct {
-	CredentialsFile           *string           `mapstructure:"credentials_file" required:"false" cty:"credentials_file" hcl:"credentials_file"`
-	CredentialsJSON           *gce.Secret       `mapstructure:"credentials_json" required:"false" cty:"credentials_json" hcl:"credentials_json"`
-	AccessToken               *gce.Secret       `mapstructure:"access_token" required:"false" cty:"access_token" hcl:"access_token"`
-	ImpersonateServiceAccount *string           `mapstructure:"impersonate_service_account" required:"false" cty:"impersonate_service_account" hcl:"impersonate_service_account"`
-	CustomEndpoints           map[string]string `mapstructure:"custom_endpoints" required:"false" cty:"custom_endpoints" hcl:"custom_endpoints"`
-	ProjectID                 *string           `mapstructure:"project_id" required:"true" cty:"project_id" hcl:"project_id"`
-	Family                    *string           `mapstructure:"family" required:"true" cty:"family" hcl:"family"`
-	Zone                      *string           `mapstructure:"zone" required:"false" cty:"zone" hcl:"zone"`
-	Image                     *string           `mapstructure:"image" required:"false" cty:"image" hcl:"image"`
+	CredentialsFile           *string              `mapstructure:"credentials_file" required:"false" cty:"credentials_file" hcl:"credentials_file"`
+	CredentialsJSON           *pluginconfig.Secret `mapstructure:"credentials_json" required:"false" cty:"credentials_json" hcl:"credentials_json"`
+	AccountFile               *pluginconfig.Secret `mapstructure:"account_file" required:"false" cty:"account_file" hcl:"account_file"`
+	AccessToken               *pluginconfig.Secret `mapstructure:"access_token" required:"false" cty:"access_token" hcl:"access_token"`
+	ImpersonateServiceAccount *string              `mapstructure:"impersonate_service_account" required:"false" cty:"impersonate_service_account" hcl:"impersonate_service_account"`
+	CustomEndpoints           map[string]string    `mapstructure:"custom_endpoints" required:"false" cty:"custom_endpoints" hcl:"custom_endpoints"`
+	ProjectID                 *string              `mapstructure:"project_id" required:"true" cty:"project_id" hcl:"project_id"`
+	Family                    *string              `mapstructure:"family" required:"true" cty:"family" hcl:"family"`
+	Zone                      *string              `mapstructure:"zone" required:"false" cty:"zone" hcl:"zone"`
+	Image                     *string              `mapstructure:"image" required:"false" cty:"image" hcl:"image"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -36,6 +37,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 	s := map[string]hcldec.Spec{
 		"credentials_file":            &hcldec.AttrSpec{Name: "credentials_file", Type: cty.String, Required: false},
 		"credentials_json":            &hcldec.AttrSpec{Name: "credentials_json", Type: cty.String, Required: false},
+		"account_file":                &hcldec.AttrSpec{Name: "account_file", Type: cty.String, Required: false},
 		"access_token":                &hcldec.AttrSpec{Name: "access_token", Type: cty.String, Required: false},
 		"impersonate_service_account": &hcldec.AttrSpec{Name: "impersonate_service_account", Type: cty.String, Required: false},
 		"custom_endpoints":            &hcldec.AttrSpec{Name: "custom_endpoints", Type: cty.Map(cty.String), Required: false},

@@ -13,13 +13,15 @@ import (
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/resolve"
 )
 
 // Datasource is data "imagefamily".
 type Datasource struct {
 	config Config
 	// newClient builds the Compute Engine client; tests replace it.
-	newClient func(ctx context.Context, auth gce.AuthConfig) (gce.Compute, error)
+	newClient func(ctx context.Context, auth pluginconfig.Auth) (gce.Compute, error)
 }
 
 func (d *Datasource) ConfigSpec() hcldec.ObjectSpec { return d.config.FlatMapstructure().HCL2Spec() }
@@ -40,15 +42,15 @@ func (d *Datasource) Execute() (cty.Value, error) {
 	ctx := context.Background()
 	newClient := d.newClient
 	if newClient == nil {
-		newClient = func(ctx context.Context, auth gce.AuthConfig) (gce.Compute, error) { return gce.New(ctx, auth) }
+		newClient = gce.Dial
 	}
-	c, err := newClient(ctx, d.config.AuthConfig)
+	c, err := newClient(ctx, d.config.Auth)
 	if err != nil {
 		return null, err
 	}
 	defer c.Close()
 
-	img, err := Resolve(ctx, c, Request{Project: d.config.ProjectID, Family: d.config.Family, Zone: d.config.Zone, Image: d.config.Image})
+	img, err := resolve.Image(ctx, c, resolve.Request{Project: d.config.ProjectID, Family: d.config.Family, Zone: d.config.Zone, Image: d.config.Image})
 	if err != nil {
 		return null, err
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gobuild"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/modroot"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
@@ -298,7 +299,7 @@ func TestGitLabPipelineRebuildsPromotesAndRotates(t *testing.T) {
 		}
 	}
 	debian("debian-12-bookworm-v20261101")
-	c, err := gce.New(context.Background(), gce.AuthConfig{CustomEndpoints: map[string]string{"compute": emu.ComputeEndpoint()}})
+	c, err := gce.New(context.Background(), pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": emu.ComputeEndpoint()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,9 +21,10 @@ func baseFamily(f *fakeGCE, t *testing.T) {
 	)
 }
 
-// The DESIGN.md shape: the data sources feed the official googlecompute
-// builder (communicator none) and, in the same build, a file builder writes
-// every output as JSON so that the test reads what Packer saw.
+// The shape of a release (README, "A complete template"): the data sources
+// feed the official googlecompute builder (communicator none) and, in the
+// same build, a file builder writes every output as JSON so that the test
+// reads what Packer saw.
 const dataSourcesTemplate = `
 data "imagefamily" "head" {
   project_id       = "acme-images"

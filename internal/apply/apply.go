@@ -3,8 +3,6 @@ package apply
 import (
 	"context"
 	"errors"
-	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -36,6 +34,35 @@ type Options struct {
 	// quota error, doubled for each further one (capped at 30 s); 1 s when
 	// zero.
 	QuotaPause time.Duration
+
+	// MaxAge bounds how old the read of an image may be when a mutation of
+	// it is sent (its preconditions are checked on that read); 2 s when
+	// zero.
+	MaxAge time.Duration
+	// RefreshEvery is how often a family is re-listed while its actions are
+	// carried out; 1 s when zero.
+	RefreshEvery time.Duration
+	// ScanMaxAge bounds how old the in-use scan may be when a destructive
+	// action (obsolete, mark-deleted, purge, delete) whose plan relies on
+	// the image being unused is sent; 60 s when zero.
+	ScanMaxAge time.Duration
+	// Scans is the run's in-use scan (the one the plan was made with); a
+	// plan that relies on images being unused needs it.
+	Scans *Scans
+	// Seeds are the snapshots the plan was made from and when they were
+	// read: the picture starts from them.
+	Seeds []Seed
+	// Lease, when set, is the family's lease: no mutation is sent once it is
+	// no longer valid.
+	Lease *Lease
+	// Clock is time.Now when nil.
+	Clock func() time.Time
+}
+
+// Seed is a snapshot a plan was made from, read at At.
+type Seed struct {
+	Snapshot lifecycle.Snapshot
+	At       time.Time
 }
 
 const (
@@ -48,6 +75,11 @@ const (
 	defaultQuotaRetries = 8
 	defaultQuotaPause   = time.Second
 	maxQuotaPause       = 30 * time.Second
+	// DefaultMaxAge is Options.MaxAge when zero: the freshness bound.
+	DefaultMaxAge       = 2 * time.Second
+	defaultRefreshEvery = time.Second
+	// DefaultScanMaxAge is Options.ScanMaxAge when zero.
+	DefaultScanMaxAge = time.Minute
 )
 
 func (o Options) withDefaults() Options {
@@ -66,6 +98,18 @@ func (o Options) withDefaults() Options {
 	}
 	if o.QuotaPause <= 0 {
 		o.QuotaPause = defaultQuotaPause
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	if o.RefreshEvery <= 0 {
+		o.RefreshEvery = defaultRefreshEvery
+	}
+	if o.ScanMaxAge <= 0 {
+		o.ScanMaxAge = DefaultScanMaxAge
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
 	}
 	return o
 }
@@ -175,139 +219,5 @@ func (a *aimd) grant() {
 func (a *aimd) noteEpoch(ctx context.Context) {
 	if e, ok := ctx.Value(sentUnderKey{}).(*atomic.Int64); ok {
 		e.Store(int64(a.cuts))
-	}
-}
-
-// Apply carries out every action of plan; it never stops at the first
-// failure: each action's outcome is in the report, in plan order. See the
-// package documentation for how requests, operations and quota errors are
-// paced.
-func Apply(ctx context.Context, c gce.Compute, project string, plan lifecycle.RotationPlan, opts Options) Report {
-	opts = opts.withDefaults()
-	rep := newReport(plan, false)
-	if rep.Project == "" {
-		rep.Project = project
-	}
-	actions := plan.Actions()
-	rep.Results = make([]Result, len(actions))
-
-	type done struct {
-		i   int
-		err error
-	}
-	var (
-		slots    = newAIMD(opts.Parallelism)
-		queue    = make([]int, len(actions))
-		retries  = make([]int, len(actions))
-		doneCh   = make(chan done)
-		inflight = 0
-		finished = 0
-	)
-	for i := range queue {
-		queue[i] = i
-	}
-	finish := func(i int, err error) {
-		res := resultOf(actions[i])
-		res.QuotaRetries, res.Err = retries[i], err
-		rep.Results[i] = res
-		finished++
-		if opts.Progress != nil {
-			opts.Progress(res)
-		}
-	}
-	for finished < len(actions) {
-		for inflight < opts.Pending && len(queue) > 0 {
-			i := queue[0]
-			queue = queue[1:]
-			if err := ctx.Err(); err != nil {
-				finish(i, fmt.Errorf("not started: %w", err))
-				continue
-			}
-			inflight++
-			pause := time.Duration(0)
-			if n := retries[i]; n > 0 {
-				pause = min(maxQuotaPause, opts.QuotaPause<<min(n-1, 16))
-			}
-			go func(i int, pause time.Duration) {
-				if pause > 0 {
-					if err := sleep(ctx, pause); err != nil {
-						doneCh <- done{i, fmt.Errorf("stopped waiting to retry after a quota error: %w", err)}
-						return
-					}
-				}
-				sent := new(atomic.Int64)
-				actx := context.WithValue(ctx, sentUnderKey{}, sent)
-				actx = gce.WithQuotaNotify(actx, func() { slots.throttledSince(int(sent.Load())) })
-				actx = gce.WithRequestSlots(actx, slots)
-				doneCh <- done{i, execute(actx, c, project, actions[i])}
-			}(i, pause)
-		}
-		if inflight == 0 {
-			break // everything left was finished as not started
-		}
-		d := <-doneCh
-		inflight--
-		// The slots already cut the limit for a quota error; the action goes
-		// to the back of the queue unless it has had its retries.
-		if errors.Is(d.err, gce.ErrQuota) && retries[d.i] < opts.QuotaRetries && ctx.Err() == nil {
-			retries[d.i]++
-			queue = append(queue, d.i)
-			continue
-		}
-		finish(d.i, d.err)
-	}
-	return rep
-}
-
-// execute carries out one action: the label stamp first (the plan says
-// why), then the deprecation status, or the delete for a purge.
-func execute(ctx context.Context, c gce.Compute, project string, e lifecycle.Entry) error {
-	img := e.Image
-	if img.Project != "" {
-		project = img.Project
-	}
-	if e.Labels != nil {
-		// Only what the plan adds is written, over the labels as they are
-		// now: a label someone set since the read survives.
-		add := map[string]string{}
-		for k, v := range e.Labels {
-			if old, ok := img.Labels[k]; !ok || old != v {
-				add[k] = v
-			}
-		}
-		if len(add) > 0 {
-			// From the labels and fingerprint as listed: no images.get
-			// unless someone changed the labels since the read.
-			img.Project = project
-			err := c.SetLabelsFrom(ctx, img, func(cur map[string]string) (map[string]string, error) {
-				out := maps.Clone(cur)
-				if out == nil {
-					out = map[string]string{}
-				}
-				maps.Copy(out, add)
-				return out, nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-	}
-	switch e.Action {
-	case lifecycle.ActionDeprecate, lifecycle.ActionObsolete, lifecycle.ActionMarkDeleted, lifecycle.ActionSchedule:
-		return c.Deprecate(ctx, project, img.Name, e.Deprecation)
-	case lifecycle.ActionPurge:
-		return c.DeleteImage(ctx, project, img.Name)
-	}
-	return fmt.Errorf("action %q is not one the rotator carries out", e.Action)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

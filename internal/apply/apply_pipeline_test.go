@@ -55,7 +55,7 @@ func TestApplyWaitsForOperationsOutsideTheRequestSlots(t *testing.T) {
 	c := &phased{Compute: fake, ops: make(chan struct{}), waiting: make(chan struct{}, n)}
 	opts := Options{Parallelism: 2, Pending: 6}
 	reps := make(chan Report, 1)
-	go func() { reps <- Apply(context.Background(), c, "p", plan, opts) }()
+	go func() { reps <- Apply(context.Background(), c, "p", plan, withScans(c, opts)) }()
 
 	// With two request slots, six operations are running at once: the slots
 	// went back as each request was answered. Pending stops a seventh.

@@ -56,7 +56,7 @@ func TestApplySlowsDownOnQuotaErrorsTheRetriesAbsorbed(t *testing.T) {
 	// adds one. Without the signal the 9th call would start as soon as the
 	// first finished, with 8 in flight.
 	c := &absorbing{Compute: fake, absorbed: 8, hold: 20 * time.Millisecond}
-	rep := Apply(context.Background(), c, "p", planFor(t, fake, "p", lifecycle.DefaultPolicy(), now), Options{Parallelism: 8})
+	rep := Apply(context.Background(), c, "p", planFor(t, fake, "p", lifecycle.DefaultPolicy(), now), withScans(c, Options{Parallelism: 8}))
 	if rep.Failed() != 0 || rep.Done() != 24 {
 		t.Fatalf("done %d failed %d: %v", rep.Done(), rep.Failed(), rep.Err())
 	}

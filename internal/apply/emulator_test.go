@@ -13,6 +13,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 // startFamily runs an emulator holding n ACTIVE images of family web in
@@ -30,7 +31,7 @@ func startFamily(t *testing.T, n int, opts emulator.Options, attempts int) gce.C
 		}
 	}
 	noSleep := func(ctx context.Context, d time.Duration) error { return ctx.Err() }
-	c, err := gce.New(context.Background(), gce.AuthConfig{CustomEndpoints: map[string]string{"compute": env.URL + "/compute/v1/"}},
+	c, err := gce.New(context.Background(), pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": env.URL + "/compute/v1/"}},
 		gce.WithBackoff(gce.Backoff{Attempts: attempts, Sleep: noSleep, Rand: func() float64 { return 0.5 }}))
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +65,7 @@ func TestApplyAgainstEmulatorCompletesEveryActionUnderRateLimits(t *testing.T) {
 				t.Fatal(err)
 			}
 			plan := lifecycle.Plan(s, lifecycle.DefaultPolicy(), now)
-			rep := Apply(context.Background(), c, "p", plan, Options{Parallelism: 4, QuotaPause: time.Millisecond, QuotaRetries: 20})
+			rep := Apply(context.Background(), c, "p", plan, withScans(c, Options{Parallelism: 4, QuotaPause: time.Millisecond, QuotaRetries: 20}))
 			if rep.Failed() != 0 {
 				t.Fatalf("%d actions failed: %v", rep.Failed(), rep.Err())
 			}
@@ -118,7 +119,7 @@ func TestApplyAgainstEmulatorWalksTheWholeLifeCycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep := Apply(context.Background(), c, "p", lifecycle.Plan(s, pol, st.at), Options{})
+		rep := Apply(context.Background(), c, "p", lifecycle.Plan(s, pol, st.at), withScans(c, Options{}))
 		if rep.Failed() != 0 || len(rep.Results) != 2 {
 			t.Fatalf("at %s: %d results, errors %v", st.at, len(rep.Results), rep.Err())
 		}

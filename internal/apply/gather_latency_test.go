@@ -17,6 +17,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 // barrier holds each listing request until n of them have been sent, so
@@ -56,7 +57,7 @@ func TestGatherReadsTheFamilyWhileItScans(t *testing.T) {
 		}
 	}
 	b := &barrier{n: 4, all: make(chan struct{})}
-	c, err := gce.New(context.Background(), gce.AuthConfig{CustomEndpoints: map[string]string{"compute": env.URL + "/compute/v1/"}},
+	c, err := gce.New(context.Background(), pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": env.URL + "/compute/v1/"}},
 		gce.WithClientOptions(option.WithHTTPClient(&http.Client{Transport: b})))
 	if err != nil {
 		t.Fatal(err)

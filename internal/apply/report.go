@@ -12,18 +12,37 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 )
 
-// Result is the outcome of one action of a rotation plan.
+// Outcome is what became of one planned action.
+type Outcome string
+
+const (
+	// OutcomeDone: carried out (or, for a delete, the image was already
+	// gone: Detail says "already gone").
+	OutcomeDone Outcome = "done"
+	// OutcomeSkipped: not sent, because what it relied on changed since it
+	// was planned (Detail says what), or an earlier required step did not
+	// complete. Not a failure: nothing was done on a stale picture.
+	OutcomeSkipped Outcome = "skipped"
+	// OutcomeFailed: sent and refused, or not sent for an error (Err).
+	OutcomeFailed Outcome = "failed"
+	// OutcomePlanned: a dry run's action.
+	OutcomePlanned Outcome = "planned"
+)
+
+// Result is the outcome of one action of a plan.
 //
 // JSON (stable, documented in docs/cli.md):
 //
 //	{"image": "web-v1", "action": "deprecate", "from": "ACTIVE", "to": "DEPRECATED",
 //	 "reason": "...", "replacement": "https://www.googleapis.com/compute/v1/projects/p/global/images/web-v3",
 //	 "deprecated": "2026-11-26T06:47:30Z", "obsolete": "...", "deleted": "...",
-//	 "quota_retries": 0, "error": "..."}
+//	 "quota_retries": 0, "outcome": "done", "detail": "...", "error": "..."}
 //
 // replacement is absent when the status written has none; the three dates are
-// null when unset (purge writes no status: all null); error is absent on
-// success and in dry runs.
+// null when unset (purge writes no status: all null); outcome is done,
+// skipped, failed or planned; detail says why an action was skipped (or that
+// a delete found the image already gone); error is present for failed
+// actions only.
 type Result struct {
 	Image  string
 	Action lifecycle.Action
@@ -39,7 +58,14 @@ type Result struct {
 	// QuotaRetries counts how often Apply sent the action again after a
 	// quota error (see the package documentation).
 	QuotaRetries int
-	// Err is nil when the action was carried out.
+	// Phase names the plan's phase the action belongs to.
+	Phase   string
+	Outcome Outcome
+	// Detail says why a skipped action was skipped, or "already gone".
+	Detail string
+	// Made is the image a copy created, as Compute Engine has it once made.
+	Made *lifecycle.Image
+	// Err is the failure of a failed action; nil otherwise.
 	Err error
 }
 
@@ -54,6 +80,8 @@ type resultJSON struct {
 	Obsolete     *time.Time       `json:"obsolete"`
 	Deleted      *time.Time       `json:"deleted"`
 	QuotaRetries int              `json:"quota_retries"`
+	Outcome      Outcome          `json:"outcome"`
+	Detail       string           `json:"detail,omitempty"`
 	Error        string           `json:"error,omitempty"`
 }
 
@@ -61,7 +89,7 @@ type resultJSON struct {
 func (r Result) MarshalJSON() ([]byte, error) {
 	j := resultJSON{Image: r.Image, Action: r.Action, From: r.From, To: r.To, Reason: r.Reason,
 		Replacement: r.Replacement, Deprecated: utc(r.Deprecated), Obsolete: utc(r.Obsolete), Deleted: utc(r.Deleted),
-		QuotaRetries: r.QuotaRetries}
+		QuotaRetries: r.QuotaRetries, Outcome: r.Outcome, Detail: r.Detail}
 	if r.Err != nil {
 		j.Error = r.Err.Error()
 	}
@@ -76,7 +104,8 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*r = Result{Image: j.Image, Action: j.Action, From: j.From, To: j.To, Reason: j.Reason, Replacement: j.Replacement,
-		Deprecated: j.Deprecated, Obsolete: j.Obsolete, Deleted: j.Deleted, QuotaRetries: j.QuotaRetries}
+		Deprecated: j.Deprecated, Obsolete: j.Obsolete, Deleted: j.Deleted, QuotaRetries: j.QuotaRetries,
+		Outcome: j.Outcome, Detail: j.Detail}
 	if j.Error != "" {
 		r.Err = errors.New(j.Error)
 	}
@@ -130,22 +159,24 @@ type Report struct {
 }
 
 // Failed counts the actions that failed.
-func (r Report) Failed() int {
+func (r Report) Failed() int { return Count(r.Results, OutcomeFailed) }
+
+// Done counts the actions carried out (none in a dry run).
+func (r Report) Done() int { return Count(r.Results, OutcomeDone) }
+
+// Skipped counts the actions not sent because the world changed since they
+// were planned (or an earlier required step did not complete).
+func (r Report) Skipped() int { return Count(r.Results, OutcomeSkipped) }
+
+// Count counts the results with outcome o.
+func Count(results []Result, o Outcome) int {
 	n := 0
-	for _, res := range r.Results {
-		if res.Err != nil {
+	for _, res := range results {
+		if res.Outcome == o {
 			n++
 		}
 	}
 	return n
-}
-
-// Done counts the actions carried out (none in a dry run).
-func (r Report) Done() int {
-	if r.DryRun {
-		return 0
-	}
-	return len(r.Results) - r.Failed()
 }
 
 // Err joins the errors of the failed actions, each prefixed with its image;
@@ -153,7 +184,7 @@ func (r Report) Done() int {
 func (r Report) Err() error {
 	var errs []error
 	for _, res := range r.Results {
-		if res.Err != nil {
+		if res.Outcome == OutcomeFailed && res.Err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", res.Action, res.Image, res.Err))
 		}
 	}
@@ -165,7 +196,9 @@ func (r Report) Err() error {
 func Preview(plan lifecycle.RotationPlan) Report {
 	r := newReport(plan, true)
 	for _, e := range plan.Actions() {
-		r.Results = append(r.Results, resultOf(e))
+		res := resultOf(e)
+		res.Outcome = OutcomePlanned
+		r.Results = append(r.Results, res)
 	}
 	return r
 }
@@ -229,10 +262,18 @@ func WriteTable(w io.Writer, r Report) {
 		}
 		_ = tw.Flush()
 	}
+	if r.Skipped() > 0 {
+		fmt.Fprintf(w, "%d of %d actions skipped (not sent: what they relied on changed since they were planned):\n", r.Skipped(), len(r.Results))
+		for _, res := range r.Results {
+			if res.Outcome == OutcomeSkipped {
+				fmt.Fprintf(w, "  %s %s: %s\n", res.Action, res.Image, oneLine(res.Detail))
+			}
+		}
+	}
 	if r.Failed() > 0 {
 		fmt.Fprintf(w, "%d of %d actions failed:\n", r.Failed(), len(r.Results))
 		for _, res := range r.Results {
-			if res.Err != nil {
+			if res.Outcome == OutcomeFailed && res.Err != nil {
 				fmt.Fprintf(w, "  %s %s: %s\n", res.Action, res.Image, oneLine(res.Err.Error()))
 			}
 		}
@@ -252,12 +293,16 @@ func outcome(r Report, res Result) string {
 	switch {
 	case r.DryRun:
 		return "planned"
-	case res.Err != nil:
+	case res.Outcome == OutcomeFailed:
 		return "FAILED"
+	case res.Outcome == OutcomeSkipped:
+		return "skipped"
+	case res.Detail != "":
+		return "done (" + res.Detail + ")"
 	case res.QuotaRetries > 0:
 		return fmt.Sprintf("done (%d quota retries)", res.QuotaRetries)
 	}
-	return "done"
+	return string(res.Outcome)
 }
 
 func stamp(t *time.Time) string {

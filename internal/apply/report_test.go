@@ -16,7 +16,7 @@ import (
 func TestReportJSONIsStable(t *testing.T) {
 	fake := gcetest.New(family("p", 4)...)
 	c := &throttling{Compute: fake, fail: map[string]error{"web-v1": &gce.Error{Kind: gce.ErrInvalid, Method: "images.deprecate", Code: 400, Message: "bad"}}}
-	rep := Apply(context.Background(), c, "p", planFor(t, fake, "p", lifecycle.DefaultPolicy(), now), Options{})
+	rep := Apply(context.Background(), c, "p", planFor(t, fake, "p", lifecycle.DefaultPolicy(), now), withScans(c, Options{}))
 	b, err := json.Marshal(rep)
 	if err != nil {
 		t.Fatal(err)
@@ -77,9 +77,9 @@ func TestWriteTableShowsActionsFailuresAndUntouched(t *testing.T) {
 	rep := Report{Project: "p", Family: "web", At: now, Head: "web-v3",
 		Results: []Result{
 			{Image: "web-v2", Action: lifecycle.ActionDeprecate, From: lifecycle.StateActive, To: lifecycle.StateDeprecated,
-				Reason: "old", Deprecated: at(now), Obsolete: at(now.Add(7 * day)), Deleted: at(now.Add(37 * day)), QuotaRetries: 2},
+				Reason: "old", Deprecated: at(now), Obsolete: at(now.Add(7 * day)), Deleted: at(now.Add(37 * day)), QuotaRetries: 2, Outcome: OutcomeDone},
 			{Image: "web-v1", Action: lifecycle.ActionPurge, From: lifecycle.StateDeleted, To: lifecycle.StateDeleted,
-				Reason: "gone", Err: errors.New("images.delete: permission\ndenied")},
+				Reason: "gone", Outcome: OutcomeFailed, Err: errors.New("images.delete: permission\ndenied")},
 		},
 		Untouched: []Untouched{{Image: "web-v3", State: lifecycle.StateActive, Why: lifecycle.WhyHead, Reason: "family head"}},
 	}

@@ -3,9 +3,9 @@ package emulator
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -105,12 +105,13 @@ func (t *aggregateToken) GetScope() string {
 }
 
 // precedes reports whether the token's item comes before k within a scope,
-// in listPage's order: by name, or newest first then by name.
+// in listPage's order: by name, or newest first then by the greater name.
 func (t *aggregateToken) precedes(k listKey, byTime bool) bool {
 	if byTime {
 		if c := time.Unix(0, t.Created).UTC(); !k.created.Equal(c) {
 			return k.created.Before(c)
 		}
+		return k.name < t.Name
 	}
 	return k.name > t.Name
 }
@@ -152,113 +153,12 @@ func regionScopes() []string {
 	return out
 }
 
-func (s *Server) instanceAggregatedList(r *http.Request) (proto.Message, error) {
-	project := r.PathValue("project")
-	s.store.lock()
-	defer s.store.unlock()
-	p := s.store.readProjectLocked(project)
-	items, next, err := scopedPage(r, zoneScopes(), func(scope string) []*computepb.Instance {
-		return zonal(p.instances, strings.TrimPrefix(scope, "zones/"))
-	}, func(in []*computepb.Instance, w *computepb.Warning) *computepb.InstancesScopedList {
-		return &computepb.InstancesScopedList{Instances: in, Warning: w}
-	})
-	if err != nil {
-		return nil, err
+// noResultsWarning is the per-scope warning aggregated lists carry for a
+// scope with nothing in it.
+func noResultsWarning(scope string) *computepb.Warning {
+	return &computepb.Warning{
+		Code:    proto.String("NO_RESULTS_ON_PAGE"),
+		Message: proto.String(fmt.Sprintf("There are no results for scope '%s' on this page.", scope)),
+		Data:    []*computepb.Data{{Key: proto.String("scope"), Value: proto.String(scope)}},
 	}
-	return &computepb.InstanceAggregatedList{
-		Kind:          proto.String("compute#instanceAggregatedList"),
-		Id:            proto.String("projects/" + project + "/aggregated/instances"),
-		Items:         items,
-		NextPageToken: optString(next),
-		SelfLink:      proto.String(selfLink(project, "aggregated/instances")),
-	}, nil
-}
-
-func (s *Server) diskAggregatedList(r *http.Request) (proto.Message, error) {
-	project := r.PathValue("project")
-	s.store.lock()
-	defer s.store.unlock()
-	p := s.store.readProjectLocked(project)
-	items, next, err := scopedPage(r, append(zoneScopes(), regionScopes()...), func(scope string) []*computepb.Disk {
-		if !strings.HasPrefix(scope, "zones/") {
-			return nil // no regional disks here
-		}
-		return zonal(p.disks, strings.TrimPrefix(scope, "zones/"))
-	}, func(d []*computepb.Disk, w *computepb.Warning) *computepb.DisksScopedList {
-		return &computepb.DisksScopedList{Disks: d, Warning: w}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &computepb.DiskAggregatedList{
-		Kind:          proto.String("compute#diskAggregatedList"),
-		Id:            proto.String("projects/" + project + "/aggregated/disks"),
-		Items:         items,
-		NextPageToken: optString(next),
-		SelfLink:      proto.String(selfLink(project, "aggregated/disks")),
-	}, nil
-}
-
-// templateAggregatedList lists global templates under "global" and regional
-// ones under "regions/R", as instanceTemplates.aggregatedList does.
-func (s *Server) templateAggregatedList(r *http.Request) (proto.Message, error) {
-	project := r.PathValue("project")
-	s.store.lock()
-	defer s.store.unlock()
-	p := s.store.readProjectLocked(project)
-	scopes := append([]string{"global"}, regionScopes()...)
-	items, next, err := scopedPage(r, scopes, func(scope string) []*computepb.InstanceTemplate {
-		if scope == "global" {
-			return zonal(p.templates, "")
-		}
-		return zonal(p.regionalTemplates, strings.TrimPrefix(scope, "regions/"))
-	}, func(t []*computepb.InstanceTemplate, w *computepb.Warning) *computepb.InstanceTemplatesScopedList {
-		return &computepb.InstanceTemplatesScopedList{InstanceTemplates: t, Warning: w}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &computepb.InstanceTemplateAggregatedList{
-		Kind:          proto.String("compute#instanceTemplateAggregatedList"),
-		Id:            proto.String("projects/" + project + "/aggregated/instanceTemplates"),
-		Items:         items,
-		NextPageToken: optString(next),
-		SelfLink:      proto.String(selfLink(project, "aggregated/instanceTemplates")),
-	}, nil
-}
-
-// operationAggregatedList is globalOperations.aggregatedList, what
-// `gcloud compute operations list` reads: every operation of the project
-// under its scope ("global", "zones/Z", "regions/R").
-func (s *Server) operationAggregatedList(r *http.Request) (proto.Message, error) {
-	project := r.PathValue("project")
-	s.store.lock()
-	defer s.store.unlock()
-	p := s.store.readProjectLocked(project)
-	byScope := map[string][]*computepb.Operation{}
-	for _, k := range p.opOrder {
-		op, ok := p.operations[k]
-		if !ok {
-			continue
-		}
-		s.store.refreshOpLocked(p, op)
-		scope := k[:strings.LastIndexByte(k, '/')]
-		byScope[scope] = append(byScope[scope], op)
-	}
-	scopes := append(append([]string{"global"}, regionScopes()...), zoneScopes()...)
-	items, next, err := scopedPage(r, scopes, func(scope string) []*computepb.Operation {
-		return byScope[scope]
-	}, func(ops []*computepb.Operation, w *computepb.Warning) *computepb.OperationsScopedList {
-		return &computepb.OperationsScopedList{Operations: ops, Warning: w}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &computepb.OperationAggregatedList{
-		Kind:          proto.String("compute#operationAggregatedList"),
-		Id:            proto.String("projects/" + project + "/aggregated/operations"),
-		Items:         items,
-		NextPageToken: optString(next),
-		SelfLink:      proto.String(selfLink(project, "aggregated/operations")),
-	}, nil
 }

@@ -541,3 +541,24 @@ func TestARefusedInstanceInsertLeavesNoDiskBehind(t *testing.T) {
 		t.Fatalf("insert after the refused one: %v", err)
 	}
 }
+
+// An instance without network tags reports them as Compute Engine does: a
+// tags object holding only the empty set's fingerprint, 42WmSpB8rSM= (the
+// one empty label sets have), and no labels but their empty fingerprint.
+func TestAnInstanceWithoutTagsOrLabelsReportsTheEmptyFingerprints(t *testing.T) {
+	c := startCompute(t, emulator.Options{})
+	c.seed(t, img("web-v1", "web", ""))
+	if _, err := c.insertVM(t, vm("vm", "global/images/web-v1", true), ""); err != nil {
+		t.Fatal(err)
+	}
+	in, err := c.instances.Get(ctxT(t), &computepb.GetInstanceRequest{Project: proj, Zone: zone, Instance: "vm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Tags == nil || len(in.GetTags().GetItems()) != 0 || in.GetTags().GetFingerprint() != "42WmSpB8rSM=" {
+		t.Errorf("tags %v, want {fingerprint: 42WmSpB8rSM=}", in.GetTags())
+	}
+	if len(in.GetLabels()) != 0 || in.GetLabelFingerprint() != "42WmSpB8rSM=" {
+		t.Errorf("labels %v fingerprint %q, want none and 42WmSpB8rSM=", in.GetLabels(), in.GetLabelFingerprint())
+	}
+}

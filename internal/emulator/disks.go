@@ -8,9 +8,17 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 )
+
+// diskRoutes registers disks.*.
+func (s *Server) diskRoutes() {
+	const disks = "projects/{project}/zones/{zone}/disks"
+	s.route("POST", disks, "disks.insert", s.diskInsert)
+	s.route("GET", disks, "disks.list", s.diskList)
+	s.route("GET", disks+"/{disk}", "disks.get", s.diskGet)
+	s.route("DELETE", disks+"/{disk}", "disks.delete", s.diskDelete)
+	s.route("GET", "projects/{project}/aggregated/disks", "disks.aggregatedList", s.diskAggregatedList)
+}
 
 // Default disk sizes: a disk made from nothing, and one made from an
 // image that does not say how large it is.
@@ -20,7 +28,7 @@ const (
 )
 
 // resolveImageForUseLocked resolves an image reference the way Compute Engine
-// does when a disk is made from it: any spelling (lifecycle.ParseImageRef),
+// does when a disk is made from it: any spelling (parseImageRef),
 // a family reference follows the family head (the newest READY image whose
 // deprecation state is absent or ACTIVE, as images.getFromFamily), and an
 // image that is not READY, OBSOLETE or DELETED is refused. warning is set for
@@ -54,8 +62,8 @@ func replacementSentence(dep *computepb.DeprecationStatus) string {
 		return "No replacement was specified."
 	}
 	repl := dep.GetReplacement()
-	if ref, err := lifecycle.ParseImageRef(repl); err == nil && ref.Project != "" {
-		repl = ref.String()
+	if ref, err := parseImageRef(repl, ""); err == nil && ref.project != "" {
+		repl = ref.path()
 	}
 	return fmt.Sprintf("A suggested replacement is '%s'.", repl)
 }
@@ -113,7 +121,7 @@ func (st *Store) newDiskLocked(p *project, zone string, d *computepb.Disk) (warn
 	d.LabelFingerprint = proto.String(labelFingerprint(d.GetLabels()))
 	d.PhysicalBlockSizeBytes = proto.Int64(4096)
 	st.fillDiskLocked(p, d, zone)
-	p.disks[key] = d
+	put(st, p, kindDisk, p.disks, key, d)
 	return warning, nil
 }
 
@@ -163,7 +171,7 @@ func (s *Server) diskGet(r *http.Request) (proto.Message, error) {
 	s.store.lock()
 	defer s.store.unlock()
 	p := s.store.readProjectLocked(project)
-	d, ok := p.disks[zone+"/"+name]
+	d, ok := byNameOrID(p.disks, zone, name)
 	if !ok {
 		return nil, errNotFound(fmt.Sprintf("projects/%s/zones/%s/disks/%s", project, zone, name))
 	}
@@ -183,6 +191,28 @@ func (s *Server) diskList(r *http.Request) (proto.Message, error) {
 		NextPageToken: optString(next),
 		SelfLink:      proto.String(selfLink(project, "zones/"+zone+"/disks")),
 	}, nil
+}
+
+// byNameOrID finds a zonal or regional resource (keys "scope/name") in
+// scope by name or, as Compute Engine allows, by its numeric id.
+func byNameOrID[M interface {
+	proto.Message
+	GetId() uint64
+}](m map[string]M, scope, nameOrID string) (M, bool) {
+	if v, ok := m[scope+"/"+nameOrID]; ok {
+		return v, true
+	}
+	var zero M
+	id, ok := numericID(nameOrID)
+	if !ok {
+		return zero, false
+	}
+	for k, v := range m {
+		if v.GetId() == id && strings.HasPrefix(k, scope+"/") {
+			return v, true
+		}
+	}
+	return zero, false
 }
 
 // zonalPage is the page a zonal list (disks.list, instances.list) serves: the
@@ -225,7 +255,7 @@ func (s *Server) diskDelete(r *http.Request) (proto.Message, error) {
 		if err := checkZone(p.name, zone); err != nil {
 			return opTarget{}, err
 		}
-		d, ok := p.disks[zone+"/"+name]
+		d, ok := byNameOrID(p.disks, zone, name)
 		if !ok {
 			return opTarget{}, errNotFound(fmt.Sprintf("projects/%s/zones/%s/disks/%s", p.name, zone, name))
 		}
@@ -233,7 +263,32 @@ func (s *Server) diskDelete(r *http.Request) (proto.Message, error) {
 			return opTarget{}, &apiError{Code: http.StatusBadRequest, Reason: "resourceInUseByAnotherResource",
 				Message: fmt.Sprintf("The disk resource '%s' is already being used by '%s'", relativePath(d.GetSelfLink()), relativePath(users[0]))}
 		}
-		delete(p.disks, zone+"/"+name)
+		drop(s.store, p, kindDisk, p.disks, zone+"/"+d.GetName())
 		return opTarget{link: d.GetSelfLink(), id: d.GetId()}, nil
 	})
+}
+
+func (s *Server) diskAggregatedList(r *http.Request) (proto.Message, error) {
+	project := r.PathValue("project")
+	s.store.lock()
+	defer s.store.unlock()
+	p := s.store.readProjectLocked(project)
+	items, next, err := scopedPage(r, append(zoneScopes(), regionScopes()...), func(scope string) []*computepb.Disk {
+		if !strings.HasPrefix(scope, "zones/") {
+			return nil // no regional disks here
+		}
+		return zonal(p.disks, strings.TrimPrefix(scope, "zones/"))
+	}, func(d []*computepb.Disk, w *computepb.Warning) *computepb.DisksScopedList {
+		return &computepb.DisksScopedList{Disks: d, Warning: w}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &computepb.DiskAggregatedList{
+		Kind:          proto.String("compute#diskAggregatedList"),
+		Id:            proto.String("projects/" + project + "/aggregated/disks"),
+		Items:         items,
+		NextPageToken: optString(next),
+		SelfLink:      proto.String(selfLink(project, "aggregated/disks")),
+	}, nil
 }

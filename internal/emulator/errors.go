@@ -12,6 +12,12 @@ type apiError struct {
 	Code    int
 	Reason  string
 	Message string
+	// Domain is errors[0].domain: "global" when empty.
+	Domain string
+	// Status and Details, when set, are the envelope's status (the gRPC
+	// code's name) and details, which newer Compute Engine errors carry.
+	Status  string
+	Details []any
 }
 
 func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.Code, e.Reason, e.Message) }
@@ -49,11 +55,22 @@ func writeError(w http.ResponseWriter, err error) {
 	if !ok {
 		ae = &apiError{Code: http.StatusInternalServerError, Reason: "backendError", Message: err.Error()}
 	}
-	body := map[string]any{"error": map[string]any{
+	domain := ae.Domain
+	if domain == "" {
+		domain = "global"
+	}
+	e := map[string]any{
 		"code":    ae.Code,
 		"message": ae.Message,
-		"errors":  []map[string]any{{"message": ae.Message, "domain": "global", "reason": ae.Reason}},
-	}}
+		"errors":  []map[string]any{{"message": ae.Message, "domain": domain, "reason": ae.Reason}},
+	}
+	if ae.Status != "" {
+		e["status"] = ae.Status
+	}
+	if len(ae.Details) > 0 {
+		e["details"] = ae.Details
+	}
+	body := map[string]any{"error": e}
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(ae.Code)
 	_ = json.NewEncoder(w).Encode(body)

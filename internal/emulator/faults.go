@@ -104,7 +104,8 @@ func ParseFaults(spec string) (Faults, error) {
 }
 
 func isMutationName(method string) bool {
-	for _, verb := range []string{".insert", ".delete", ".deprecate", ".setLabels", ".setMetadata", ".patch", ".stop", ".start"} {
+	for _, verb := range []string{".insert", ".delete", ".deprecate", ".setLabels", ".setMetadata", ".patch", ".stop", ".start",
+		".resize", ".setInstanceTemplate"} {
 		if strings.HasSuffix(method, verb) {
 			return true
 		}

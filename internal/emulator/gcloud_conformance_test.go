@@ -151,7 +151,7 @@ func TestGcloudImageLifecycle(t *testing.T) {
 				seen[op["operationType"].(string)+" "+link[strings.LastIndex(link, "/")+1:]] = true
 			}
 			for _, want := range []string{"insert web-v1", "insert web-v2", "setLabels web-v1", "deprecate web-v2", "delete web-v2",
-				"delete base-v1", "insert web-tmpl", "insert web-family-tmpl"} {
+				"delete base-v1", "compute.instanceTemplates.insert web-tmpl", "compute.regionInstanceTemplates.insert web-family-tmpl"} {
 				if !seen[want] {
 					t.Errorf("operations list lacks %q; has %v", want, seen)
 				}

@@ -52,7 +52,18 @@ type clients struct {
 
 func start(t *testing.T, opts emulator.Options) *clients {
 	t.Helper()
-	env := emulatortest.Start(t, opts)
+	return clientsOf(t, emulatortest.Start(t, opts))
+}
+
+// clientsFor serves srv, which the test closes or not, and returns clients
+// for it.
+func clientsFor(t *testing.T, srv *emulator.Server) *clients {
+	t.Helper()
+	return clientsOf(t, emulatortest.Serve(t, srv))
+}
+
+func clientsOf(t *testing.T, env *emulatortest.Env) *clients {
+	t.Helper()
 	ctx := context.Background()
 	ops, err := compute.NewGlobalOperationsRESTClient(ctx, env.ClientOptions()...)
 	if err != nil {

@@ -3,7 +3,6 @@ package emulator
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -41,7 +40,7 @@ func (st *Store) imageLocked(projectName, nameOrID string) (*project, *computepb
 		if img, ok := p.images[nameOrID]; ok {
 			return p, img, nil
 		}
-		if id, err := strconv.ParseUint(nameOrID, 10, 64); err == nil {
+		if id, ok := numericID(nameOrID); ok {
 			for _, img := range p.images {
 				if img.GetId() == id {
 					return p, img, nil
@@ -69,16 +68,25 @@ func (st *Store) imageViewLocked(p *project, img *computepb.Image) *computepb.Im
 }
 
 // familyHeadLocked is what getFromFamily returns: the newest READY image of
-// the family whose deprecation state is absent or ACTIVE. Creation times are
-// strictly increasing within a project, so "newest" is never a tie for images
-// created here; fixtures with equal times fall back to the greater name.
-func (st *Store) familyHeadLocked(p *project, family string) *computepb.Image {
+// the family whose deprecation state is absent or ACTIVE, among the images
+// as they are now (forRead false: what a mutation resolves) or as readers
+// see them (forRead true: read lag applies).
+//
+// Newest is one rule that every ordering by age shares (getFromFamily and
+// orderBy=creationTimestamp desc): the later creationTimestamp, and between
+// equal ones the greater name. Creation times are strictly increasing for
+// images created here; only fixtures can tie.
+func (st *Store) familyHeadLocked(p *project, family string, forRead bool) *computepb.Image {
 	if p == nil {
 		return nil
 	}
+	images := p.images
+	if forRead {
+		images = visibleKeyed(st, p.name, kindImage, p.images)
+	}
 	var best *computepb.Image
 	var bestT time.Time
-	for _, img := range p.images {
+	for _, img := range images {
 		if img.GetFamily() != family || !isActive(img) {
 			continue
 		}
@@ -107,11 +115,11 @@ func parseTimestamp(s string) time.Time {
 func (s *Server) imageGet(r *http.Request) (proto.Message, error) {
 	s.store.lock()
 	defer s.store.unlock()
-	p, img, err := s.store.imageLocked(r.PathValue("project"), r.PathValue("image"))
+	_, img, err := s.store.readImageLocked(r.PathValue("project"), r.PathValue("image"))
 	if err != nil {
 		return nil, err
 	}
-	return s.store.imageViewLocked(p, img), nil
+	return img, nil
 }
 
 func (s *Server) imageList(r *http.Request) (proto.Message, error) {
@@ -120,9 +128,9 @@ func (s *Server) imageList(r *http.Request) (proto.Message, error) {
 	name := r.PathValue("project")
 	var items []*computepb.Image
 	if p := s.store.projects[name]; p != nil {
-		items = make([]*computepb.Image, 0, len(p.images))
-		for _, img := range p.images {
-			items = append(items, s.store.imageViewLocked(p, img))
+		items = visible(s.store, name, kindImage, p.images)
+		for i, img := range items {
+			items[i] = s.store.imageViewLocked(p, img)
 		}
 	}
 	page, next, err := listPage(r, items)
@@ -145,7 +153,7 @@ func (s *Server) imageGetFromFamily(r *http.Request) (proto.Message, error) {
 	s.store.lock()
 	defer s.store.unlock()
 	project, family := r.PathValue("project"), r.PathValue("family")
-	head := s.store.familyHeadLocked(s.store.projects[project], family)
+	head := s.store.familyHeadLocked(s.store.projects[project], family, true)
 	if head == nil {
 		return nil, errNotFound(imagePath(project, "family/"+family))
 	}
@@ -158,7 +166,7 @@ func (s *Server) imageFamilyView(r *http.Request) (proto.Message, error) {
 	s.store.lock()
 	defer s.store.unlock()
 	project, zone, family := r.PathValue("project"), r.PathValue("zone"), r.PathValue("family")
-	head := s.store.familyHeadLocked(s.store.projects[project], family)
+	head := s.store.familyHeadLocked(s.store.projects[project], family, true)
 	if head == nil {
 		return nil, errNotFound(fmt.Sprintf("projects/%s/zones/%s/imageFamilyViews/%s", project, zone, family))
 	}
@@ -192,15 +200,17 @@ func (s *Server) mutateImages(r *http.Request, method string, prepare func(p *pr
 	}
 	m, err := prepare(p)
 	if err != nil {
+		st.discardLocked()
 		return nil, err
 	}
 	op := st.startOperationLocked(p, "global", m.opType, m.target.GetSelfLink(), m.target.GetId(), requestID)
 	if fail {
+		st.discardLocked()
 		return st.failOperationLocked(p, op, &apiError{Code: http.StatusInternalServerError, Reason: "internalError",
 			Message: fmt.Sprintf("Injected operation failure for %s (emulator --faults): nothing was changed", method)}), nil
 	}
 	m.apply(op)
-	if err := st.persistLocked(); err != nil {
+	if err := st.commitLocked(); err != nil {
 		return nil, fmt.Errorf("the change is applied but the emulator state file could not be written: %w", err)
 	}
 	return op, nil
@@ -208,8 +218,8 @@ func (s *Server) mutateImages(r *http.Request, method string, prepare func(p *pr
 
 // replaceImageLocked stores an image, new or a changed copy (see the note at
 // the top of this file). Every write to project.images goes through it.
-func replaceImageLocked(p *project, img *computepb.Image) {
-	p.images[img.GetName()] = img
+func (st *Store) replaceImageLocked(p *project, img *computepb.Image) {
+	put(st, p, kindImage, p.images, img.GetName(), img)
 	freeze(img)
 }
 
@@ -220,7 +230,7 @@ func (s *Server) imageDelete(r *http.Request) (proto.Message, error) {
 			return nil, err
 		}
 		return &imageMutation{opType: "delete", target: img, apply: func(*computepb.Operation) {
-			delete(p.images, img.GetName())
+			drop(s.store, p, kindImage, p.images, img.GetName())
 			delete(p.imageReadyAt, img.GetName())
 		}}, nil
 	})
@@ -243,6 +253,6 @@ func (s *Server) PutImage(project string, img *computepb.Image) error {
 	p := st.projectLocked(project)
 	st.fillImageLocked(p, c)
 	delete(p.imageReadyAt, c.GetName())
-	replaceImageLocked(p, c)
-	return st.persistLocked()
+	st.replaceImageLocked(p, c)
+	return st.commitFixtureLocked()
 }

@@ -1,10 +1,8 @@
 package emulator_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -12,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/google/uuid"
 	"google.golang.org/api/iterator"
@@ -411,14 +410,13 @@ func TestStateFileRoundTripsMutations(t *testing.T) {
 	}
 }
 
-func TestStateFileThatCannotBeWrittenIsA500(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "missing-dir", "state.json")
-	c := start(t, emulator.Options{StateFile: path})
-	_, err := c.images.Insert(context.Background(), &computepb.InsertImageRequest{Project: proj, ImageResource: rawImage("web-v1")})
-	code, _, _ := apiErr(t, err)
-	if code != http.StatusInternalServerError {
-		t.Errorf("code %d, want 500", code)
+// A state file that cannot be written stops the emulator at start, naming
+// the file, rather than failing every mutation later.
+func TestStateFileThatCannotBeWrittenStopsTheStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing-dir", "state.json")
+	_, err := emulator.New(emulator.Options{StateFile: path})
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("New with state file %s: %v, want an error naming the file", path, err)
 	}
 }
 
@@ -450,5 +448,43 @@ func TestListFiltersInBothDialects(t *testing.T) {
 	msg := wantAPIErr(t, err, 400, "invalid")
 	if want := "Invalid value for field 'filter': 'family = ('. Invalid list filter expression."; msg != want {
 		t.Errorf("message %q, want %q", msg, want)
+	}
+}
+
+// Recorded Compute Engine traffic: an image made from a disk reports
+// sourceType RAW and storageLocations ["us"], and no archiveSizeBytes.
+func TestImageFromADiskHasNoArchiveSize(t *testing.T) {
+	c := start(t, emulator.Options{})
+	ctx := ctxT(t)
+	disks, err := compute.NewDisksRESTClient(ctx, c.env.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer disks.Close()
+	op, err := disks.Insert(ctx, &computepb.InsertDiskRequest{Project: proj, Zone: "us-central1-a",
+		DiskResource: &computepb.Disk{Name: proto.String("build-disk"), SizeGb: proto.Int64(20)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name        string
+		img         *computepb.Image
+		wantArchive bool
+	}{
+		{"FromDisk", &computepb.Image{Name: proto.String("from-disk"), SourceDisk: proto.String("/compute/v1/projects/" + proj + "/zones/us-central1-a/disks/build-disk")}, false},
+		{"FromTarball", rawImage("from-tarball"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := c.mustInsert(t, tc.img)
+			if got := img.GetArchiveSizeBytes() != 0; got != tc.wantArchive {
+				t.Errorf("archiveSizeBytes = %d, want it present: %v", img.GetArchiveSizeBytes(), tc.wantArchive)
+			}
+			if img.GetSourceType() != "RAW" || strings.Join(img.GetStorageLocations(), ",") != "us" {
+				t.Errorf("sourceType %q storageLocations %v, want RAW [us]", img.GetSourceType(), img.GetStorageLocations())
+			}
+		})
 	}
 }

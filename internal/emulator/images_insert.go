@@ -7,8 +7,6 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 )
 
 // defaultDiskSizeGb is what an image records when neither the request nor its
@@ -32,7 +30,7 @@ func (s *Server) imageInsert(r *http.Request) (proto.Message, error) {
 		}
 		return &imageMutation{opType: "insert", target: img, apply: func(op *computepb.Operation) {
 			p.imageReadyAt[img.GetName()] = p.opDoneAt[opKeyOf(op)]
-			replaceImageLocked(p, img)
+			s.store.replaceImageLocked(p, img)
 		}}, nil
 	})
 }
@@ -96,17 +94,20 @@ func (st *Store) newImageLocked(p *project, body *computepb.Image) (*computepb.I
 	case "sourceSnapshot":
 		// Snapshots are not emulated: any reference is accepted as is, and
 		// one spelled as a path is written back as a full URL.
-		if proj, name, ok := parseGlobalRef(img.GetSourceSnapshot(), "snapshots", p.name); ok {
-			img.SourceSnapshot = proto.String(selfLink(proj, "global/snapshots/"+name))
+		if ref, ok := globalRef(img.GetSourceSnapshot(), "snapshots", p.name); ok {
+			img.SourceSnapshot = proto.String(ref.url())
 		}
 	}
 
 	if img.DiskSizeGb == nil {
 		img.DiskSizeGb = proto.Int64(defaultDiskSizeGb)
 	}
-	// A compressed archive is a fraction of the disk; the number only has
-	// to be plausible and stable.
-	img.ArchiveSizeBytes = proto.Int64(img.GetDiskSizeGb() << 27)
+	if sources[0] != "sourceDisk" {
+		// A compressed archive is a fraction of the disk; the number only
+		// has to be plausible and stable. Images made from a disk carry
+		// none (recorded Compute Engine traffic).
+		img.ArchiveSizeBytes = proto.Int64(img.GetDiskSizeGb() << 27)
+	}
 	if len(img.StorageLocations) == 0 {
 		img.StorageLocations = []string{"us"}
 	}
@@ -139,18 +140,18 @@ func (st *Store) copyFromImageLocked(p *project, img *computepb.Image) error {
 // copyFromDiskLocked resolves sourceDisk (a URL, or a path without host as the
 // googlecompute builder sends it) and inherits the disk's size and features.
 func (st *Store) copyFromDiskLocked(p *project, img *computepb.Image) error {
-	proj, zone, name, ok := parseDiskRef(img.GetSourceDisk(), p.name)
+	ref, ok := zonalRef(img.GetSourceDisk(), "disks", p.name)
 	if !ok {
 		return errInvalid("Invalid value for field 'resource.sourceDisk': '%s'. The URL is malformed.", img.GetSourceDisk())
 	}
 	var disk *computepb.Disk
-	if dp := st.projects[proj]; dp != nil {
-		disk = dp.disks[zone+"/"+name]
+	if dp := st.projects[ref.project]; dp != nil {
+		disk = dp.disks[ref.zone()+"/"+ref.name]
 	}
 	if disk == nil {
-		return errNotFound("projects/" + proj + "/zones/" + zone + "/disks/" + name)
+		return errNotFound(ref.path())
 	}
-	img.SourceDisk = proto.String(selfLink(proj, "zones/"+zone+"/disks/"+name))
+	img.SourceDisk = proto.String(ref.url())
 	img.SourceDiskId = proto.String(strconv.FormatUint(disk.GetId(), 10))
 	inherit(img, disk.Architecture, disk.SizeGb, disk.GuestOsFeatures, disk.Licenses, disk.LicenseCodes)
 	return nil
@@ -176,71 +177,26 @@ func inherit(img *computepb.Image, architecture *string, sizeGb *int64, features
 }
 
 // resolveImageLocked finds the image a reference names, in any emulated
-// project and any spelling (lifecycle.ParseImageRef), following a family
-// reference to its head. It returns the image as readers see it now.
+// project and any spelling (parseImageRef), following a family reference to
+// its head. It returns the image as readers see it now.
 func (st *Store) resolveImageLocked(defaultProject, ref, field string) (*project, *computepb.Image, error) {
-	parsed, err := lifecycle.ParseImageRef(ref)
+	parsed, err := parseImageRef(ref, defaultProject)
 	if err != nil {
 		return nil, nil, errInvalid("Invalid value for field '%s': '%s'. The URL is malformed.", field, ref)
 	}
-	parsed = parsed.WithDefaultProject(defaultProject)
-	if parsed.Family {
-		p := st.projects[parsed.Project]
-		head := st.familyHeadLocked(p, parsed.Name)
+	if parsed.family {
+		p := st.projects[parsed.project]
+		head := st.familyHeadLocked(p, parsed.name, false)
 		if head == nil {
-			return nil, nil, errNotFound(parsed.String())
+			return nil, nil, errNotFound(parsed.path())
 		}
 		return p, head, nil
 	}
-	p, img, err := st.imageLocked(parsed.Project, parsed.Name)
+	p, img, err := st.imageLocked(parsed.project, parsed.name)
 	if err != nil {
 		return nil, nil, err
 	}
 	return p, st.imageViewLocked(p, img), nil
-}
-
-// trimAPIPath reduces a resource URL or path to what follows /compute/vN/.
-func trimAPIPath(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.Index(s, "://"); i >= 0 {
-		rest := s[i+3:]
-		if slash := strings.IndexByte(rest, '/'); slash >= 0 {
-			s = rest[slash:]
-		} else {
-			s = ""
-		}
-	}
-	s = strings.Trim(s, "/")
-	for _, prefix := range []string{"compute/v1/", "compute/beta/", "compute/alpha/"} {
-		s = strings.TrimPrefix(s, prefix)
-	}
-	return s
-}
-
-// parseDiskRef accepts projects/P/zones/Z/disks/N or zones/Z/disks/N, with or
-// without scheme, host and /compute/v1.
-func parseDiskRef(s, defaultProject string) (project, zone, name string, ok bool) {
-	parts := strings.Split(trimAPIPath(s), "/")
-	if len(parts) == 6 && parts[0] == "projects" {
-		defaultProject, parts = parts[1], parts[2:]
-	}
-	if len(parts) != 4 || parts[0] != "zones" || parts[2] != "disks" || defaultProject == "" || parts[1] == "" || parts[3] == "" {
-		return "", "", "", false
-	}
-	return defaultProject, parts[1], parts[3], true
-}
-
-// parseGlobalRef accepts projects/P/global/KIND/N or global/KIND/N in any
-// spelling parseDiskRef accepts.
-func parseGlobalRef(s, kind, defaultProject string) (project, name string, ok bool) {
-	parts := strings.Split(trimAPIPath(s), "/")
-	if len(parts) == 5 && parts[0] == "projects" {
-		defaultProject, parts = parts[1], parts[2:]
-	}
-	if len(parts) != 3 || parts[0] != "global" || parts[1] != kind || defaultProject == "" || parts[2] == "" {
-		return "", "", false
-	}
-	return defaultProject, parts[2], true
 }
 
 func sortedCopy(s []string) []string {

@@ -234,9 +234,6 @@ func TestPatchChangesOnlyFamilyDescriptionAndDeprecation(t *testing.T) {
 		img            *computepb.Image
 		reason         string
 	}{
-		{"labels", "'resource.labels'", &computepb.Image{Labels: map[string]string{"a": "b"}}, "invalid"},
-		{"diskSizeGb", "'resource.diskSizeGb'", &computepb.Image{DiskSizeGb: proto.Int64(99)}, "invalid"},
-		{"name", "'resource.name'", &computepb.Image{Name: proto.String("renamed")}, "invalid"},
 		{"bad family", "'resource.family'", &computepb.Image{Family: proto.String("Web")}, "invalid"},
 		{"un-deprecation", "is DEPRECATED", &computepb.Image{Deprecated: &computepb.DeprecationStatus{State: proto.String("ACTIVE")}}, "invalid"},
 	} {
@@ -244,6 +241,45 @@ func TestPatchChangesOnlyFamilyDescriptionAndDeprecation(t *testing.T) {
 			msg := wantAPIErr(t, patch(tc.img), 400, tc.reason)
 			if !strings.Contains(msg, tc.contains) {
 				t.Errorf("message %q does not contain %s", msg, tc.contains)
+			}
+		})
+	}
+}
+
+// Recorded Compute Engine traffic: a PATCH whose body carried labels,
+// diskSizeGb, name and sourceDisk beside an unchanged family got 200 and a
+// patch operation. The API changes only family, description and deprecation
+// status and ignores the rest (labels change only through setLabels).
+func TestPatchIgnoresFieldsItCannotChange(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		patch *computepb.Image
+	}{
+		{"Labels", &computepb.Image{Labels: map[string]string{"a": "b"}}},
+		{"DiskSizeGb", &computepb.Image{DiskSizeGb: proto.Int64(99)}},
+		{"Name", &computepb.Image{Name: proto.String("renamed")}},
+		{"SourceDisk", &computepb.Image{SourceDisk: proto.String("zones/us-central1-a/disks/other")}},
+		{"AllOfThemBesideAnUnchangedFamily", &computepb.Image{Family: proto.String("web"), Labels: map[string]string{"a": "b"},
+			DiskSizeGb: proto.Int64(99), Name: proto.String("renamed"), SourceDisk: proto.String("zones/us-central1-a/disks/other")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := start(t, emulator.Options{})
+			img := rawImage("web-v1")
+			img.Labels = map[string]string{"team": "web"}
+			before := c.mustInsert(t, withFamily(img, "web"))
+			op, err := c.images.Patch(ctxT(t), &computepb.PatchImageRequest{Project: proj, Image: "web-v1", ImageResource: tc.patch})
+			if err != nil {
+				t.Fatalf("patch: %v", err)
+			}
+			if err := op.Wait(ctxT(t)); err != nil {
+				t.Fatal(err)
+			}
+			if got := op.Proto().GetOperationType(); got != "patch" {
+				t.Errorf("operationType %q, want patch", got)
+			}
+			after := c.mustGet(t, "web-v1")
+			if !proto.Equal(before, after) {
+				t.Errorf("the image changed:\nbefore %v\nafter  %v", before, after)
 			}
 		})
 	}

@@ -1,15 +1,11 @@
 package emulator
 
 import (
-	"encoding/json"
 	"net/http"
-	"reflect"
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 )
 
 var deprecationStates = map[string]bool{"": true, "ACTIVE": true, "DEPRECATED": true, "OBSOLETE": true, "DELETED": true}
@@ -37,15 +33,14 @@ func (st *Store) checkDeprecationLocked(p *project, img *computepb.Image, req *c
 	}
 	out := proto.Clone(req).(*computepb.DeprecationStatus)
 	if r := req.GetReplacement(); r != "" {
-		ref, err := lifecycle.ParseImageRef(r)
+		ref, err := parseImageRef(r, p.name)
 		if err != nil {
 			return nil, errInvalid("Invalid value for field '%s.replacement': '%s'. The URL is malformed.", field, r)
 		}
-		ref = ref.WithDefaultProject(p.name)
 		if _, _, err := st.resolveImageLocked(p.name, r, field+".replacement"); err != nil {
-			return nil, errInvalid("Invalid value for field '%s.replacement': '%s'. The referenced image resource %s cannot be found.", field, r, ref.String())
+			return nil, errInvalid("Invalid value for field '%s.replacement': '%s'. The referenced image resource %s cannot be found.", field, r, ref.path())
 		}
-		out.Replacement = proto.String(ref.SelfLink())
+		out.Replacement = proto.String(ref.url())
 	}
 	toActive := state == "" || state == "ACTIVE"
 	if img != nil && toActive && !isActive(img) && st.undeprec != UndeprecateAllow {
@@ -93,7 +88,7 @@ func (s *Server) imageDeprecate(r *http.Request) (proto.Message, error) {
 		}
 		updated := proto.Clone(img).(*computepb.Image)
 		updated.Deprecated = dep
-		return &imageMutation{opType: "deprecate", target: img, apply: func(*computepb.Operation) { replaceImageLocked(p, updated) }}, nil
+		return &imageMutation{opType: "deprecate", target: img, apply: func(*computepb.Operation) { s.store.replaceImageLocked(p, updated) }}, nil
 	})
 }
 
@@ -113,7 +108,7 @@ func (s *Server) imageSetLabels(r *http.Request) (proto.Message, error) {
 		if err := checkLabels("labels", body.GetLabels()); err != nil {
 			return nil, err
 		}
-		if body.GetLabelFingerprint() != img.GetLabelFingerprint() {
+		if !sameFingerprint(body.GetLabelFingerprint(), img.GetLabelFingerprint()) {
 			return nil, errConditionNotMet("Labels fingerprint either invalid or resource labels have changed")
 		}
 		updated := proto.Clone(img).(*computepb.Image)
@@ -122,18 +117,17 @@ func (s *Server) imageSetLabels(r *http.Request) (proto.Message, error) {
 			updated.Labels = body.GetLabels()
 		}
 		updated.LabelFingerprint = proto.String(labelFingerprint(updated.Labels))
-		return &imageMutation{opType: "setLabels", target: img, apply: func(*computepb.Operation) { replaceImageLocked(p, updated) }}, nil
+		return &imageMutation{opType: "setLabels", target: img, apply: func(*computepb.Operation) { s.store.replaceImageLocked(p, updated) }}, nil
 	})
 }
 
-// patchable are the only image fields images.patch may change.
-var patchable = map[string]bool{"family": true, "description": true, "deprecated": true}
-
-// imagePatch changes family, description and deprecation status. The body's
-// raw keys tell which fields were sent: a field absent from the body is left
-// alone, one sent as null or empty is cleared. Any other field is refused
-// unless it equals the image's current value, so that a client sending back
-// the image it read (with only patchable fields changed) is not punished.
+// imagePatch changes family, description and deprecation status, the only
+// fields images.patch may change. The body's raw keys tell which of them
+// were sent: a field absent from the body is left alone, one sent as null or
+// empty is cleared. Every other field in the body is ignored, as Compute
+// Engine ignores it (recorded traffic: a body carrying labels, diskSizeGb,
+// name and sourceDisk beside the family got 200 and a patch operation, and
+// the labels did not change: labels change only through setLabels).
 func (s *Server) imagePatch(r *http.Request) (proto.Message, error) {
 	body := &computepb.Image{}
 	keys, err := decodeBodyKeys(r, body)
@@ -143,9 +137,6 @@ func (s *Server) imagePatch(r *http.Request) (proto.Message, error) {
 	return s.mutateImages(r, "images.patch", func(p *project) (*imageMutation, error) {
 		_, img, err := s.store.imageLocked(p.name, r.PathValue("image"))
 		if err != nil {
-			return nil, err
-		}
-		if err := checkUnpatchable(keys, body, img); err != nil {
 			return nil, err
 		}
 		updated := proto.Clone(img).(*computepb.Image)
@@ -175,34 +166,6 @@ func (s *Server) imagePatch(r *http.Request) (proto.Message, error) {
 			}
 			updated.Deprecated = dep
 		}
-		return &imageMutation{opType: "patch", target: img, apply: func(*computepb.Operation) { replaceImageLocked(p, updated) }}, nil
+		return &imageMutation{opType: "patch", target: img, apply: func(*computepb.Operation) { s.store.replaceImageLocked(p, updated) }}, nil
 	})
-}
-
-func checkUnpatchable(keys map[string]json.RawMessage, body, img *computepb.Image) error {
-	var sent, current map[string]any
-	for _, k := range sortedKeys(keys) {
-		if patchable[k] {
-			continue
-		}
-		if sent == nil {
-			sent, current = toGeneric(body), toGeneric(img)
-		}
-		if !reflect.DeepEqual(sent[k], current[k]) {
-			return errInvalid("Invalid value for field 'resource.%s': %s. images.patch can change only family, description and deprecated.", k, compactJSON(keys[k]))
-		}
-	}
-	return nil
-}
-
-func compactJSON(raw json.RawMessage) string {
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
-		return string(raw)
-	}
-	b, _ := json.Marshal(v)
-	if len(b) > 200 {
-		b = append(b[:200], "..."...)
-	}
-	return "'" + string(b) + "'"
 }

@@ -10,6 +10,21 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
+// instanceRoutes registers instances.*: what the googlecompute builder
+// drives and the in-use scan reads.
+func (s *Server) instanceRoutes() {
+	const inst = "projects/{project}/zones/{zone}/instances"
+	s.route("POST", inst, "instances.insert", s.instanceInsert)
+	s.route("GET", inst, "instances.list", s.instanceList)
+	s.route("GET", inst+"/{instance}", "instances.get", s.instanceGet)
+	s.route("DELETE", inst+"/{instance}", "instances.delete", s.instanceDelete)
+	s.route("GET", inst+"/{instance}/serialPort", "instances.getSerialPortOutput", s.instanceSerialPort)
+	s.route("POST", inst+"/{instance}/setMetadata", "instances.setMetadata", s.instanceSetMetadata)
+	s.route("POST", inst+"/{instance}/stop", "instances.stop", s.instanceStop)
+	s.route("POST", inst+"/{instance}/start", "instances.start", s.instanceStart)
+	s.route("GET", "projects/{project}/aggregated/instances", "instances.aggregatedList", s.instanceAggregatedList)
+}
+
 func instancePath(project, zone, name string) string {
 	return fmt.Sprintf("projects/%s/zones/%s/instances/%s", project, zone, name)
 }
@@ -158,6 +173,7 @@ func (st *Store) newInstanceLocked(p *project, zone string, in *computepb.Instan
 		default:
 			return nil, errInvalid("Invalid value for field '%s': ''. Source or initializeParams must be specified.", field)
 		}
+		touched(st, p, kindDisk, p.disks, zone+"/"+disk.GetName())
 		users, attached := disk.Users, disk.LastAttachTimestamp
 		undo = append(undo, func() { disk.Users, disk.LastAttachTimestamp = users, attached })
 		disk.Users = append(disk.Users, selfLinkURL)
@@ -203,7 +219,7 @@ func (st *Store) newInstanceLocked(p *project, zone string, in *computepb.Instan
 	if in.Tags == nil {
 		in.Tags = &computepb.Tags{}
 	}
-	in.Tags.Fingerprint = proto.String(fingerprintOf(&computepb.Tags{Items: in.Tags.GetItems()}))
+	in.Tags.Fingerprint = proto.String(tagsFingerprint(in.Tags.GetItems()))
 	if in.Scheduling == nil {
 		in.Scheduling = &computepb.Scheduling{}
 	}
@@ -230,7 +246,7 @@ func (st *Store) newInstanceLocked(p *project, zone string, in *computepb.Instan
 		fillNetworkInterface(p.name, zone, in.GetId(), i, ni)
 	}
 	in.Fingerprint = proto.String(fingerprintOf(in))
-	p.instances[key] = in
+	put(st, p, kindInstance, p.instances, key, in)
 	committed = true
 	return warnings, nil
 }
@@ -285,6 +301,17 @@ func fillNetworkInterface(project, zone string, id uint64, i int, ni *computepb.
 	ni.Fingerprint = proto.String(fingerprintOf(ni))
 }
 
+// tagsFingerprint is the fingerprint of network tags. An instance without
+// tags reports 42WmSpB8rSM=, the value Compute Engine gives empty label sets
+// too (seen in real instances' tags_fingerprint through the Terraform
+// provider); other values only need to change when the tags do.
+func tagsFingerprint(items []string) string {
+	if len(items) == 0 {
+		return emptyLabelFingerprint
+	}
+	return fingerprintOf(&computepb.Tags{Items: items})
+}
+
 // normalMetadata returns metadata as Compute Engine writes it: kind and
 // fingerprint always present, even with no items.
 func normalMetadata(md *computepb.Metadata) *computepb.Metadata {
@@ -302,7 +329,7 @@ func (s *Server) lookupInstanceLocked(r *http.Request) (*project, *computepb.Ins
 		return nil, nil, err
 	}
 	p := s.store.readProjectLocked(project)
-	in, ok := p.instances[zone+"/"+name]
+	in, ok := byNameOrID(p.instances, zone, name)
 	if !ok {
 		return nil, nil, errNotFound(instancePath(project, zone, name))
 	}
@@ -346,33 +373,39 @@ func (s *Server) instanceDelete(r *http.Request) (proto.Message, error) {
 			return opTarget{}, &apiError{Code: http.StatusBadRequest, Reason: "resourceIsProtected",
 				Message: "Invalid resource usage: 'Resource cannot be deleted if it's protected against deletion.'."}
 		}
-		zone := r.PathValue("zone")
-		now := formatTime(s.store.clock())
-		for _, ad := range in.GetDisks() {
-			key := zoneOfURL(ad.GetSource()) + "/" + lastSegment(ad.GetSource())
-			d, ok := p.disks[key]
-			if !ok {
-				continue
-			}
-			if ad.GetAutoDelete() {
-				delete(p.disks, key)
-				continue
-			}
-			users := d.Users[:0]
-			for _, u := range d.Users {
-				if u != in.GetSelfLink() {
-					users = append(users, u)
-				}
-			}
-			d.Users = users
-			if len(d.Users) == 0 {
-				d.Users = nil
-			}
-			d.LastDetachTimestamp = proto.String(now)
-		}
-		delete(p.instances, zone+"/"+in.GetName())
+		s.store.deleteInstanceLocked(p, r.PathValue("zone"), in)
 		return opTarget{link: in.GetSelfLink(), id: in.GetId()}, nil
 	})
+}
+
+// deleteInstanceLocked deletes an instance with its autoDelete disks and
+// detaches the others.
+func (st *Store) deleteInstanceLocked(p *project, zone string, in *computepb.Instance) {
+	now := formatTime(st.clock())
+	for _, ad := range in.GetDisks() {
+		key := zoneOfURL(ad.GetSource()) + "/" + lastSegment(ad.GetSource())
+		d, ok := p.disks[key]
+		if !ok {
+			continue
+		}
+		if ad.GetAutoDelete() {
+			drop(st, p, kindDisk, p.disks, key)
+			continue
+		}
+		touched(st, p, kindDisk, p.disks, key)
+		users := d.Users[:0]
+		for _, u := range d.Users {
+			if u != in.GetSelfLink() {
+				users = append(users, u)
+			}
+		}
+		d.Users = users
+		if len(d.Users) == 0 {
+			d.Users = nil
+		}
+		d.LastDetachTimestamp = proto.String(now)
+	}
+	drop(st, p, kindInstance, p.instances, zone+"/"+in.GetName())
 }
 
 // serialLog is what an instance prints on its first serial port: enough of
@@ -446,7 +479,7 @@ func (s *Server) instanceSetMetadata(r *http.Request) (proto.Message, error) {
 		if err != nil {
 			return opTarget{}, err
 		}
-		if md.GetFingerprint() != in.GetMetadata().GetFingerprint() {
+		if !sameFingerprint(md.GetFingerprint(), in.GetMetadata().GetFingerprint()) {
 			return opTarget{}, errConditionNotMet("Supplied fingerprint does not match current metadata fingerprint.")
 		}
 		seen := map[string]bool{}
@@ -456,6 +489,7 @@ func (s *Server) instanceSetMetadata(r *http.Request) (proto.Message, error) {
 			}
 			seen[it.GetKey()] = true
 		}
+		touched(s.store, p, kindInstance, p.instances, r.PathValue("zone")+"/"+in.GetName())
 		in.Metadata = normalMetadata(&computepb.Metadata{Items: md.GetItems()})
 		return opTarget{link: in.GetSelfLink(), id: in.GetId()}, nil
 	})
@@ -476,6 +510,7 @@ func (s *Server) setInstanceStatus(r *http.Request, method, opType, status strin
 			return opTarget{}, err
 		}
 		if in.GetStatus() != status {
+			touched(s.store, p, kindInstance, p.instances, r.PathValue("zone")+"/"+in.GetName())
 			in.Status = proto.String(status)
 			now := proto.String(formatTime(s.store.clock()))
 			if status == "RUNNING" {
@@ -486,4 +521,26 @@ func (s *Server) setInstanceStatus(r *http.Request, method, opType, status strin
 		}
 		return opTarget{link: in.GetSelfLink(), id: in.GetId()}, nil
 	})
+}
+
+func (s *Server) instanceAggregatedList(r *http.Request) (proto.Message, error) {
+	project := r.PathValue("project")
+	s.store.lock()
+	defer s.store.unlock()
+	p := s.store.readProjectLocked(project)
+	items, next, err := scopedPage(r, zoneScopes(), func(scope string) []*computepb.Instance {
+		return zonal(p.instances, strings.TrimPrefix(scope, "zones/"))
+	}, func(in []*computepb.Instance, w *computepb.Warning) *computepb.InstancesScopedList {
+		return &computepb.InstancesScopedList{Instances: in, Warning: w}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &computepb.InstanceAggregatedList{
+		Kind:          proto.String("compute#instanceAggregatedList"),
+		Id:            proto.String("projects/" + project + "/aggregated/instances"),
+		Items:         items,
+		NextPageToken: optString(next),
+		SelfLink:      proto.String(selfLink(project, "aggregated/instances")),
+	}, nil
 }

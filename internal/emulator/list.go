@@ -122,10 +122,19 @@ func listKeys[T proto.Message](lq listQuery, items []T) []listKey {
 	return keys
 }
 
-// less is the list order: by name, or newest first then by name.
+// less is the list order: by name, or with orderBy=creationTimestamp desc
+// newest first, where between equal creation times the greater name is the
+// newer: the rule getFromFamily's "newest" follows too (familyHeadLocked),
+// so that the first ACTIVE image such a listing shows is the family head.
 func (lq listQuery) less(a, b listKey) bool {
-	if lq.byTime && !a.created.Equal(b.created) {
-		return a.created.After(b.created)
+	if lq.byTime {
+		if !a.created.Equal(b.created) {
+			return a.created.After(b.created)
+		}
+		if a.name != b.name {
+			return a.name > b.name
+		}
+		return a.index < b.index
 	}
 	if a.name != b.name {
 		return a.name < b.name

@@ -147,6 +147,7 @@ func (s *Server) operationRoutes() {
 		s.route("DELETE", scope.prefix+"/{operation}", scope.name+".delete", s.operationDelete)
 		s.route("GET", scope.prefix, scope.name+".list", s.operationList)
 	}
+	s.route("GET", "projects/{project}/aggregated/operations", "globalOperations.aggregatedList", s.operationAggregatedList)
 }
 
 func (s *Server) lookupOp(r *http.Request) (*project, *computepb.Operation, error) {
@@ -236,5 +237,41 @@ func (s *Server) operationList(r *http.Request) (proto.Message, error) {
 		Items:         cloneSlice(page),
 		NextPageToken: optString(next),
 		SelfLink:      proto.String(selfLink(p.name, scope+"/operations")),
+	}, nil
+}
+
+// operationAggregatedList is globalOperations.aggregatedList, what
+// `gcloud compute operations list` reads: every operation of the project
+// under its scope ("global", "zones/Z", "regions/R").
+func (s *Server) operationAggregatedList(r *http.Request) (proto.Message, error) {
+	project := r.PathValue("project")
+	s.store.lock()
+	defer s.store.unlock()
+	p := s.store.readProjectLocked(project)
+	byScope := map[string][]*computepb.Operation{}
+	for _, k := range p.opOrder {
+		op, ok := p.operations[k]
+		if !ok {
+			continue
+		}
+		s.store.refreshOpLocked(p, op)
+		scope := k[:strings.LastIndexByte(k, '/')]
+		byScope[scope] = append(byScope[scope], op)
+	}
+	scopes := append(append([]string{"global"}, regionScopes()...), zoneScopes()...)
+	items, next, err := scopedPage(r, scopes, func(scope string) []*computepb.Operation {
+		return byScope[scope]
+	}, func(ops []*computepb.Operation, w *computepb.Warning) *computepb.OperationsScopedList {
+		return &computepb.OperationsScopedList{Operations: ops, Warning: w}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &computepb.OperationAggregatedList{
+		Kind:          proto.String("compute#operationAggregatedList"),
+		Id:            proto.String("projects/" + project + "/aggregated/operations"),
+		Items:         items,
+		NextPageToken: optString(next),
+		SelfLink:      proto.String(selfLink(project, "aggregated/operations")),
 	}, nil
 }

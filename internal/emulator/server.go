@@ -32,8 +32,9 @@ const (
 // Options configure a Server. The zero value is a fast, fault-free emulator
 // on the wall clock.
 type Options struct {
-	// StateFile, when set, is loaded by New and rewritten atomically after
-	// every mutation.
+	// StateFile, when set, is loaded by New (with the journal beside it)
+	// and kept up to date through that journal; Close writes it whole
+	// (journal.go).
 	StateFile string
 	// Latency delays every response.
 	Latency time.Duration
@@ -41,8 +42,15 @@ type Options struct {
 	OpLatency time.Duration
 	// Faults injects errors per method (see ParseFaults).
 	Faults Faults
-	// Seed makes fault injection and generated ids reproducible.
+	// Seed makes fault injection, generated ids and read lag reproducible.
 	Seed int64
+	// ReadLag, when positive, makes reads of images and instance templates
+	// see each write only after a delay drawn from (0, ReadLag]: what lags
+	// and what does not is in lag.go.
+	ReadLag time.Duration
+	// Quotas limit API calls per project and method group, answered as
+	// Compute Engine answers a rate quota (see quota.go and ParseQuotas).
+	Quotas Quotas
 	// Undeprecate is UndeprecateReject when empty.
 	Undeprecate UndeprecateMode
 	// Clock returns the current time; time.Now when nil. Tests inject one.
@@ -106,6 +114,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, h ha
 		case <-r.Context().Done():
 			return
 		}
+	}
+	if ae := s.overQuota(r, name); ae != nil {
+		writeError(w, ae)
+		return
 	}
 	if s.injectFault(w, r, name) {
 		return

@@ -88,7 +88,8 @@ func (st *Store) countFaultLocked(method, kind string) {
 
 // InjectedFaults returns how many faults the server has injected, keyed by
 // "method=kind" (e.g. "images.deprecate=503", "images.insert=fail",
-// "images.list=slow").
+// "images.list=slow"), and the calls refused over a --quota, as
+// "method=quota".
 func (s *Server) InjectedFaults() map[string]int {
 	s.store.lock()
 	defer s.store.unlock()

@@ -12,8 +12,6 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/atomicfile"
 )
 
 // State is the emulator's persistent form and its fixture format:
@@ -25,7 +23,9 @@ import (
 //	      "instanceTemplates": [ <InstanceTemplate JSON>, ... ],
 //	      "regionInstanceTemplates": [ <InstanceTemplate JSON with "region">, ... ],
 //	      "instances":         [ <Instance JSON with "zone">, ... ],
-//	      "disks":             [ <Disk JSON with "zone">, ... ]
+//	      "disks":             [ <Disk JSON with "zone">, ... ],
+//	      "instanceGroupManagers":       [ <InstanceGroupManager JSON with "zone">, ... ],
+//	      "regionInstanceGroupManagers": [ <InstanceGroupManager JSON with "region">, ... ]
 //	    }
 //	  }
 //	}
@@ -33,8 +33,13 @@ import (
 // Every resource is written exactly as the API returns it, so a fixture can
 // be captured with `gcloud ... --format=json` or written by hand. Fields the
 // API fills in (id, selfLink, kind, creationTimestamp, labelFingerprint,
-// status) may be left out of a fixture and are filled in on load.
+// status) may be left out of a fixture and are filled in on load, and
+// references are normalised as an insert normalises them: an instance's
+// disks[].source and machineType, a disk's sourceImage and users, in any
+// spelling (/compute/beta/, /compute/alpha/, any host, project-relative),
+// become https://www.googleapis.com/compute/v1/ URLs.
 // Operations are not persisted: they are done by the time a state is saved.
+// With a state file the emulator also keeps a journal beside it (journal.go).
 type State struct {
 	Projects map[string]ProjectState `json:"projects"`
 }
@@ -46,6 +51,10 @@ type ProjectState struct {
 	RegionInstanceTemplates []json.RawMessage `json:"regionInstanceTemplates,omitempty"`
 	Instances               []json.RawMessage `json:"instances,omitempty"`
 	Disks                   []json.RawMessage `json:"disks,omitempty"`
+	// InstanceGroupManagers are zonal managed instance groups; their
+	// instances are listed under instances, as Compute Engine lists them.
+	InstanceGroupManagers       []json.RawMessage `json:"instanceGroupManagers,omitempty"`
+	RegionInstanceGroupManagers []json.RawMessage `json:"regionInstanceGroupManagers,omitempty"`
 }
 
 // LoadState replaces nothing: it adds the resources of st to the store,
@@ -53,7 +62,11 @@ type ProjectState struct {
 func (s *Server) LoadState(st State) error {
 	s.store.lock()
 	defer s.store.unlock()
-	return s.store.applyStateLocked(st)
+	if err := s.store.applyStateLocked(st); err != nil {
+		s.store.discardLocked()
+		return err
+	}
+	return s.store.commitFixtureLocked()
 }
 
 // SnapshotState returns the store's resources in the state format.
@@ -63,24 +76,20 @@ func (s *Server) SnapshotState() (State, error) {
 	return s.store.stateLocked()
 }
 
-func (st *Store) loadFile(path string) error {
+// readStateFile reads a state file; a missing one is an empty state.
+func readStateFile(path string) (State, bool, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return State{}, false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("emulator state %s: %w", path, err)
+		return State{}, false, fmt.Errorf("emulator state %s: %w", path, err)
 	}
 	var state State
 	if err := json.Unmarshal(b, &state); err != nil {
-		return fmt.Errorf("emulator state %s: %w", path, err)
+		return State{}, false, fmt.Errorf("emulator state %s: %w", path, err)
 	}
-	st.lock()
-	defer st.unlock()
-	if err := st.applyStateLocked(state); err != nil {
-		return fmt.Errorf("emulator state %s: %w", path, err)
-	}
-	return nil
+	return state, true, nil
 }
 
 var unmarshalState = protojson.UnmarshalOptions{DiscardUnknown: false}
@@ -103,7 +112,7 @@ func (st *Store) applyStateLocked(state State) error {
 				return fmt.Errorf("projects.%s.images[%d]: name is required", name, i)
 			}
 			st.fillImageLocked(p, img)
-			replaceImageLocked(p, img)
+			st.replaceImageLocked(p, img)
 		}
 		for i, raw := range ps.InstanceTemplates {
 			t := &computepb.InstanceTemplate{}
@@ -111,7 +120,7 @@ func (st *Store) applyStateLocked(state State) error {
 				return fmt.Errorf("projects.%s.instanceTemplates[%d]: %w", name, i, err)
 			}
 			st.fillTemplateLocked(p, t, "")
-			p.templates[t.GetName()] = t
+			put(st, p, kindTemplate, p.templates, t.GetName(), t)
 		}
 		for i, raw := range ps.RegionInstanceTemplates {
 			t := &computepb.InstanceTemplate{}
@@ -123,7 +132,7 @@ func (st *Store) applyStateLocked(state State) error {
 				return fmt.Errorf("projects.%s.regionInstanceTemplates[%d]: region is required", name, i)
 			}
 			st.fillTemplateLocked(p, t, region)
-			p.regionalTemplates[region+"/"+t.GetName()] = t
+			put(st, p, kindRegionTemplate, p.regionalTemplates, region+"/"+t.GetName(), t)
 		}
 		for i, raw := range ps.Disks {
 			d := &computepb.Disk{}
@@ -135,7 +144,8 @@ func (st *Store) applyStateLocked(state State) error {
 				return fmt.Errorf("projects.%s.disks[%d]: zone is required", name, i)
 			}
 			st.fillDiskLocked(p, d, zone)
-			p.disks[zone+"/"+d.GetName()] = d
+			normaliseDiskRefs(p.name, d)
+			put(st, p, kindDisk, p.disks, zone+"/"+d.GetName(), d)
 		}
 		for i, raw := range ps.Instances {
 			in := &computepb.Instance{}
@@ -147,10 +157,71 @@ func (st *Store) applyStateLocked(state State) error {
 				return fmt.Errorf("projects.%s.instances[%d]: zone is required", name, i)
 			}
 			st.fillInstanceLocked(p, in, zone)
-			p.instances[zone+"/"+in.GetName()] = in
+			normaliseInstanceRefs(p.name, zone, in)
+			put(st, p, kindInstance, p.instances, zone+"/"+in.GetName(), in)
+		}
+		for i, raw := range ps.InstanceGroupManagers {
+			m := &computepb.InstanceGroupManager{}
+			if err := unmarshalState.Unmarshal(raw, m); err != nil {
+				return fmt.Errorf("projects.%s.instanceGroupManagers[%d]: %w", name, i, err)
+			}
+			zone := lastSegment(m.GetZone())
+			if zone == "" {
+				return fmt.Errorf("projects.%s.instanceGroupManagers[%d]: zone is required", name, i)
+			}
+			st.fillIGMLocked(p, m, "zones/"+zone)
+			put(st, p, kindIGM, p.igms, zone+"/"+m.GetName(), m)
+		}
+		for i, raw := range ps.RegionInstanceGroupManagers {
+			m := &computepb.InstanceGroupManager{}
+			if err := unmarshalState.Unmarshal(raw, m); err != nil {
+				return fmt.Errorf("projects.%s.regionInstanceGroupManagers[%d]: %w", name, i, err)
+			}
+			region := lastSegment(m.GetRegion())
+			if region == "" {
+				return fmt.Errorf("projects.%s.regionInstanceGroupManagers[%d]: region is required", name, i)
+			}
+			st.fillIGMLocked(p, m, "regions/"+region)
+			put(st, p, kindRegionIGM, p.regionIGMs, region+"/"+m.GetName(), m)
 		}
 	}
 	return nil
+}
+
+// normaliseInstanceRefs rewrites a fixture instance's references the way
+// instances.insert writes them: disks[].source as the disk's v1 URL (the
+// in-use scan joins instances to disks by it, so a /compute/beta/ spelling
+// from `gcloud beta ... describe` must not hide an image's use), and the
+// machine type as its URL.
+func normaliseInstanceRefs(project, zone string, in *computepb.Instance) {
+	for _, ad := range in.GetDisks() {
+		if src := ad.GetSource(); src != "" {
+			if ref, ok := zonalRef(src, "disks", project); ok {
+				ad.Source = proto.String(ref.url())
+			}
+		}
+	}
+	if mt := in.GetMachineType(); mt != "" {
+		if !strings.Contains(mt, "/") {
+			mt = "zones/" + zone + "/machineTypes/" + mt
+		}
+		in.MachineType = proto.String(canonicalURL(project, mt))
+	}
+}
+
+// normaliseDiskRefs rewrites a fixture disk's sourceImage and users as
+// disks.insert and instances.insert write them.
+func normaliseDiskRefs(project string, d *computepb.Disk) {
+	if src := d.GetSourceImage(); src != "" {
+		if ref, err := parseImageRef(src, project); err == nil {
+			d.SourceImage = proto.String(ref.url())
+		}
+	}
+	for i, u := range d.Users {
+		if ref, ok := zonalRef(u, "instances", project); ok {
+			d.Users[i] = ref.url()
+		}
+	}
 }
 
 // fillImageLocked sets the fields Compute Engine sets on an image that a
@@ -245,6 +316,12 @@ func (st *Store) stateLocked() (State, error) {
 		if ps.Disks, err = rawSorted(p.disks); err != nil {
 			return State{}, err
 		}
+		if ps.InstanceGroupManagers, err = rawSorted(p.igms); err != nil {
+			return State{}, err
+		}
+		if ps.RegionInstanceGroupManagers, err = rawSorted(p.regionIGMs); err != nil {
+			return State{}, err
+		}
 		out.Projects[name] = ps
 	}
 	return out, nil
@@ -274,31 +351,4 @@ func rawSorted[M proto.Message](m map[string]M) ([]json.RawMessage, error) {
 		out = append(out, b)
 	}
 	return out, nil
-}
-
-// persistLocked writes the state file atomically (temp file + rename) after a
-// mutation, so a demo can restart the emulator without losing an image.
-func (st *Store) persistLocked() error {
-	if st.stateFile == "" {
-		return nil
-	}
-	state, err := st.stateLocked()
-	if err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(state, "", "  ")
-	if err != nil {
-		return err
-	}
-	// 0600, as the state file always was: it can hold whatever a test or a
-	// user put in metadata.
-	return atomicfile.WriteFile(st.stateFile, append(b, '\n'), 0o600)
-}
-
-func lastSegment(s string) string {
-	s = strings.TrimRight(s, "/")
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
 }

@@ -15,11 +15,34 @@ import (
 // or a .../family/F URL: in-use detection reads it back, and a family
 // reference follows whatever heads the family when an instance is made.
 
+// templateRoutes registers instanceTemplates.* and regionInstanceTemplates.*.
+func (s *Server) templateRoutes() {
+	for _, t := range []struct{ prefix, name string }{
+		{"projects/{project}/global/instanceTemplates", "instanceTemplates"},
+		{"projects/{project}/regions/{region}/instanceTemplates", "regionInstanceTemplates"},
+	} {
+		s.route("POST", t.prefix, t.name+".insert", s.templateInsert(t.name))
+		s.route("GET", t.prefix, t.name+".list", s.templateList)
+		s.route("GET", t.prefix+"/{template}", t.name+".get", s.templateGet)
+		s.route("DELETE", t.prefix+"/{template}", t.name+".delete", s.templateDelete(t.name))
+	}
+	s.route("GET", "projects/{project}/aggregated/instanceTemplates", "instanceTemplates.aggregatedList", s.templateAggregatedList)
+}
+
 func templatePath(project, region, name string) string {
 	if region == "" {
 		return fmt.Sprintf("projects/%s/global/instanceTemplates/%s", project, name)
 	}
 	return fmt.Sprintf("projects/%s/regions/%s/instanceTemplates/%s", project, region, name)
+}
+
+// templateKind is the kind of the templates of a request: regional ones
+// when it names a region.
+func templateKind(region string) string {
+	if region == "" {
+		return kindTemplate
+	}
+	return kindRegionTemplate
 }
 
 // templateMap returns the map and key a template of this request lives under.
@@ -37,7 +60,7 @@ func (s *Server) templateInsert(method string) handler {
 			return nil, err
 		}
 		region := r.PathValue("region")
-		return s.mutation(r, method+".insert", "insert", func(p *project) (opTarget, error) {
+		return s.mutation(r, method+".insert", "compute."+method+".insert", func(p *project) (opTarget, error) {
 			t := proto.Clone(req).(*computepb.InstanceTemplate)
 			if err := s.store.newTemplateLocked(p, region, t); err != nil {
 				return opTarget{}, err
@@ -119,7 +142,7 @@ func (st *Store) newTemplateLocked(p *project, region string, t *computepb.Insta
 	}
 	t.Id, t.CreationTimestamp, t.SelfLink, t.Region = nil, nil, nil, nil
 	st.fillTemplateLocked(p, t, region)
-	m[key] = t
+	put(st, p, templateKind(region), m, key, t)
 	return nil
 }
 
@@ -174,17 +197,6 @@ func (st *Store) propertiesFromInstanceLocked(p *project, src string) (*computep
 	return props, nil
 }
 
-// projectOfURL returns P in a .../projects/P/... reference.
-func projectOfURL(url string) string {
-	parts := strings.Split(relativePath(url), "/")
-	for i := 0; i+1 < len(parts); i++ {
-		if parts[i] == "projects" {
-			return parts[i+1]
-		}
-	}
-	return ""
-}
-
 func (s *Server) templateGet(r *http.Request) (proto.Message, error) {
 	project, region, name := r.PathValue("project"), r.PathValue("region"), r.PathValue("template")
 	if region != "" {
@@ -194,12 +206,55 @@ func (s *Server) templateGet(r *http.Request) (proto.Message, error) {
 	}
 	s.store.lock()
 	defer s.store.unlock()
-	m, key := templateMap(s.store.readProjectLocked(project), region, name)
-	t, ok := m[key]
+	_, t, ok := s.store.findTemplateLocked(s.store.readProjectLocked(project), region, name, true)
 	if !ok {
 		return nil, errNotFound(templatePath(project, region, name))
 	}
 	return proto.Clone(t), nil
+}
+
+// templateUserLocked names a managed instance group whose versions use the
+// template, or is "": Compute Engine refuses to delete a template in use.
+func (st *Store) templateUserLocked(url string) string {
+	for _, p := range st.projects {
+		for _, table := range []map[string]*computepb.InstanceGroupManager{p.igms, p.regionIGMs} {
+			for _, m := range table {
+				for _, v := range m.GetVersions() {
+					if v.GetInstanceTemplate() == url {
+						return relativePath(m.GetSelfLink())
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// findTemplateLocked finds a template by name or, as Compute Engine allows
+// (the Terraform provider reads global templates back by id), by numeric
+// id; as it is now, or with forRead as readers see it (read lag). It
+// returns the template's key in its map.
+func (st *Store) findTemplateLocked(p *project, region, nameOrID string, forRead bool) (string, *computepb.InstanceTemplate, bool) {
+	m, key := templateMap(p, region, nameOrID)
+	kind := templateKind(region)
+	if forRead {
+		m = visibleKeyed(st, p.name, kind, m)
+	}
+	if t, ok := m[key]; ok {
+		return key, t, true
+	}
+	if id, ok := numericID(nameOrID); ok {
+		prefix := ""
+		if region != "" {
+			prefix = region + "/"
+		}
+		for k, t := range m {
+			if t.GetId() == id && strings.HasPrefix(k, prefix) {
+				return k, t, true
+			}
+		}
+	}
+	return "", nil, false
 }
 
 func (s *Server) templateList(r *http.Request) (proto.Message, error) {
@@ -216,9 +271,9 @@ func (s *Server) templateList(r *http.Request) (proto.Message, error) {
 	p := s.store.readProjectLocked(project)
 	var items []*computepb.InstanceTemplate
 	if region == "" {
-		items = zonal(p.templates, "")
+		items = zonal(visibleKeyed(s.store, project, kindTemplate, p.templates), "")
 	} else {
-		items = zonal(p.regionalTemplates, region)
+		items = zonal(visibleKeyed(s.store, project, kindRegionTemplate, p.regionalTemplates), region)
 	}
 	page, next, err := listPage(r, items)
 	if err != nil {
@@ -236,19 +291,53 @@ func (s *Server) templateList(r *http.Request) (proto.Message, error) {
 func (s *Server) templateDelete(method string) handler {
 	return func(r *http.Request) (proto.Message, error) {
 		region, name := r.PathValue("region"), r.PathValue("template")
-		return s.mutation(r, method+".delete", "delete", func(p *project) (opTarget, error) {
+		return s.mutation(r, method+".delete", "compute."+method+".delete", func(p *project) (opTarget, error) {
 			if region != "" {
 				if err := checkRegion(p.name, region); err != nil {
 					return opTarget{}, err
 				}
 			}
-			m, key := templateMap(p, region, name)
-			t, ok := m[key]
+			key, t, ok := s.store.findTemplateLocked(p, region, name, false)
 			if !ok {
 				return opTarget{}, errNotFound(templatePath(p.name, region, name))
 			}
-			delete(m, key)
+			if user := s.store.templateUserLocked(t.GetSelfLink()); user != "" {
+				return opTarget{}, &apiError{Code: http.StatusBadRequest, Reason: "resourceInUseByAnotherResource",
+					Message: fmt.Sprintf("The instance_template resource '%s' is already being used by '%s'", relativePath(t.GetSelfLink()), user)}
+			}
+			m, _ := templateMap(p, region, name)
+			drop(s.store, p, templateKind(region), m, key)
 			return opTarget{link: t.GetSelfLink(), id: t.GetId()}, nil
 		})
 	}
+}
+
+// templateAggregatedList lists global templates under "global" and regional
+// ones under "regions/R", as instanceTemplates.aggregatedList does.
+func (s *Server) templateAggregatedList(r *http.Request) (proto.Message, error) {
+	project := r.PathValue("project")
+	s.store.lock()
+	defer s.store.unlock()
+	p := s.store.readProjectLocked(project)
+	scopes := append([]string{"global"}, regionScopes()...)
+	global := visibleKeyed(s.store, project, kindTemplate, p.templates)
+	regional := visibleKeyed(s.store, project, kindRegionTemplate, p.regionalTemplates)
+	items, next, err := scopedPage(r, scopes, func(scope string) []*computepb.InstanceTemplate {
+		if scope == "global" {
+			return zonal(global, "")
+		}
+		return zonal(regional, strings.TrimPrefix(scope, "regions/"))
+	}, func(t []*computepb.InstanceTemplate, w *computepb.Warning) *computepb.InstanceTemplatesScopedList {
+		return &computepb.InstanceTemplatesScopedList{InstanceTemplates: t, Warning: w}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &computepb.InstanceTemplateAggregatedList{
+		Kind:          proto.String("compute#instanceTemplateAggregatedList"),
+		Id:            proto.String("projects/" + project + "/aggregated/instanceTemplates"),
+		Items:         items,
+		NextPageToken: optString(next),
+		SelfLink:      proto.String(selfLink(project, "aggregated/instanceTemplates")),
+	}, nil
 }

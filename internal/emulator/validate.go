@@ -1,11 +1,13 @@
 package emulator
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -76,6 +78,39 @@ func labelFingerprint(labels map[string]string) string {
 		h.Write([]byte(k + "\x00" + labels[k] + "\x00"))
 	}
 	return base64.StdEncoding.EncodeToString(h.Sum(nil)[:8])
+}
+
+// sameFingerprint compares two fingerprints as Compute Engine does: by the
+// bytes they encode. The API writes them in standard base64 (nTmtRUFb+2s=)
+// and gcloud sends them back URL-safe (nTmtRUFb-2s=); comparing the strings
+// would refuse one gcloud label edit in four. Values that are not base64 at
+// all are compared as they are, so a garbage fingerprint is still refused.
+func sameFingerprint(sent, current string) bool {
+	a, okA := decodeFingerprint(sent)
+	b, okB := decodeFingerprint(current)
+	if okA && okB {
+		return bytes.Equal(a, b)
+	}
+	return sent == current
+}
+
+func decodeFingerprint(s string) ([]byte, bool) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, true
+		}
+	}
+	return nil, false
+}
+
+// numericID reads a resource id as paths may carry it in place of a name
+// (the discovery document's pattern [1-9][0-9]{0,19}).
+func numericID(s string) (uint64, bool) {
+	if s == "" || s[0] < '1' || s[0] > '9' || len(s) > 20 {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(s, 10, 64)
+	return id, err == nil
 }
 
 // requestIDOf returns the requestId query parameter, which must be a non-zero

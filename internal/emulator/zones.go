@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
@@ -107,6 +106,17 @@ func regionMessage(project, region string) *computepb.Region {
 		}
 	}
 	return out
+}
+
+// locationRoutes registers zones, regions and machine types: a fixed
+// catalog, the same in every project.
+func (s *Server) locationRoutes() {
+	s.route("GET", "projects/{project}/zones", "zones.list", s.zoneList)
+	s.route("GET", "projects/{project}/zones/{zone}", "zones.get", s.zoneGet)
+	s.route("GET", "projects/{project}/regions", "regions.list", s.regionList)
+	s.route("GET", "projects/{project}/regions/{region}", "regions.get", s.regionGet)
+	s.route("GET", "projects/{project}/zones/{zone}/machineTypes", "machineTypes.list", s.machineTypeList)
+	s.route("GET", "projects/{project}/zones/{zone}/machineTypes/{machineType}", "machineTypes.get", s.machineTypeGet)
 }
 
 // checkZone answers 404 for a zone outside the catalog, worded as Compute
@@ -295,15 +305,4 @@ func optString(s string) *string {
 		return nil
 	}
 	return proto.String(s)
-}
-
-// zoneOfURL returns the zone name in a zones/Z/... reference, or "".
-func zoneOfURL(ref string) string {
-	parts := strings.Split(ref, "/")
-	for i := 0; i+1 < len(parts); i++ {
-		if parts[i] == "zones" {
-			return parts[i+1]
-		}
-	}
-	return ""
 }

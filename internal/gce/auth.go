@@ -2,13 +2,15 @@ package gce
 
 import (
 	"context"
-	"fmt"
 	"net/url"
-	"os"
+	"strconv"
 
 	"golang.org/x/oauth2"
 	"google.golang.org/api/impersonate"
 	"google.golang.org/api/option"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 // cloudPlatformScope covers Compute Engine; impersonation needs a scope named.
@@ -17,58 +19,53 @@ const cloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
 // ClientOptions turns the configuration into options for the Compute Engine
 // clients: credentials (or none), and the endpoint. With nothing set the
 // client library finds application default credentials itself, when the
-// first call needs a token; nothing here fails for their absence.
+// first call needs a token; nothing here fails for their absence. Errors
+// name the option (*lifecycle.FieldError), as Auth.Prepare's do.
 //
 // A plain http:// endpoint (the emulator) with no credential option set gets
 // no authentication at all: application default credentials are real
 // credentials and must not travel in clear text to a local server. An
 // access_token set explicitly is still sent: the REST client accepts a token
 // over http (checked), which is what googlecompute users do offline.
-func (c *AuthConfig) ClientOptions(ctx context.Context) ([]option.ClientOption, error) {
-	if errs := c.Prepare(); len(errs) > 0 {
+func ClientOptions(ctx context.Context, a pluginconfig.Auth) ([]option.ClientOption, error) {
+	if errs := a.Prepare(); len(errs) > 0 {
 		return nil, errs[0]
 	}
 	var opts []option.ClientOption
-	endpoint, err := c.Endpoint()
+	endpoint, err := a.Endpoint()
 	if err != nil {
-		return nil, fmt.Errorf("custom_endpoints.compute: %w", err)
+		return nil, err
 	}
 	if endpoint != "" {
 		opts = append(opts, option.WithEndpoint(endpoint))
 	}
 	switch {
-	case c.AccessToken != "":
-		ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: c.AccessToken.Value(), TokenType: "Bearer"})
+	case a.AccessToken != "":
+		ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: a.AccessToken.Value(), TokenType: "Bearer"})
 		opts = append(opts, option.WithTokenSource(ts))
-	case c.CredentialsFile != "":
-		b, err := os.ReadFile(c.CredentialsFile)
+	case a.CredentialsFile != "" || a.CredentialsJSON != "" || a.AccountFile != "":
+		cr, err := a.Credentials()
 		if err != nil {
-			return nil, fmt.Errorf("credentials_file %q cannot be read: %w", c.CredentialsFile, unwrapPath(err))
+			return nil, err
 		}
-		t, err := credentialsType(b)
-		if err != nil {
-			return nil, fmt.Errorf("credentials_file %q %w", c.CredentialsFile, err)
+		// The typed variants: the type was checked against the kinds we
+		// accept, which is the validation the untyped (deprecated) options
+		// leave to the caller.
+		if cr.File != "" {
+			opts = append(opts, option.WithAuthCredentialsFile(option.CredentialsType(cr.Type), cr.File))
+		} else {
+			opts = append(opts, option.WithAuthCredentialsJSON(option.CredentialsType(cr.Type), cr.JSON))
 		}
-		// The typed variant: the type was checked against the kinds we
-		// accept, which is the validation the untyped (deprecated) option
-		// leaves to the caller.
-		opts = append(opts, option.WithAuthCredentialsFile(option.CredentialsType(t), c.CredentialsFile))
-	case c.CredentialsJSON != "":
-		b := []byte(c.CredentialsJSON.Value())
-		t, err := credentialsType(b)
-		if err != nil {
-			return nil, fmt.Errorf("credentials_json %w", err)
-		}
-		opts = append(opts, option.WithAuthCredentialsJSON(option.CredentialsType(t), b))
-	case c.ImpersonateServiceAccount != "":
+	case a.ImpersonateServiceAccount != "":
 		// googlecompute impersonates with application default credentials
 		// as the base identity; so do we.
 		ts, err := impersonate.CredentialsTokenSource(ctx, impersonate.CredentialsConfig{
-			TargetPrincipal: c.ImpersonateServiceAccount,
+			TargetPrincipal: a.ImpersonateServiceAccount,
 			Scopes:          []string{cloudPlatformScope},
 		})
 		if err != nil {
-			return nil, fmt.Errorf("impersonate_service_account %q: %w", c.ImpersonateServiceAccount, err)
+			return nil, &lifecycle.FieldError{Field: pluginconfig.FieldImpersonateServiceAccount,
+				Value: strconv.Quote(a.ImpersonateServiceAccount), Layout: lifecycle.Headed, Rule: err.Error()}
 		}
 		opts = append(opts, option.WithTokenSource(ts))
 	default:

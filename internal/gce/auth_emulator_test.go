@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 // TestAuthenticationReachesAPlainHTTPEndpoint runs the emulator behind a
 // handler that notes the Authorization header, and builds clients from
-// AuthConfig alone, as a Packer component does.
+// pluginconfig.Auth alone, as a Packer component does.
 func TestAuthenticationReachesAPlainHTTPEndpoint(t *testing.T) {
 	srv, err := emulator.New(emulator.Options{})
 	if err != nil {
@@ -29,13 +30,13 @@ func TestAuthenticationReachesAPlainHTTPEndpoint(t *testing.T) {
 
 	tests := []struct {
 		name string
-		cfg  AuthConfig
+		cfg  pluginconfig.Auth
 		want string
 	}{
 		{name: "access token is sent over http", want: "Bearer ya29.offline",
-			cfg: AuthConfig{AccessToken: "ya29.offline", CustomEndpoints: map[string]string{"compute": hs.URL + "/compute/v1/"}}},
+			cfg: pluginconfig.Auth{AccessToken: "ya29.offline", CustomEndpoints: map[string]string{"compute": hs.URL + "/compute/v1/"}}},
 		{name: "no credentials: nothing is sent (no default credentials in clear text)", want: "",
-			cfg: AuthConfig{CustomEndpoints: map[string]string{"compute": hs.URL + "/compute/v1/"}}},
+			cfg: pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": hs.URL + "/compute/v1/"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

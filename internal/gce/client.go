@@ -10,6 +10,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/option"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 // pageSize is Compute Engine's largest page: one list call per 500 items.
@@ -37,7 +39,7 @@ func WithBackoff(b Backoff) Option { return func(s *settings) { s.backoff = b } 
 // minutes by default, the generated client's own call timeout).
 func WithOperationTimeout(d time.Duration) Option { return func(s *settings) { s.opTimeout = d } }
 
-// WithClientOptions adds options after those AuthConfig gives, e.g.
+// WithClientOptions adds options after those pluginconfig.Auth gives, e.g.
 // option.WithHTTPClient in tests that count requests.
 func WithClientOptions(opts ...option.ClientOption) Option {
 	return func(s *settings) { s.extra = append(s.extra, opts...) }
@@ -59,17 +61,21 @@ type client struct {
 	opened []interface{ Close() error }
 }
 
+// Dial builds a Compute client from the authentication configuration with
+// the default settings: what a component uses unless a test replaces it.
+func Dial(ctx context.Context, auth pluginconfig.Auth) (Compute, error) { return New(ctx, auth) }
+
 // New builds a Compute client from the authentication configuration.
 //
 // Regional instance templates are read through the instanceTemplates
 // aggregated list, which returns global and regional templates together; no
 // separate regional client is needed.
-func New(ctx context.Context, auth AuthConfig, opts ...Option) (Compute, error) {
+func New(ctx context.Context, auth pluginconfig.Auth, opts ...Option) (Compute, error) {
 	s := settings{backoff: DefaultBackoff(), opTimeout: 10 * time.Minute, newRequestID: func() string { return uuid.NewString() }}
 	for _, o := range opts {
 		o(&s)
 	}
-	copts, err := auth.ClientOptions(ctx)
+	copts, err := ClientOptions(ctx, auth)
 	if err != nil {
 		return nil, err
 	}

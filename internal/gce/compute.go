@@ -19,6 +19,11 @@ type Compute interface {
 	// ListFamily returns every image of family, in any state, with one list
 	// call per 500 images.
 	ListFamily(ctx context.Context, project, family string) ([]lifecycle.Image, error)
+	// ListFamilyPages is ListFamily handing each page's images to page as
+	// it arrives, in order; an error from page stops the listing and is
+	// returned. A reader that keeps a picture fresh learns each page's
+	// images as soon as they are read.
+	ListFamilyPages(ctx context.Context, project, family string, page func([]lifecycle.Image) error) error
 	// ListImages returns the images matching a Compute Engine list filter
 	// ("" for all), e.g. `labels.team = "web"`.
 	ListImages(ctx context.Context, project, filter string) ([]lifecycle.Image, error)
@@ -32,14 +37,13 @@ type Compute interface {
 	InsertImageFromImage(ctx context.Context, project string, spec ImageSpec) (lifecycle.Image, error)
 	// SetFamily moves an image into family (images.patch with family only).
 	SetFamily(ctx context.Context, project, image, family string) error
-	// SetLabels replaces the labels with merge(current), using the label
-	// fingerprint; when another writer gets in between, it reads and
-	// merges again, so merge must be a pure function of current.
-	SetLabels(ctx context.Context, project, image string, merge func(current map[string]string) (map[string]string, error)) error
-	// SetLabelsFrom is SetLabels starting from the image as the caller read
-	// it (img.Labels and img.LabelFingerprint, as ListFamily returns them):
-	// when nobody has changed the labels since, it writes without reading
-	// the image again. img.Project names the project.
+	// SetLabelsFrom replaces the labels with merge(current), using the
+	// label fingerprint; when another writer gets in between, it reads and
+	// merges again, so merge must be a pure function of current. It starts
+	// from the image as the caller read it (img.Labels and
+	// img.LabelFingerprint, as ListFamily returns them): when nobody has
+	// changed the labels since, it writes without reading the image again;
+	// without a fingerprint it reads first. img.Project names the project.
 	SetLabelsFrom(ctx context.Context, img lifecycle.Image, merge func(current map[string]string) (map[string]string, error)) error
 	// Deprecate sets state, replacement and the three dates.
 	Deprecate(ctx context.Context, project, image string, d lifecycle.Deprecation) error
@@ -72,6 +76,16 @@ func (c *client) ListFamily(ctx context.Context, project, family string) ([]life
 		return nil, err
 	}
 	return toImages(imgs, project)
+}
+
+func (c *client) ListFamilyPages(ctx context.Context, project, family string, page func([]lifecycle.Image) error) error {
+	return c.listImagePages(ctx, project, familyFilter(family), func(imgs []*computepb.Image) error {
+		out, err := toImages(imgs, project)
+		if err != nil {
+			return err
+		}
+		return page(out)
+	})
 }
 
 func (c *client) ListImages(ctx context.Context, project, filter string) ([]lifecycle.Image, error) {
@@ -120,10 +134,6 @@ func (c *client) InsertImageFromImage(ctx context.Context, project string, spec 
 
 func (c *client) SetFamily(ctx context.Context, project, image, family string) error {
 	return c.setFamily(ctx, project, image, family)
-}
-
-func (c *client) SetLabels(ctx context.Context, project, image string, merge func(map[string]string) (map[string]string, error)) error {
-	return c.setLabels(ctx, project, image, nil, merge)
 }
 
 func (c *client) SetLabelsFrom(ctx context.Context, img lifecycle.Image, merge func(map[string]string) (map[string]string, error)) error {

@@ -15,5 +15,5 @@
 //     is read directly: httpErrorStatusCode may be missing.
 //   - custom_endpoints.compute is accepted as googlecompute users write it
 //     (.../compute/v1/) and reduced to the base the REST client appends its
-//     paths to (NormalizeEndpoint).
+//     paths to (pluginconfig.NormalizeEndpoint).
 package gce

@@ -35,7 +35,7 @@ func TestErrorsFromComputeEngineMapToKindsKeepingGooglesWords(t *testing.T) {
 			message: "The resource 'projects/acme/global/images/web-v1' already exists", res: "projects/acme/global/images/web-v1"},
 		{name: "label with upper case", kind: ErrInvalid, code: 400, reason: "invalid",
 			call: func(t *testing.T, h *harness) error {
-				return h.c.SetLabels(t.Context(), "acme", "web-v1", func(map[string]string) (map[string]string, error) {
+				return h.c.setLabels(t.Context(), "acme", "web-v1", nil, func(map[string]string) (map[string]string, error) {
 					return map[string]string{"Team": "web"}, nil
 				})
 			}, res: "projects/acme/global/images/web-v1"},

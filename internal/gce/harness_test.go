@@ -15,6 +15,7 @@ import (
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 // sentRequest is one request as the client sent it.
@@ -103,7 +104,7 @@ func newHarness(t *testing.T, opts emulator.Options, extra ...Option) *harness {
 // newClient builds another client on the same emulator (a second writer).
 func (h *harness) newClient(t *testing.T, extra ...Option) *client {
 	t.Helper()
-	auth := AuthConfig{CustomEndpoints: map[string]string{"compute": h.env.URL + "/compute/v1/"}}
+	auth := pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": h.env.URL + "/compute/v1/"}}
 	opts := append([]Option{
 		WithBackoff(testBackoff(h.sleep)),
 		WithOperationTimeout(30 * time.Second),

@@ -22,6 +22,9 @@ type mutation struct {
 	// unanswered is true when an attempt got no answer at all (a broken
 	// connection, a 5xx); a quota error is an answer, a refusal.
 	unanswered bool
+	// refused is the error of the caller's precheck (WithPrecheck) that
+	// stopped an attempt from being sent.
+	refused error
 }
 
 // unsettled reports whether err, the outcome of m, leaves open whether
@@ -42,7 +45,14 @@ type sendFunc = func(ctx context.Context, requestID string) (*compute.Operation,
 // that believes it was not made, a moved family reported as not moved).
 func (c *client) mutate(ctx context.Context, project, method, resource string, send sendFunc) (mutation, error) {
 	m, err := c.mutateOnce(ctx, method, resource, send)
-	if m.unsettled(ctx, err) {
+	switch {
+	case m.refused != nil && m.unanswered && ctx.Err() == nil:
+		// An earlier attempt went unanswered: the change the precheck saw
+		// may be that attempt's. Only its operation can tell.
+		if op, ferr := c.findOperation(ctx, project, m.requestID, resource); ferr == nil && op != nil {
+			return m, c.waitFound(ctx, project, op, method, resource)
+		}
+	case m.unsettled(ctx, err):
 		err = c.settle(ctx, project, m, err, method, resource)
 	}
 	return m, err
@@ -60,6 +70,10 @@ func (c *client) mutateOnce(ctx context.Context, method, resource string, send s
 	}
 	var op *compute.Operation
 	err = c.call(ctx, method, resource, func(ctx context.Context) error {
+		if err := Precheck(ctx); err != nil {
+			m.refused = err
+			return refused{err}
+		}
 		o, err := send(ctx, m.requestID)
 		if err != nil {
 			if Retryable(err) {
@@ -72,6 +86,9 @@ func (c *client) mutateOnce(ctx context.Context, method, resource string, send s
 		return nil
 	})
 	release(err)
+	if m.refused != nil {
+		return m, m.refused
+	}
 	if err != nil {
 		return m, err
 	}

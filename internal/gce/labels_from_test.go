@@ -52,7 +52,7 @@ func TestSetLabelsFromAStaleListingReadsAgain(t *testing.T) {
 	if err != nil || len(listed) != 1 {
 		t.Fatal(listed, err)
 	}
-	if err := h.c.SetLabels(t.Context(), "acme", "web-v1", addLabel("owner", "alice")); err != nil {
+	if err := h.c.setLabels(t.Context(), "acme", "web-v1", nil, addLabel("owner", "alice")); err != nil {
 		t.Fatal(err)
 	}
 	h.rec.reset()

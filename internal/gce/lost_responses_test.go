@@ -96,7 +96,7 @@ func lostMutations() []lostMutation {
 			}},
 		{name: "setLabels", method: "POST", suffix: "/web-v1/setLabels",
 			call: func(t *testing.T, h *harness) error {
-				return h.c.SetLabels(t.Context(), "acme", "web-v1", func(cur map[string]string) (map[string]string, error) {
+				return h.c.setLabels(t.Context(), "acme", "web-v1", nil, func(cur map[string]string) (map[string]string, error) {
 					cur["released"] = "true"
 					return cur, nil
 				})

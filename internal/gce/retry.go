@@ -60,12 +60,14 @@ func (b Backoff) withDefaults() Backoff {
 		b.Rand = rand.Float64
 	}
 	if b.Sleep == nil {
-		b.Sleep = sleepCtx
+		b.Sleep = Sleep
 	}
 	return b
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or until ctx is done (its error then): the wait between
+// retries, and the one for anything else that backs off under a context.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -168,6 +170,10 @@ func stopped(last, why error) error { return fmt.Errorf("%w (stopped retrying: %
 func Retryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
+	}
+	var r refused
+	if errors.As(err, &r) {
+		return false // the caller's precheck stopped it: nothing was sent
 	}
 	var mapped *Error
 	if errors.As(err, &mapped) && mapped.Operation != "" {

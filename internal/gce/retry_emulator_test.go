@@ -324,11 +324,11 @@ func TestSetLabelsMergesAgainWhenAConcurrentWriterWins(t *testing.T) {
 	other := h.newClient(t)
 
 	merges := 0
-	err := h.c.SetLabels(t.Context(), "acme", "web-v1", func(cur map[string]string) (map[string]string, error) {
+	err := h.c.setLabels(t.Context(), "acme", "web-v1", nil, func(cur map[string]string) (map[string]string, error) {
 		merges++
 		if merges == 1 {
 			// Between our read and our write, another writer adds its label.
-			if err := other.SetLabels(t.Context(), "acme", "web-v1", func(c map[string]string) (map[string]string, error) {
+			if err := other.setLabels(t.Context(), "acme", "web-v1", nil, func(c map[string]string) (map[string]string, error) {
 				c["reviewed"] = "yes"
 				return c, nil
 			}); err != nil {
@@ -359,10 +359,10 @@ func TestSetLabelsGivesUpAfterBoundedRacesWithAFingerprintError(t *testing.T) {
 	h.putImage(t, "acme", "web-v1", "web", nil)
 	other := h.newClient(t)
 	n := 0
-	err := h.c.SetLabels(t.Context(), "acme", "web-v1", func(cur map[string]string) (map[string]string, error) {
+	err := h.c.setLabels(t.Context(), "acme", "web-v1", nil, func(cur map[string]string) (map[string]string, error) {
 		n++
 		// Someone always writes in between.
-		_ = other.SetLabels(t.Context(), "acme", "web-v1", func(c map[string]string) (map[string]string, error) {
+		_ = other.setLabels(t.Context(), "acme", "web-v1", nil, func(c map[string]string) (map[string]string, error) {
 			c["n"] = strings.Repeat("x", n)
 			return c, nil
 		})
@@ -382,12 +382,12 @@ func TestSetLabelsWritesNothingWhenTheMergeChangesNothing(t *testing.T) {
 	h := newHarness(t, emulator.Options{})
 	h.putImage(t, "acme", "web-v1", "web", map[string]string{"team": "web"})
 	h.rec.reset()
-	err := h.c.SetLabels(t.Context(), "acme", "web-v1", func(cur map[string]string) (map[string]string, error) { return cur, nil })
+	err := h.c.setLabels(t.Context(), "acme", "web-v1", nil, func(cur map[string]string) (map[string]string, error) { return cur, nil })
 	if err != nil || len(h.rec.matching("POST", "/setLabels")) != 0 {
 		t.Fatalf("SetLabels with no change = %v, %d writes; want nil, 0", err, len(h.rec.matching("POST", "/setLabels")))
 	}
 	wantErr := errors.New("label team is protected")
-	err = h.c.SetLabels(t.Context(), "acme", "web-v1", func(map[string]string) (map[string]string, error) { return nil, wantErr })
+	err = h.c.setLabels(t.Context(), "acme", "web-v1", nil, func(map[string]string) (map[string]string, error) { return nil, wantErr })
 	if !errors.Is(err, wantErr) {
 		t.Fatalf("merge error = %v, want it passed through", err)
 	}

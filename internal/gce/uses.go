@@ -208,18 +208,9 @@ func (c *client) scanInstances(ctx context.Context, project string) ([]bootDisk,
 }
 
 // resourcePath reduces a resource URL in any spelling to
-// projects/P/zones/Z/disks/D, so that an instance's disk URL and the disk's
-// selfLink compare equal whatever host wrote them.
-func resourcePath(s string) string {
-	if i := strings.Index(s, "://"); i >= 0 {
-		rest := s[i+3:]
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			s = rest[j:]
-		}
-	}
-	s = strings.TrimPrefix(s, "/")
-	s = strings.TrimPrefix(s, "compute/v1/")
-	return s
-}
+// projects/P/zones/Z/disks/D (lifecycle.ResourcePath), so that an instance's
+// disk URL and the disk's selfLink compare equal whatever host or API
+// version (v1, beta, alpha) wrote them.
+func resourcePath(s string) string { return lifecycle.ResourcePath(s) }
 
 func lastSegment(s string) string { return s[strings.LastIndexByte(s, '/')+1:] }

@@ -185,3 +185,36 @@ func TestScanImageUsesFailsWhenAnyListingFails(t *testing.T) {
 		t.Fatalf("err = %v, want the disks listing's permission error", err)
 	}
 }
+
+func TestScanImageUsesJoinsBootDisksWrittenInAnyAPIVersionOrHost(t *testing.T) {
+	// gcloud beta ... --format=json writes /compute/beta/ URLs; a fixture
+	// captured that way must still join the instance to its disk.
+	tests := []struct{ name, source string }{
+		{"beta", "https://www.googleapis.com/compute/beta/projects/apps/zones/us-central1-a/disks/d1"},
+		{"alpha on another host", "https://compute.googleapis.com/compute/alpha/projects/apps/zones/us-central1-a/disks/d1"},
+		{"relative", "projects/apps/zones/us-central1-a/disks/d1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, emulator.Options{})
+			zone := "https://www.googleapis.com/compute/v1/projects/apps/zones/us-central1-a"
+			state := emulator.State{Projects: map[string]emulator.ProjectState{"apps": {
+				Disks: []json.RawMessage{raw(t, map[string]any{"name": "d1", "zone": zone, "sizeGb": "10",
+					"sourceImage": "https://www.googleapis.com/compute/v1/projects/acme/global/images/web-v1"})},
+				Instances: []json.RawMessage{raw(t, map[string]any{"name": "vm", "zone": zone, "machineType": zone + "/machineTypes/e2-small",
+					"disks": []map[string]any{{"boot": true, "source": tt.source}}})},
+			}}}
+			if err := h.env.Server.LoadState(state); err != nil {
+				t.Fatalf("fixtures: %v", err)
+			}
+			uses, err := h.c.ScanImageUses(t.Context(), []string{"apps"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := uses[lifecycle.ImageRef{Project: "acme", Name: "web-v1"}]
+			if len(got) != 1 || got[0].Name != "vm" {
+				t.Fatalf("uses of web-v1 = %v, want the instance vm", got)
+			}
+		})
+	}
+}

@@ -29,12 +29,17 @@ func Apply(s Snapshot, p RotationPlan) Snapshot {
 		default:
 			img.Deprecation = e.Deprecation.clone()
 			if e.Labels != nil {
-				img.Labels = maps.Clone(e.Labels)
+				img.Labels = maps.Clone(img.Labels)
+				if img.Labels == nil {
+					img.Labels = map[string]string{}
+				}
+				maps.Copy(img.Labels, e.Labels)
 			}
 		}
 		kept = append(kept, img)
 	}
 	out.Images = kept
+	out.HeadRead, out.HeadName = false, "" // the head as it is now is computed
 	return out
 }
 

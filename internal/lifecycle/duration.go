@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -12,14 +11,16 @@ const day = 24 * time.Hour
 
 // ParseDuration reads a duration for the named option: anything Go's
 // time.ParseDuration takes ("168h", "90m", "1h30m") plus days, "d", alone or
-// mixed ("7d", "1.5d", "1d12h"). Days are 24 hours.
+// mixed ("7d", "1.5d", "1d12h"). Days are 24 hours. Its error is a
+// *FieldError for option.
 func ParseDuration(option, s string) (time.Duration, error) {
 	bad := func(why string) error {
-		return fmt.Errorf("%s: %q is not a duration%s: use a number with a unit (ns, us, ms, s, m, h or d for days), e.g. \"168h\" or \"7d\"", option, s, why)
+		return &FieldError{Field: option, Value: strconv.Quote(s), Layout: Labelled,
+			Rule: "is not a duration" + why + `: use a number with a unit (ns, us, ms, s, m, h or d for days), e.g. "168h" or "7d"`}
 	}
 	in := strings.TrimSpace(s)
 	if in == "" {
-		return 0, fmt.Errorf("%s: empty duration: use a number with a unit, e.g. \"168h\" or \"7d\"", option)
+		return 0, &FieldError{Field: option, Layout: Labelled, Rule: `empty duration: use a number with a unit, e.g. "168h" or "7d"`}
 	}
 	neg := false
 	switch in[0] {

@@ -157,6 +157,29 @@ type Snapshot struct {
 	// FamilyUses are templates that follow family/Family: they pin the head,
 	// whatever it is.
 	FamilyUses []Use
+	// HeadRead says HeadName is what Compute Engine's getFromFamily answered
+	// when the snapshot was read ("" for nothing: 404). The head is then
+	// taken from it, never recomputed: with equal creation times only
+	// Compute Engine knows which image it returns. Without it (tests,
+	// fixtures) Head computes the head from Images.
+	HeadRead bool
+	HeadName string
+	// Orphans are images in no family that carry imagefamily-releasing-into
+	// = Family: releases into the family that were interrupted.
+	Orphans []Image
+	// Gone are image references read when the snapshot was taken and found
+	// not to exist (replacements of images in the family, deleted since).
+	Gone map[ImageRef]bool
+}
+
+// IsGone reports whether ref (any spelling; no project means the
+// snapshot's) was read and found not to exist.
+func (s Snapshot) IsGone(ref string) bool {
+	r, err := ParseImageRef(ref)
+	if err != nil || r.Family {
+		return false
+	}
+	return s.Gone[r.WithDefaultProject(s.Project)]
 }
 
 // AddUse records that u refers to the image spelled source (any spelling
@@ -203,8 +226,22 @@ func (s Snapshot) inFamily(img Image) bool {
 		(s.Project == "" || img.Project == "" || img.Project == s.Project)
 }
 
-// Head is the image getFromFamily returns: see Head.
+// Head is the image getFromFamily returns: HeadName when the snapshot read
+// it (HeadRead), else computed from Images (see Head). A head that
+// getFromFamily named but the listing did not show (released between the two
+// reads) comes back with only its name, project and family.
 func (s Snapshot) Head() (Image, bool) {
+	if s.HeadRead {
+		if s.HeadName == "" {
+			return Image{}, false
+		}
+		for _, img := range s.Images {
+			if s.inFamily(img) && img.Name == s.HeadName {
+				return img, true
+			}
+		}
+		return Image{Name: s.HeadName, Project: s.Project, Family: s.Family}, true
+	}
 	var fam []Image
 	for _, img := range s.Images {
 		if s.inFamily(img) {
@@ -281,5 +318,10 @@ func (s Snapshot) Clone() Snapshot {
 		}
 	}
 	c.FamilyUses = slices.Clone(s.FamilyUses)
+	c.Orphans = slices.Clone(s.Orphans)
+	for i, img := range c.Orphans {
+		c.Orphans[i] = img.Clone()
+	}
+	c.Gone = maps.Clone(s.Gone)
 	return c
 }

@@ -42,6 +42,16 @@ const (
 	// next step is already due, so that a second run in the same second does
 	// not move it again (one step per image per run).
 	LabelRotatedAt = "imagefamily-rotated-at"
+	// LabelReleasingInto is the first thing a release writes on the image
+	// it releases (and on the built image of a copy): the family it is being
+	// released into. The release takes it off once the image is in the
+	// family, so an image in no family carrying it is the orphan of an
+	// interrupted release: status shows it as ORPHANED and rotate deletes it
+	// once older than the orphan grace.
+	LabelReleasingInto = "imagefamily-releasing-into"
+	// LabelLease is the per-family lease of a command of this project (see
+	// Lease): held on the family's head while a command changes the family.
+	LabelLease = "imagefamily-lease"
 
 	// DefaultProtectLabel is the default rotation.protect_label: an image
 	// carrying it with any value but "false" is never rotated. It is a user
@@ -53,6 +63,7 @@ var lineageKeys = []string{
 	LabelParentImage, LabelParentFamily, LabelParentProject, LabelReleasedAt,
 	LabelOS, LabelSoftware, LabelVersion, LabelRollbackOf,
 	LabelPromotedFrom, LabelPromotedFromProject, LabelRevokedReason, LabelRotatedAt,
+	LabelReleasingInto, LabelLease,
 }
 
 // LineageKeys lists the label keys imagefamily owns.

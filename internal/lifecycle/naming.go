@@ -5,6 +5,7 @@ import (
 	"encoding/base32"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -149,7 +150,7 @@ func (c Convention) Name(t time.Time) (Name, error) {
 	if hasPart(segs, partTimestamp) {
 		u := t.UTC().Truncate(time.Second)
 		if u.Year() < 0 || u.Year() > 9999 {
-			return Name{}, fmt.Errorf("naming: timestamp year %d cannot be written in 4 digits", u.Year())
+			return Name{}, namingError(&FieldError{Field: FieldTimestamp, Rule: fmt.Sprintf("year %d cannot be written in 4 digits", u.Year())})
 		}
 		ts = FormatTimestamp(u)
 		parts.Timestamp = u
@@ -159,7 +160,7 @@ func (c Convention) Name(t time.Time) (Name, error) {
 		return Name{}, err
 	}
 	if err := ValidateName(name); err != nil {
-		return Name{}, fmt.Errorf("naming: template %q made an invalid name: %w", c.TemplateOrDefault(), err)
+		return Name{}, templateError(c.TemplateOrDefault(), Subject, "made an invalid name: "+err.Error())
 	}
 	return Name{name: name, parts: parts, shortened: shortened}, nil
 }
@@ -236,13 +237,14 @@ func (c Convention) prepare() ([]segment, map[part]string, error) {
 		}
 		v := SanitizeNamePart(raw[s.part])
 		if v == "" {
-			return nil, nil, fmt.Errorf("naming: %s %q sanitises to nothing: each part needs at least one letter or digit", s.part, raw[s.part])
+			return nil, nil, namingError(&FieldError{Field: s.part.String(), Value: strconv.Quote(raw[s.part]), Rule: "sanitises to nothing: each part needs at least one letter or digit"})
 		}
 		vals[s.part] = v
 	}
 	if first := segs[0]; first.part != partLiteral {
 		if v := vals[first.part]; v[0] < 'a' || v[0] > 'z' {
-			return nil, nil, fmt.Errorf("naming: %s %q starts the name with the digit %q: a name must start with a letter; put a part that starts with a letter first in the template, or start it with a literal prefix", first.part, raw[first.part], v[:1])
+			return nil, nil, namingError(&FieldError{Field: first.part.String(), Value: strconv.Quote(raw[first.part]),
+				Rule: fmt.Sprintf("starts the name with the digit %q: a name must start with a letter; put a part that starts with a letter first in the template, or start it with a literal prefix", v[:1])})
 		}
 	}
 	return segs, vals, nil
@@ -285,7 +287,7 @@ func build(tpl string, segs []segment, vals map[part]string, ts string) (name st
 	}
 	avail := MaxNameLength - fixed - 1 - hashLen
 	if len(order) == 0 || avail < len(order) {
-		return "", 0, false, fmt.Errorf("naming: template %q cannot fit 63 characters: its literal text and timestamp take %d, leaving no room for its parts and the 7-character hash of a shortened name", tpl, fixed)
+		return "", 0, false, templateError(tpl, Subject, fmt.Sprintf("cannot fit 63 characters: its literal text and timestamp take %d, leaving no room for its parts and the 7-character hash of a shortened name", fixed))
 	}
 	lengths := capLengths(order, vals, avail)
 

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -283,5 +284,32 @@ func TestPatternShowsTheOpenTimestamp(t *testing.T) {
 	got, err := Convention{OS: "debian-12", Software: "nginx", Version: "1.24.0"}.Pattern()
 	if err != nil || got != "debian-12-nginx-1-24-0-v<yyyymmddthhmmss>" {
 		t.Fatalf("Pattern = %q, %v", got, err)
+	}
+}
+
+func TestConventionErrorsNameTheirOptionAsData(t *testing.T) {
+	tests := []struct {
+		name  string
+		conv  Convention
+		at    time.Time
+		field string
+		value string
+	}{
+		{"empty part", Convention{OS: "debian-12", Software: "", Version: "1"}, buildTime, FieldSoftware, `""`},
+		{"part that starts with a digit", Convention{Template: "{version}-{os}-{timestamp}", OS: "debian", Version: "1.24"}, buildTime, FieldVersion, `"1.24"`},
+		{"unknown placeholder", Convention{Template: "{os}-{app}-v{timestamp}", OS: "debian"}, buildTime, FieldTemplate, `"{os}-{app}-v{timestamp}"`},
+		{"year past 9999", Convention{OS: "d", Software: "s", Version: "1"}, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), FieldTimestamp, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.conv.Name(tt.at)
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != tt.field || fe.Value != tt.value {
+				t.Fatalf("Name error = %v (%#v), want a FieldError of %s with value %s", err, fe, tt.field, tt.value)
+			}
+			if !strings.HasPrefix(err.Error(), "naming: ") {
+				t.Errorf("error %q lost its naming: prefix", err)
+			}
+		})
 	}
 }

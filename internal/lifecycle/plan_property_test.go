@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 // genFamily makes a random family of 0..60 images: random states, dates
@@ -308,10 +310,6 @@ func FuzzPlan(f *testing.F) {
 	})
 }
 
-func sameTime(a, b *time.Time) bool {
-	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
-}
-
 func sameDeprecation(a, b Deprecation) bool {
 	return a.State == b.State && a.Replacement == b.Replacement &&
 		sameTime(a.Deprecated, b.Deprecated) && sameTime(a.Obsolete, b.Obsolete) && sameTime(a.Deleted, b.Deleted)
@@ -322,7 +320,7 @@ func fmtDep(dp Deprecation) string {
 		if t == nil {
 			return "-"
 		}
-		return stamp(*t)
+		return textfmt.Time(*t)
 	}
 	return fmt.Sprintf("{%s %s dep=%s obs=%s del=%s}", dp.State, dp.Replacement, f(dp.Deprecated), f(dp.Obsolete), f(dp.Deleted))
 }

@@ -54,26 +54,13 @@ func ParseImageRef(s string) (ImageRef, error) {
 	if s == "" {
 		return ImageRef{}, fmt.Errorf("empty image reference")
 	}
-	if i := strings.Index(s, "://"); i >= 0 {
-		rest := s[i+3:]
-		slash := strings.IndexByte(rest, '/')
-		if slash < 0 {
-			return ImageRef{}, fmt.Errorf("image reference %q has a host but no path", orig)
-		}
-		s = rest[slash:]
-	} else if first, _, ok := strings.Cut(s, "/"); ok && strings.ContainsAny(first, ".:") {
-		s = strings.TrimPrefix(s, first)
+	if strings.Contains(s, "://") && !strings.Contains(strings.SplitN(s, "://", 2)[1], "/") {
+		return ImageRef{}, fmt.Errorf("image reference %q has a host but no path", orig)
 	}
-	if i := strings.IndexAny(s, "?#"); i >= 0 {
-		s = s[:i]
-	}
-	if strings.HasSuffix(s, "/family/") || s == "family/" {
+	if p := withoutQuery(s); strings.HasSuffix(p, "/family/") || p == "family/" {
 		return ImageRef{}, fmt.Errorf("image reference %q names no image: the family name is missing", orig)
 	}
-	s = strings.Trim(s, "/")
-	for _, prefix := range []string{"compute/v1/", "compute/beta/", "compute/alpha/"} {
-		s = strings.TrimPrefix(s, prefix)
-	}
+	s = ResourcePath(s)
 	parts := strings.Split(s, "/")
 	var ref ImageRef
 	switch {
@@ -104,6 +91,44 @@ func ParseImageRef(s string) (ImageRef, error) {
 		return ImageRef{}, fmt.Errorf("image reference %q names no image", orig)
 	}
 	return ref, nil
+}
+
+// ResourcePath reduces any spelling of a Compute Engine resource reference to
+// its path below the API version, e.g. projects/P/zones/Z/disks/D: a scheme
+// and host (any host: gcloud writes its endpoint override's), a host without
+// scheme (recognised by a dot or colon in the first segment), /compute/v1/,
+// /compute/beta/ or /compute/alpha/, a query string or fragment, and leading
+// or trailing slashes are dropped. Every comparison of resource references in
+// this project (image references through ParseImageRef, an instance's boot
+// disk and the disk's selfLink) goes through it, so that the spellings agree
+// in one place.
+func ResourcePath(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, "://"); i >= 0 {
+		rest := s[i+3:]
+		if slash := strings.IndexByte(rest, '/'); slash >= 0 {
+			s = rest[slash:]
+		} else {
+			s = ""
+		}
+	} else if first, _, ok := strings.Cut(s, "/"); ok && strings.ContainsAny(first, ".:") {
+		s = strings.TrimPrefix(s, first)
+	}
+	s = strings.Trim(withoutQuery(s), "/")
+	for _, prefix := range []string{"compute/v1/", "compute/beta/", "compute/alpha/"} {
+		if strings.HasPrefix(s, prefix) {
+			s = strings.TrimPrefix(s, prefix)
+			break
+		}
+	}
+	return s
+}
+
+func withoutQuery(s string) string {
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // SelfLink is the canonical https://www.googleapis.com URL that Compute Engine

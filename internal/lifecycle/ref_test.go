@@ -88,3 +88,21 @@ func TestImageRefStringAndSelfLinkAreCanonical(t *testing.T) {
 		}
 	}
 }
+
+func TestResourcePathReducesEverySpellingToOnePath(t *testing.T) {
+	const want = "projects/acme/zones/us-central1-a/disks/d1"
+	for _, in := range []string{
+		"https://www.googleapis.com/compute/v1/projects/acme/zones/us-central1-a/disks/d1",
+		"https://www.googleapis.com/compute/beta/projects/acme/zones/us-central1-a/disks/d1",
+		"https://compute.googleapis.com/compute/alpha/projects/acme/zones/us-central1-a/disks/d1",
+		"http://127.0.0.1:8080/compute/v1/projects/acme/zones/us-central1-a/disks/d1?alt=json",
+		"www.googleapis.com/compute/v1/projects/acme/zones/us-central1-a/disks/d1",
+		"/compute/v1/projects/acme/zones/us-central1-a/disks/d1",
+		"/compute/beta/projects/acme/zones/us-central1-a/disks/d1",
+		"projects/acme/zones/us-central1-a/disks/d1/",
+	} {
+		if got := ResourcePath(in); got != want {
+			t.Errorf("ResourcePath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

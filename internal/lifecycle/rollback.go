@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -261,4 +262,96 @@ func (p RollbackPlan) copyProject() string {
 		return p.Project
 	}
 	return p.Target.Project
+}
+
+// Guard refuses a rollback that would deprecate (or obsolete) an image the
+// protect label protects, naming each, unless force; with force the plan
+// goes ahead and says so in its warnings. An empty label protects nothing.
+func (p RollbackPlan) Guard(protectLabel string, force bool) (RollbackPlan, error) {
+	if protectLabel == "" {
+		return p, nil
+	}
+	pol := Policy{ProtectLabel: protectLabel}
+	var named []string
+	for _, st := range p.Steps {
+		if v, ok := pol.protects(st.Image); ok {
+			named = append(named, fmt.Sprintf("%s (label %s=%q)", st.Image.Name, protectLabel, v))
+		}
+	}
+	if len(named) == 0 {
+		return p, nil
+	}
+	if !force {
+		return p, &ProtectedError{Action: p.stepAction(), Images: named}
+	}
+	p.Warnings = append(slices.Clone(p.Warnings), fmt.Sprintf("--force: deprecating protected image%s %s", pluralS(len(named)), strings.Join(named, ", ")))
+	return p, nil
+}
+
+// ProtectedError is a change refused because the policy protects what it
+// would change, naming each image and what protects it.
+type ProtectedError struct {
+	Action Action
+	Images []string // "web-v9 (label imagefamily-protect=\"true\")"
+}
+
+func (e *ProtectedError) Error() string {
+	return fmt.Sprintf("it would %s the protected image%s %s", e.Action, pluralS(len(e.Images)), strings.Join(e.Images, ", "))
+}
+
+func (p RollbackPlan) stepAction() Action {
+	if p.Block {
+		return ActionObsolete
+	}
+	return ActionDeprecate
+}
+
+func pluralS(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// Phases is the plan as the applier carries it out: the copy (when one is
+// to be made) as a required phase, then the steps, newest first. Every step
+// relies on its image as read (its protect label too) and on the image the
+// family falls back to (the target, or its copy) staying a READY, ACTIVE,
+// unrevoked member of the family: without it, deprecating the newer images
+// could leave the family resolving to nothing.
+func (p RollbackPlan) Phases(protectLabel string) []Phase {
+	var phases []Phase
+	fallback := ExpectImage(p.Target, LabelRevokedReason)
+	fallback.Ref = p.Target.Ref().WithDefaultProject(p.copyProject())
+	if r := p.Rerelease; r != nil {
+		copyRef := ImageRef{Project: p.copyProject(), Name: r.Name}
+		// The copy as it will be once made: READY, ACTIVE, in the family,
+		// unrevoked (its id is not known yet, so not compared).
+		fallback = ImageExpect{Ref: copyRef, Family: p.Family, Status: StatusReady, Labels: map[string]*string{LabelRevokedReason: nil}}
+		if !r.Existing {
+			src := r.Source
+			expectSrc := ExpectImage(src, LabelRevokedReason)
+			expectSrc.Ref = src.Ref().WithDefaultProject(p.copyProject())
+			phases = append(phases, Phase{Name: "re-release " + src.Name + " as " + r.Name, Required: true, Entries: []Entry{{
+				Image: src, Action: ActionCopy, Why: WhyDue, From: src.State(), To: StateActive,
+				Reason: fmt.Sprintf("%s is %s: copy it into family %s as %s, the new head", src.Name, src.State(), p.Family, r.Name),
+				Copy: &CopySpec{Project: p.copyProject(), Name: r.Name, Source: expectSrc.Ref, Family: p.Family,
+					Description: fmt.Sprintf("Rollback copy of %s (imagefamily rollback)", src.Name), Labels: maps.Clone(r.Labels),
+					Architecture: src.Architecture},
+				Expect: Preconditions{Images: []ImageExpect{expectSrc}},
+			}}})
+		}
+	}
+	steps := Phase{Name: "retire the images newer than the target"}
+	for _, st := range p.Steps {
+		own := ExpectImage(st.Image, protectLabel)
+		own.Ref = st.Image.Ref().WithDefaultProject(p.copyProject())
+		steps.Entries = append(steps.Entries, Entry{
+			Image: st.Image, Action: st.Action, Why: WhyDue, From: st.Image.State(), To: st.Deprecation.State,
+			Deprecation: st.Deprecation, UsedBy: st.UsedBy,
+			Reason: fmt.Sprintf("newer than the rollback target %s: %s, replaced by %s", p.Target.Name, strings.ToLower(string(st.Action)), p.NewHead()),
+			Expect: Preconditions{Images: []ImageExpect{own, fallback}},
+		})
+	}
+	return append(phases, steps)
 }

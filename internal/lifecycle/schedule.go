@@ -3,6 +3,8 @@ package lifecycle
 import (
 	"fmt"
 	"time"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 // NextStep is what happens to an image next under a rotation plan's policy,
@@ -42,7 +44,7 @@ func NextSteps(plan RotationPlan) []NextStep {
 	active := 0 // ACTIVE READY family images seen so far (newest first)
 	for _, e := range plan.Entries {
 		ns := NextStep{Image: e.Image.Name, Action: ActionNone}
-		inKeep := e.Why != WhyNotInFamily && e.Image.Ready() && e.From == StateActive
+		inKeep := e.Why != WhyNotInFamily && e.Why != WhyOrphan && e.Image.Ready() && e.From == StateActive && e.Image.Family == plan.Family
 		if inKeep {
 			active++
 		}
@@ -52,7 +54,7 @@ func NextSteps(plan RotationPlan) []NextStep {
 		case e.Why == WhyHead || e.Why == WhyKeepActive:
 			newer := pol.KeepActive - active + 1
 			ns.Action = ActionDeprecate
-			ns.Condition = fmt.Sprintf("when %d newer %s released (keep_active = %d)", newer, plural(newer, "image is", "images are"), pol.KeepActive)
+			ns.Condition = fmt.Sprintf("when %d newer %s released (keep_active = %d)", newer, textfmt.Plural(newer, "image is", "images are"), pol.KeepActive)
 		case e.Why == WhyMinAge:
 			ready := e.Image.CreatedAt.Add(pol.MinAge).UTC()
 			action, due := ActionDeprecate, ready
@@ -67,6 +69,8 @@ func NextSteps(plan RotationPlan) []NextStep {
 			}
 			ns.Action, ns.Due = action, &due
 			ns.Condition = fmt.Sprintf("once older than min_age %s", FormatDuration(pol.MinAge))
+		case e.Why == WhyOrphan && e.Next != nil:
+			ns.Action, ns.Due, ns.Condition = ActionDelete, ptr(e.Next.UTC()), "once older than the orphan grace"
 		case e.Why == WhyWaiting && e.Next != nil:
 			if t, a, ok := nextStep(e.From, e.Image.Deprecation, pol); ok && t.Equal(*e.Next) {
 				ns.Action = a
@@ -92,11 +96,4 @@ func NextSteps(plan RotationPlan) []NextStep {
 		out = append(out, ns)
 	}
 	return out
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -65,7 +66,7 @@ func parseTemplate(tpl string) ([]segment, error) {
 			}
 			for _, r := range lit {
 				if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-					return nil, fmt.Errorf("naming: template %q: literal text %q may hold only a-z, 0-9 and \"-\" (image names are lower-case RFC 1035 names); placeholders are {os}, {software}, {version} and {timestamp}", tpl, lit)
+					return nil, templateError(tpl, Headed, fmt.Sprintf("literal text %q may hold only a-z, 0-9 and \"-\" (image names are lower-case RFC 1035 names); placeholders are {os}, {software}, {version} and {timestamp}", lit))
 				}
 			}
 			segs = append(segs, segment{part: partLiteral, text: lit})
@@ -74,34 +75,52 @@ func parseTemplate(tpl string) ([]segment, error) {
 		}
 		end := strings.IndexByte(rest, '}')
 		if end < 0 {
-			return nil, fmt.Errorf("naming: template %q: %q has no closing \"}\"", tpl, rest)
+			return nil, templateError(tpl, Headed, fmt.Sprintf("%q has no closing \"}\"", rest))
 		}
 		name := rest[1:end]
 		p, ok := partNames[name]
 		if !ok {
-			return nil, fmt.Errorf("naming: template %q: unknown placeholder {%s}: use {os}, {software}, {version} and {timestamp}", tpl, name)
+			return nil, templateError(tpl, Headed, fmt.Sprintf("unknown placeholder {%s}: use {os}, {software}, {version} and {timestamp}", name))
 		}
 		if seen[p] {
-			return nil, fmt.Errorf("naming: template %q uses {%s} twice: each placeholder may appear at most once", tpl, name)
+			return nil, templateError(tpl, Subject, fmt.Sprintf("uses {%s} twice: each placeholder may appear at most once", name))
 		}
 		seen[p] = true
 		segs = append(segs, segment{part: p})
 		rest = rest[end+1:]
 	}
 	if len(seen) == 0 {
-		return nil, fmt.Errorf("naming: template %q has no placeholder: every image would get the same name; use at least {timestamp}", tpl)
+		return nil, templateError(tpl, Subject, "has no placeholder: every image would get the same name; use at least {timestamp}")
 	}
 	first, last := segs[0], segs[len(segs)-1]
 	switch {
 	case first.part == partTimestamp:
-		return nil, fmt.Errorf("naming: template %q starts with {timestamp}, which starts with a digit: a name must start with a letter (add a literal prefix such as \"v\")", tpl)
+		return nil, templateError(tpl, Subject, "starts with {timestamp}, which starts with a digit: a name must start with a letter (add a literal prefix such as \"v\")")
 	case first.part == partLiteral && !(first.text[0] >= 'a' && first.text[0] <= 'z'):
-		return nil, fmt.Errorf("naming: template %q starts with %q: a name must start with a letter", tpl, first.text[:1])
+		return nil, templateError(tpl, Subject, fmt.Sprintf("starts with %q: a name must start with a letter", first.text[:1]))
 	case last.part == partLiteral && strings.HasSuffix(last.text, "-"):
-		return nil, fmt.Errorf("naming: template %q ends with \"-\": a name must end with a letter or digit", tpl)
+		return nil, templateError(tpl, Subject, "ends with \"-\": a name must end with a letter or digit")
 	}
 	return segs, nil
 }
+
+// namingError is a FieldError of the naming convention, under the
+// "naming: " its messages have always started with; Spell finds the
+// FieldError inside.
+func namingError(fe *FieldError) error { return fmt.Errorf("naming: %w", fe) }
+
+func templateError(tpl string, layout Layout, rule string) error {
+	return namingError(&FieldError{Field: FieldTemplate, Value: strconv.Quote(tpl), Layout: layout, Rule: rule})
+}
+
+// The convention's options as the domain names them in a FieldError.
+const (
+	FieldOS        = "os"
+	FieldSoftware  = "software"
+	FieldVersion   = "version"
+	FieldTemplate  = "template"
+	FieldTimestamp = "timestamp"
+)
 
 // has reports whether the template uses the placeholder.
 func hasPart(segs []segment, p part) bool {

@@ -15,6 +15,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
 )
 
@@ -51,9 +52,14 @@ func reads(counts map[string]int) map[string]int {
 
 // TestAReleaseReadsEachThingOnce pins the reads one release makes, through
 // the real client against the emulator: the built image and the parent
-// (images.get), the head before the move (getFromFamily: previous_head), one
-// listing of the family after the move (images.list), which both verifies
-// the head and plans the rotation, and the scan for uses. The labels are
+// (images.get), the head before the move (getFromFamily: previous_head), the
+// family's lease (one filtered images.list before and one after writing it on
+// the head, whose getFromFamily says which image that is, and an images.get
+// to take it off), the family after the move (one images.list, and
+// getFromFamily: the head as Compute Engine says, never recomputed), which
+// both verifies the head and plans the rotation, the orphans of interrupted
+// releases into the family (one filtered images.list), and the scan for
+// uses. A copy adds its read once made, and one to take its mark off. The labels are
 // written from the image as read (its fingerprint), not read again; a copy
 // is read once, when it is made.
 func TestAReleaseReadsEachThingOnce(t *testing.T) {
@@ -65,10 +71,10 @@ func TestAReleaseReadsEachThingOnce(t *testing.T) {
 		want  map[string]int
 	}{
 		{name: "release", image: built().Name,
-			want: map[string]int{"images.get": 2, "images.getFromFamily": 1, "images.list": 1}},
+			want: map[string]int{"images.get": 3, "images.getFromFamily": 3, "images.list": 4}},
 		{name: "copy under the conventional name", image: "nginx-latest",
 			req:  func(r *release.Request) { r.Rename = release.RenameCopy },
-			want: map[string]int{"images.get": 3, "images.getFromFamily": 1, "images.list": 1}},
+			want: map[string]int{"images.get": 5, "images.getFromFamily": 3, "images.list": 4}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			counts := &callCounts{n: map[string]int{}}
@@ -86,7 +92,7 @@ func TestAReleaseReadsEachThingOnce(t *testing.T) {
 			}
 			put(project, &computepb.Image{Name: proto.String(tc.image), Labels: map[string]string{"team": "web"},
 				CreationTimestamp: proto.String(built().CreatedAt.Format(time.RFC3339))})
-			c, err := gce.New(context.Background(), gce.AuthConfig{CustomEndpoints: map[string]string{"compute": env.ComputeEndpoint()}})
+			c, err := gce.New(context.Background(), pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": env.ComputeEndpoint()}})
 			if err != nil {
 				t.Fatal(err)
 			}

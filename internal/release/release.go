@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 // cleanupTimeout bounds what runs after the build's context may have ended:
@@ -69,6 +71,14 @@ type Request struct {
 	// FailOnRotationError makes rotation problems that can be known before
 	// the family moves fail the release (see the package documentation).
 	FailOnRotationError bool
+	// Lease tunes the family's lease, held from before the first change to
+	// the end of the rotation (its Holder is set by Run; a zero Wait is
+	// apply.DefaultLeaseWait: a build waits for a rotation to finish).
+	Lease apply.LeaseOptions
+	// LagPause is the pause before the family is read again when a read
+	// after the move does not show the release yet (reads may lag writes for
+	// a moment); three more reads are made. 1 s when zero.
+	LagPause time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -118,6 +128,28 @@ func Run(ctx context.Context, c gce.Compute, req Request, rep Reporter) (out *Ou
 		r.dryRun(ctx)
 		return r.out, nil
 	}
+	// The family's lease, before the first change: no other command of this
+	// project changes the family until the release and its rotation are
+	// done. Waiting for it comes after every check that can fail, so that a
+	// bad release fails at once.
+	leaseOpts := req.Lease
+	if leaseOpts.Wait <= 0 {
+		leaseOpts.Wait = apply.DefaultLeaseWait
+	}
+	leaseOpts.Holder = lifecycle.LeaseHolder("release", rand.Uint32())
+	waitingFor := ""
+	leaseOpts.OnWait = func(l lifecycle.Lease) {
+		if l.Holder != waitingFor { // once per holder, not at every look
+			waitingFor = l.Holder
+			r.say("the family is leased to %s until %s: waiting for it (a crashed holder's lease runs out by then)", l.Holder, l.Expires.UTC().Format(time.RFC3339))
+		}
+	}
+	lease, err := apply.AcquireLease(ctx, c, req.Project, req.Family, leaseOpts)
+	if err != nil {
+		return r.out, r.fail(ctx, fmt.Errorf("taking the family's lease: %w", err))
+	}
+	defer lease.Release(ctx)
+	r.lease = lease
 	if err := r.release(ctx); err != nil {
 		return r.out, r.fail(ctx, err)
 	}
@@ -133,10 +165,17 @@ type run struct {
 	out *Outcome
 
 	built   lifecycle.Image // the image the build made, as read
+	readAt  time.Time       // when built was read
 	target  string          // the name to release: built's, or the copy's
 	copy    bool            // a copy is to be (or was) made
 	copied  bool            // the copy exists
 	lineage map[string]string
+	lease   *apply.Lease
+	plan    lifecycle.ReleasePlan
+	// finished are the outcomes of the release's phases, the last of which
+	// (the mark taken off, the built image of a copy deleted) afterRelease
+	// reports on.
+	finished []apply.Result
 }
 
 func (r *run) say(format string, args ...any) {
@@ -182,6 +221,7 @@ func (r *run) prepare(ctx context.Context) error {
 	r.target = req.Image
 	r.say("releasing into project %s", req.Project)
 
+	r.readAt = time.Now()
 	built, err := r.c.GetImage(ctx, req.Project, req.Image)
 	if err != nil {
 		if errors.Is(err, gce.ErrNotFound) {
@@ -305,76 +345,68 @@ func (r *run) lineageLabels(ctx context.Context) (map[string]string, error) {
 	return labels, nil
 }
 
-// release makes the copy, writes the labels and moves the family.
+// release carries out the release's planned phases (lifecycle.PlanRelease):
+// the mark and the labels, the copy, the family move; the mark comes off in
+// afterRelease. Each step is checked right before it is sent against a
+// fresh read of what it changes.
 func (r *run) release(ctx context.Context) error {
 	req := r.req
-	// The image whose labels are written, as last read: its labels and
-	// their fingerprint let the write go without reading it again (a
-	// concurrent change since makes the write fail with 412, and the
-	// labels are read and merged again).
-	target := r.built
-	if r.copy {
-		spec := gce.ImageSpec{Name: r.target, SourceImage: lifecycle.ImageRef{Project: req.Project, Name: r.built.Name}.String(),
-			Description: req.Description, Labels: maps.Clone(r.built.Labels), Architecture: r.built.Architecture}
-		img, err := r.c.InsertImageFromImage(ctx, req.Project, spec)
-		if err != nil {
-			return fmt.Errorf("copying %s to %s: %w", r.built.Name, r.target, err)
-		}
-		r.copied = true
-		if img.SelfLink != "" {
-			r.out.SelfLink = img.SelfLink
-		}
-		r.say("created the copy from %s", r.built.Name)
-		target = img
+	plan, err := lifecycle.PlanRelease(lifecycle.ReleaseInput{Project: req.Project, Family: req.Family, Built: r.built,
+		Target: r.target, Copy: r.copy, Description: req.Description, Lineage: r.lineage, User: req.Labels,
+		ProtectLabel: req.Policy.ProtectLabel})
+	if err != nil {
+		return err
 	}
-	if target.Project == "" {
-		target.Project = req.Project
-	}
-
-	merge := func(cur map[string]string) (map[string]string, error) {
-		labels, err := lifecycle.MergeLabels(cur, r.lineage, req.Labels)
-		if err == nil {
-			r.out.Labels = maps.Clone(labels)
-		}
-		return labels, err
-	}
-	if err := r.c.SetLabelsFrom(ctx, target, merge); err != nil {
-		return fmt.Errorf("writing the labels: %w", err)
-	}
-	r.say("wrote the labels %s", formatLabels(r.lineage, req.Labels))
-
+	r.plan = plan
 	if req.FailOnRotationError {
 		if _, err := apply.Gather(ctx, r.c, req.Project, req.Family, req.InUseProjects, req.Policy.CheckInUse); err != nil {
 			return fmt.Errorf("rotation (fail_on_rotation_error): %w", err)
 		}
 		r.say("read the family and what uses its images before the release (fail_on_rotation_error)")
 	}
-
-	if r.built.Family == req.Family && !r.copy {
+	phases := plan.Phases()
+	seed := lifecycle.Snapshot{Project: req.Project, Family: r.built.Family, Images: []lifecycle.Image{r.built}}
+	results := apply.Execute(ctx, r.c, phases, apply.Options{Parallelism: 1, Lease: r.lease, Seeds: []apply.Seed{{Snapshot: seed, At: r.readAt}}})
+	for _, res := range results {
+		if res.Phase == lifecycle.ReleasePhaseFinish || res.Phase == lifecycle.ReleasePhaseCleanup {
+			continue // afterRelease reports on it
+		}
+		failure := res.Err
+		if res.Outcome == apply.OutcomeSkipped {
+			failure = errors.New(res.Detail)
+		}
+		switch res.Action {
+		case lifecycle.ActionCopy:
+			if failure != nil {
+				return fmt.Errorf("copying %s to %s: %w", r.built.Name, r.target, failure)
+			}
+			r.copied = true
+			r.out.Labels = maps.Clone(plan.Labels)
+			r.say("created the copy from %s, labelled %s and marked %s=%s until the family holds it", r.built.Name,
+				formatLabels(r.lineage, req.Labels), lifecycle.LabelReleasingInto, req.Family)
+		case lifecycle.ActionLabel:
+			if failure != nil {
+				return fmt.Errorf("writing the labels: %w", failure)
+			}
+			if res.Image == r.target {
+				r.out.Labels = maps.Clone(plan.Labels)
+				r.say("wrote the labels %s, and marked the image %s=%s until the family holds it", formatLabels(r.lineage, req.Labels), lifecycle.LabelReleasingInto, req.Family)
+			} else {
+				r.say("marked the built image %s=%s until its copy is released", lifecycle.LabelReleasingInto, req.Family)
+			}
+		case lifecycle.ActionMove:
+			if failure != nil {
+				return r.moveFailed(ctx, failure)
+			}
+		}
+	}
+	r.finished = results
+	if plan.InFamily {
+		r.out.Labels = maps.Clone(plan.Labels)
 		r.out.Released = true
+		r.say("wrote the labels %s", formatLabels(r.lineage, req.Labels))
 		r.say("the image is already in the family")
 		return nil
-	}
-	if err := r.c.SetFamily(ctx, req.Project, r.target, req.Family); err != nil {
-		// The call may have gone through anyway (a lost response, a build
-		// cancelled mid-call): only a read that shows the image outside the
-		// family lets it go. The read runs even when ctx has ended.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		img, rerr := r.c.GetImage(rctx, req.Project, r.target)
-		cancel()
-		switch {
-		case rerr == nil && img.Family != req.Family:
-			return fmt.Errorf("moving the family: %w", err)
-		case rerr == nil:
-			r.out.Released = true
-			r.warn(fmt.Sprintf("moving the family reported %v, but the image is in the family: released", err))
-			return nil
-		default:
-			r.out.Released = true
-			r.out.ReleaseUnconfirmed = true
-			r.warn(fmt.Sprintf("moving the family reported %v, and reading the image back failed (%v): the image may be in the family, so it is kept; check the family (imagefamily status)", err, rerr))
-			return nil
-		}
 	}
 	r.out.Released = true
 	from := r.out.PreviousHead
@@ -385,32 +417,87 @@ func (r *run) release(ctx context.Context) error {
 	return nil
 }
 
-// afterRelease deletes the uncopied image, verifies the head and rotates.
-// Nothing here is an error any more.
+// moveFailed decides a family move that reported failure: the call may have
+// gone through anyway (a lost response, a build cancelled mid-call), so only
+// a read that shows the image outside the family lets it go. The read runs
+// even when ctx has ended.
+func (r *run) moveFailed(ctx context.Context, err error) error {
+	req := r.req
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	img, rerr := r.c.GetImage(rctx, req.Project, r.target)
+	cancel()
+	switch {
+	case rerr == nil && img.Family != req.Family:
+		return fmt.Errorf("moving the family: %w", err)
+	case rerr == nil:
+		r.out.Released = true
+		r.warn(fmt.Sprintf("moving the family reported %v, but the image is in the family: released", err))
+		return nil
+	default:
+		r.out.Released = true
+		r.out.ReleaseUnconfirmed = true
+		r.warn(fmt.Sprintf("moving the family reported %v, and reading the image back failed (%v): the image may be in the family, so it is kept; check the family (imagefamily status)", err, rerr))
+		return nil
+	}
+}
+
+// afterRelease takes the mark off, deletes the uncopied image, verifies the
+// head and rotates. Nothing here is an error any more.
 //
 // One read of the family serves both the verification and the rotation: the
-// rotation plans relative to the head of the family as listed (what
-// getFromFamily returns, computed by lifecycle.Head), so that listing is
-// what must show the released image as the head, or as superseded by a newer
-// image that raced it in. A separate getFromFamily would only add a second
-// answer that the plan does not use.
+// rotation plans relative to the family's head as getFromFamily answers it,
+// so that read is what must show the released image as the head, or as
+// superseded by a newer image that raced it in. Reads may lag writes for a
+// moment (Compute Engine's do): a read that does not show the release yet is
+// made again, a second apart, a few times before it counts.
 func (r *run) afterRelease(ctx context.Context) {
 	req := r.req
-	switch {
-	case r.copied && r.built.Family != "" && r.built.Family != req.Family:
-		// Another family may resolve to it: deleting it is not the
-		// release's to decide.
-		r.warn(fmt.Sprintf("the built image %s is not deleted after releasing its copy: it is in family %s, where the builder put it; delete it once nothing resolves to it there", r.built.Name, r.built.Family))
-	case r.copied:
-		if err := r.c.DeleteImage(ctx, req.Project, r.built.Name); err != nil && !errors.Is(err, gce.ErrNotFound) {
-			r.warn(fmt.Sprintf("could not delete the built image %s after releasing its copy; delete it by hand: %v", r.built.Name, err))
-		} else {
-			r.out.BuiltDeleted = true
-			r.say("deleted the built image %s (released as its copy)", r.built.Name)
+	for _, res := range r.finished {
+		if res.Phase != lifecycle.ReleasePhaseFinish && res.Phase != lifecycle.ReleasePhaseCleanup {
+			continue
+		}
+		{
+			failure := res.Err
+			if res.Outcome == apply.OutcomeSkipped {
+				failure = errors.New(res.Detail)
+			}
+			switch {
+			case res.Action == lifecycle.ActionDelete && failure == nil:
+				r.out.BuiltDeleted = true
+				r.say("deleted the built image %s (released as its copy)", r.built.Name)
+			case res.Action == lifecycle.ActionDelete:
+				r.warn(fmt.Sprintf("could not delete the built image %s after releasing its copy; delete it by hand: %v", r.built.Name, failure))
+			case failure != nil:
+				r.warn(fmt.Sprintf("could not take the mark %s off the released image: %v (harmless: an image in a family is no orphan)", lifecycle.LabelReleasingInto, failure))
+			}
 		}
 	}
+	if r.copied && r.plan.KeepBuilt != "" {
+		r.warn(fmt.Sprintf("the built image %s is not deleted after releasing its copy: %s", r.built.Name, r.plan.KeepBuilt))
+	}
 
-	s, err := apply.Gather(ctx, r.c, req.Project, req.Family, req.InUseProjects, req.Policy.CheckInUse)
+	reader := apply.Reader{C: r.c}
+	if req.Policy.CheckInUse {
+		reader.Scans = apply.NewScans(r.c, apply.ScanProjects(req.Project, req.InUseProjects), nil)
+	}
+	var (
+		s      lifecycle.Snapshot
+		readAt time.Time
+		err    error
+	)
+	for attempt := 0; ; attempt++ {
+		s, readAt, err = reader.Family(ctx, req.Project, req.Family)
+		if err != nil || r.shows(s) || attempt == 3 {
+			break
+		}
+		pause := req.LagPause
+		if pause <= 0 {
+			pause = time.Second
+		}
+		if serr := sleep(ctx, pause); serr != nil {
+			break
+		}
+	}
 	if err != nil {
 		r.rotationProblem(fmt.Sprintf("rotation skipped, and the family's head not verified: %v; run `imagefamily rotate` once it is fixed", err))
 		return
@@ -423,19 +510,44 @@ func (r *run) afterRelease(ctx context.Context) {
 	if len(plan.Actions()) == 0 {
 		r.say("rotation: nothing to do")
 	} else {
-		r.say("rotation: %s (parallelism %d)", plural(len(plan.Actions()), "action"), parallelism(req.Parallelism))
+		r.say("rotation: %s (parallelism %d)", textfmt.Count(len(plan.Actions()), "action"), parallelism(req.Parallelism))
 	}
-	rep := apply.Apply(ctx, r.c, req.Project, plan, apply.Options{Parallelism: req.Parallelism, Progress: func(res apply.Result) {
-		if res.Err != nil {
-			r.rep.Error(fmt.Sprintf("image %s, family %s: %s %s -> %s FAILED: %v", res.Image, req.Family, res.Action, res.From, res.To, res.Err))
-			return
-		}
-		r.rep.Say(fmt.Sprintf("image %s, family %s: %s %s -> %s", res.Image, req.Family, res.Action, res.From, res.To))
-	}})
+	rep := apply.Apply(ctx, r.c, req.Project, plan, apply.Options{Parallelism: req.Parallelism, Scans: reader.Scans, Lease: r.lease,
+		Seeds: []apply.Seed{{Snapshot: s, At: readAt}}, Progress: func(res apply.Result) {
+			switch res.Outcome {
+			case apply.OutcomeFailed:
+				r.rep.Error(fmt.Sprintf("image %s, family %s: %s %s -> %s FAILED: %v", res.Image, req.Family, res.Action, res.From, res.To, res.Err))
+			case apply.OutcomeSkipped:
+				r.rep.Say(fmt.Sprintf("image %s, family %s: %s %s -> %s skipped: %s", res.Image, req.Family, res.Action, res.From, res.To, res.Detail))
+			default:
+				r.rep.Say(fmt.Sprintf("image %s, family %s: %s %s -> %s", res.Image, req.Family, res.Action, res.From, res.To))
+			}
+		}})
 	r.out.Rotation = &rep
 	r.printTable(rep)
 	if n := rep.Failed(); n > 0 {
 		r.rotationProblem(fmt.Sprintf("%d of %d rotation actions failed; the release stands, and `imagefamily rotate` retries them: %v", n, len(rep.Results), rep.Err()))
+	}
+}
+
+// shows reports whether the family as read shows the release: the released
+// image listed in it, READY and ACTIVE, and getFromFamily answering it or a
+// newer image.
+func (r *run) shows(s lifecycle.Snapshot) bool {
+	img, listed := s.Find(lifecycle.ImageRef{Project: r.req.Project, Name: r.target}.String())
+	head, hasHead := s.Head()
+	return listed && img.Family == r.req.Family && img.Ready() && img.State() == lifecycle.StateActive && hasHead &&
+		(head.Name == r.target || !head.CreatedAt.Before(img.CreatedAt))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -452,7 +564,7 @@ func (r *run) verify(s lifecycle.Snapshot) bool {
 	}
 	img, listed := s.Find(lifecycle.ImageRef{Project: req.Project, Name: r.target}.String())
 	switch {
-	case hasHead && head.Name == r.target:
+	case hasHead && head.Name == r.target && listed && img.Family == req.Family:
 		r.say("verified: the family resolves to %s", head.Name)
 		return true
 	case !listed || img.Family != req.Family || !img.Ready() || img.State() != lifecycle.StateActive || !hasHead:
@@ -522,6 +634,9 @@ func withReleased(s lifecycle.Snapshot, built lifecycle.Image, name, family stri
 		img.Name, img.ID, img.CreatedAt = name, 0, now
 		img.SelfLink = lifecycle.ImageRef{Project: built.Project, Name: name}.SelfLink()
 	}
+	// A released image is the newest ACTIVE one: getFromFamily would
+	// answer it.
+	s.HeadRead, s.HeadName = true, img.Name
 	for i := range s.Images {
 		if s.Images[i].Name == img.Name {
 			s.Images[i] = img
@@ -536,13 +651,6 @@ func (r *run) printTable(rep apply.Report) {
 	var b bytes.Buffer
 	apply.WriteTable(&b, rep)
 	r.rep.Say(strings.TrimRight(b.String(), "\n"))
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return fmt.Sprintf("1 %s", noun)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // parallelism is the rotation's Parallelism as apply.Apply applies it.

@@ -64,6 +64,7 @@ func request() release.Request {
 		Parent: "https://www.googleapis.com/compute/v1/projects/acme-base/global/images/base-v7",
 		Labels: map[string]string{"owner": "web-team"}, Convention: &c, Rename: release.RenameNever,
 		Policy: policy(), Parallelism: 2, Now: func() time.Time { return now },
+		LagPause: time.Millisecond, // the fake never lags: a read that does not show the release is the case under test
 	}
 }
 
@@ -112,9 +113,12 @@ func TestReleaseLabelsMovesTheFamilyAndRotates(t *testing.T) {
 	}
 	name := built().Name
 	wantCalls := []string{
-		"SetLabels(acme-images, " + name + ")",
+		"SetLabels(acme-images, app-v2)",       // the family's lease, on its head
+		"SetLabels(acme-images, " + name + ")", // the labels and the mark, first
 		"SetFamily(acme-images, " + name + ", app-nginx)",
-		"Deprecate(acme-images, app-v1, DEPRECATED)",
+		"SetLabels(acme-images, " + name + ")",       // the mark off
+		"Deprecate(acme-images, app-v1, DEPRECATED)", // the rotation
+		"SetLabels(acme-images, app-v2)",             // the lease given back
 	}
 	if got := mutatingCalls(f); !slices.Equal(got, wantCalls) {
 		t.Errorf("mutations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantCalls, "\n"))
@@ -206,10 +210,13 @@ func TestReleaseCopiesUnderTheConventionalNameWhenAsked(t *testing.T) {
 		t.Errorf("outcome image %q renamed %v built_deleted %v built %q; want %q, true, true, nginx-latest", out.Image, out.Renamed, out.BuiltDeleted, out.BuiltImage, want)
 	}
 	wantCalls := []string{
-		"InsertImageFromImage(acme-images, " + want + ", projects/acme-images/global/images/nginx-latest)",
-		"SetLabels(acme-images, " + want + ")",
+		"SetLabels(acme-images, app-v1)",       // the family's lease, on its head
+		"SetLabels(acme-images, nginx-latest)", // the built image marked first
+		"InsertImageFromImage(acme-images, " + want + ", projects/acme-images/global/images/nginx-latest)", // labelled and marked
 		"SetFamily(acme-images, " + want + ", app-nginx)",
+		"SetLabels(acme-images, " + want + ")", // the mark off
 		"DeleteImage(acme-images, nginx-latest)",
+		"SetLabels(acme-images, app-v1)", // the lease given back
 	}
 	if got := mutatingCalls(f); !slices.Equal(got, wantCalls) {
 		t.Errorf("mutations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantCalls, "\n"))
@@ -218,7 +225,7 @@ func TestReleaseCopiesUnderTheConventionalNameWhenAsked(t *testing.T) {
 		t.Error("the built image is still there")
 	}
 	cp := mustImage(t, f, want)
-	if cp.Family != family || cp.Labels["team"] != "web" || cp.Labels[lifecycle.LabelSoftware] != "nginx" {
+	if cp.Family != family || cp.Labels["team"] != "web" || cp.Labels[lifecycle.LabelSoftware] != "nginx" || cp.Labels[lifecycle.LabelReleasingInto] != "" {
 		t.Errorf("copy = family %q labels %v", cp.Family, cp.Labels)
 	}
 }
@@ -410,7 +417,7 @@ func (a *appliedButFailed) SetFamily(ctx context.Context, p, image, fam string) 
 		return err
 	}
 	a.moved = true
-	return &gce.Error{Kind: gce.ErrQuota, Method: "images.patch", Code: 503, Message: "backend error"}
+	return &gce.Error{Method: "images.patch", Code: 503, Message: "backend error"} // after its retries
 }
 
 func (a *appliedButFailed) GetImage(ctx context.Context, p, name string) (lifecycle.Image, error) {

@@ -1,30 +1,28 @@
 //go:generate go tool packer-sdc struct-markdown
-//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Config,Naming,Rotation
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Config,Rotation
 
 package release
 
 import (
 	"errors"
 	"fmt"
+	"log"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/common"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
-	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/family"
-	"github.com/immutable-infra/packer-plugin-imagefamily/datasource/name"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
 )
 
 // Config is the configuration of post-processor "imagefamily-release".
 type Config struct {
 	common.PackerConfig `mapstructure:",squash"`
-	gce.AuthConfig      `mapstructure:",squash"`
+	pluginconfig.Auth   `mapstructure:",squash"`
 
 	// The image project: where the built image is (googlecompute's
 	// `image_project_id`, which defaults to its `project_id`) and where the
@@ -47,7 +45,7 @@ type Config struct {
 	Labels map[string]string `mapstructure:"labels" required:"false"`
 	// The naming convention the image name must follow (the same parts as
 	// data "imagefamily-name"). Without it the name is not checked.
-	Naming Naming `mapstructure:"naming" required:"false"`
+	Naming pluginconfig.Naming `mapstructure:"naming" required:"false"`
 	// What to do with a name that breaks the convention: `"never"` (the
 	// default) fails the release with a message saying what the convention
 	// wanted; `"copy"` creates the image again under the conventional name
@@ -82,21 +80,6 @@ type Config struct {
 	FailOnRotationError bool `mapstructure:"fail_on_rotation_error" required:"false"`
 
 	ctx interpolate.Context
-}
-
-// Naming is the naming convention, as data "imagefamily-name" takes it.
-type Naming struct {
-	// The operating system part, e.g. `debian-12`.
-	OS string `mapstructure:"os" required:"false"`
-	// The software part, e.g. `nginx`.
-	Software string `mapstructure:"software" required:"false"`
-	// The version part, e.g. `1.26.0` (written `1-26-0` in names).
-	Version string `mapstructure:"version" required:"false"`
-	// The template, using `{os}`, `{software}`, `{version}` and
-	// `{timestamp}` with literal `a-z`, `0-9` and `-`. Defaults to
-	// `{os}-{software}-{version}-v{timestamp}`. Only the parts the template
-	// uses are required.
-	Template string `mapstructure:"template" required:"false"`
 }
 
 // Rotation is the rotation policy.
@@ -144,20 +127,24 @@ func (c *Config) prepare(raws ...interface{}) error {
 	var errs *packersdk.MultiError
 	add := func(err error) { errs = packersdk.MultiErrorAppend(errs, err) }
 
-	for _, err := range c.AuthConfig.Prepare() {
+	for _, err := range c.Auth.Prepare() {
 		add(err)
+	}
+	// Configure has no way to return a warning: the log has it.
+	for _, w := range c.Auth.Warnings() {
+		log.Printf("[WARN] imagefamily: %s", w)
 	}
 	if c.ProjectID == "" {
 		add(errors.New("project_id must be set: the image project, where the built image is and the family lives (e.g. acme-images)"))
-	} else if err := family.CheckProjectID("project_id", c.ProjectID); err != nil {
+	} else if err := pluginconfig.CheckProjectID("project_id", c.ProjectID); err != nil {
 		add(err)
 	}
 	if c.Family == "" {
 		add(errors.New("family must be set: the image family to release into (e.g. app-nginx)"))
-	} else if err := family.CheckName("family", c.Family); err != nil {
+	} else if err := pluginconfig.CheckName("family", c.Family); err != nil {
 		add(err)
 	}
-	if c.Parent != "" && !family.Unknown(c.Parent) {
+	if c.Parent != "" && !pluginconfig.Unknown(c.Parent) {
 		if ref, err := lifecycle.ParseImageRef(c.Parent); err != nil {
 			add(fmt.Errorf("parent %q is not an image reference: %v (write a self link, projects/P/global/images/NAME or a name)", c.Parent, err))
 		} else if ref.Family {
@@ -168,14 +155,14 @@ func (c *Config) prepare(raws ...interface{}) error {
 		add(err)
 	}
 	if conv := c.convention(); conv != nil {
-		for _, err := range name.CheckConvention("naming.", *conv, name.ProbeTime) {
+		for _, err := range pluginconfig.Errors("naming.", pluginconfig.CheckConvention(*conv, pluginconfig.ProbeTime)) {
 			add(err)
 		}
 	}
 	switch c.Rename {
 	case "", string(release.RenameNever):
 	case string(release.RenameCopy):
-		if c.Naming == (Naming{}) {
+		if c.Naming == (pluginconfig.Naming{}) {
 			add(errors.New(`rename = "copy" needs a naming block: the copy is named by the convention`))
 		}
 	default:
@@ -190,7 +177,7 @@ func (c *Config) prepare(raws ...interface{}) error {
 		}
 	}
 	for i, p := range c.Rotation.InUseProjects {
-		if err := family.CheckProjectID(fmt.Sprintf("rotation.in_use_projects[%d]", i), p); err != nil {
+		if err := pluginconfig.CheckProjectID(fmt.Sprintf("rotation.in_use_projects[%d]", i), p); err != nil {
 			add(err)
 		}
 	}
@@ -214,10 +201,10 @@ func (c *Config) checkLabels() []error {
 			errs = append(errs, fmt.Errorf("labels: %q is a lineage label the release writes itself; choose another key (owned keys: %s)", k, strings.Join(lifecycle.LineageKeys(), ", ")))
 			continue
 		}
-		if family.Unknown(k) {
+		if pluginconfig.Unknown(k) {
 			continue
 		}
-		if family.Unknown(v) {
+		if pluginconfig.Unknown(v) {
 			v = ""
 		}
 		known[k] = v
@@ -231,57 +218,34 @@ func (c *Config) checkLabels() []error {
 // convention is the naming block as a lifecycle.Convention; nil when the
 // block is absent. prepare checks it as data "imagefamily-name" does.
 func (c *Config) convention() *lifecycle.Convention {
-	n := c.Naming
-	if n == (Naming{}) {
+	if c.Naming == (pluginconfig.Naming{}) {
 		return nil
 	}
-	return &lifecycle.Convention{Template: n.Template, OS: n.OS, Software: n.Software, Version: n.Version}
+	conv := c.Naming.Convention()
+	return &conv
 }
 
 // policy is the rotation block over lifecycle.DefaultPolicy, with every
-// problem found.
+// problem found, each naming its option as the block does
+// (rotation.keep_active).
 func (c *Config) policy() (lifecycle.Policy, []error) {
-	p := lifecycle.DefaultPolicy()
 	r := c.Rotation
-	var errs []error
-	if r.KeepActive != nil {
-		p.KeepActive = *r.KeepActive
-	}
+	opts := lifecycle.PolicyOptions{KeepActive: r.KeepActive, ProtectLabel: r.ProtectLabel}
 	for _, d := range []struct {
-		option string
-		value  string
-		dst    *time.Duration
+		value string
+		dst   **string
 	}{
-		{"rotation.min_age", r.MinAge, &p.MinAge},
-		{"rotation.obsolete_after", r.ObsoleteAfter, &p.ObsoleteAfter},
-		{"rotation.delete_after", r.DeleteAfter, &p.DeleteAfter},
-		{"rotation.purge_after", r.PurgeAfter, &p.PurgeAfter},
+		{r.MinAge, &opts.MinAge}, {r.ObsoleteAfter, &opts.ObsoleteAfter},
+		{r.DeleteAfter, &opts.DeleteAfter}, {r.PurgeAfter, &opts.PurgeAfter},
 	} {
-		if d.value == "" {
-			continue
+		if d.value != "" {
+			*d.dst = &d.value
 		}
-		v, err := lifecycle.ParseDuration(d.option, d.value)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		*d.dst = v
-	}
-	if r.ProtectLabel != nil {
-		p.ProtectLabel = *r.ProtectLabel
 	}
 	if r.CheckInUse != config.TriUnset {
-		p.CheckInUse = r.CheckInUse.True()
+		on := r.CheckInUse.True()
+		opts.CheckInUse = &on
 	}
-	// Validate checks the values read (an unreadable duration keeps its
-	// default), each option on a line of its own.
-	if err := p.Validate(); err != nil {
-		var multi interface{ Unwrap() []error }
-		if errors.As(err, &multi) {
-			errs = append(errs, multi.Unwrap()...)
-		} else {
-			errs = append(errs, err)
-		}
-	}
-	return p, errs
+	p, err := opts.Policy()
+	return p, pluginconfig.Errors("rotation.", err)
 }

@@ -4,37 +4,38 @@ package release
 
 import (
 	"github.com/hashicorp/hcl/v2/hcldec"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 	"github.com/zclconf/go-cty/cty"
 )
 
 // FlatConfig is an auto-generated flat version of Config.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatConfig struct {
-	PackerBuildName           *string           `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
-	PackerBuilderType         *string           `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
-	PackerCoreVersion         *string           `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
-	PackerDebug               *bool             `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
-	PackerForce               *bool             `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
-	PackerOnError             *string           `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
-	PackerUserVars            map[string]string `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
-	PackerSensitiveVars       []string          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
-	CredentialsFile           *string           `mapstructure:"credentials_file" required:"false" cty:"credentials_file" hcl:"credentials_file"`
-	CredentialsJSON           *gce.Secret       `mapstructure:"credentials_json" required:"false" cty:"credentials_json" hcl:"credentials_json"`
-	AccessToken               *gce.Secret       `mapstructure:"access_token" required:"false" cty:"access_token" hcl:"access_token"`
-	ImpersonateServiceAccount *string           `mapstructure:"impersonate_service_account" required:"false" cty:"impersonate_service_account" hcl:"impersonate_service_account"`
-	CustomEndpoints           map[string]string `mapstructure:"custom_endpoints" required:"false" cty:"custom_endpoints" hcl:"custom_endpoints"`
-	ProjectID                 *string           `mapstructure:"project_id" required:"true" cty:"project_id" hcl:"project_id"`
-	Family                    *string           `mapstructure:"family" required:"true" cty:"family" hcl:"family"`
-	Parent                    *string           `mapstructure:"parent" required:"false" cty:"parent" hcl:"parent"`
-	Labels                    map[string]string `mapstructure:"labels" required:"false" cty:"labels" hcl:"labels"`
-	Naming                    *FlatNaming       `mapstructure:"naming" required:"false" cty:"naming" hcl:"naming"`
-	Rename                    *string           `mapstructure:"rename" required:"false" cty:"rename" hcl:"rename"`
-	Description               *string           `mapstructure:"description" required:"false" cty:"description" hcl:"description"`
-	Rotation                  *FlatRotation     `mapstructure:"rotation" required:"false" cty:"rotation" hcl:"rotation"`
-	DryRun                    *bool             `mapstructure:"dry_run" required:"false" cty:"dry_run" hcl:"dry_run"`
-	ReportFile                *string           `mapstructure:"report_file" required:"false" cty:"report_file" hcl:"report_file"`
-	FailOnRotationError       *bool             `mapstructure:"fail_on_rotation_error" required:"false" cty:"fail_on_rotation_error" hcl:"fail_on_rotation_error"`
+	PackerBuildName           *string                  `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
+	PackerBuilderType         *string                  `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
+	PackerCoreVersion         *string                  `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
+	PackerDebug               *bool                    `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
+	PackerForce               *bool                    `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
+	PackerOnError             *string                  `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
+	PackerUserVars            map[string]string        `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
+	PackerSensitiveVars       []string                 `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
+	CredentialsFile           *string                  `mapstructure:"credentials_file" required:"false" cty:"credentials_file" hcl:"credentials_file"`
+	CredentialsJSON           *pluginconfig.Secret     `mapstructure:"credentials_json" required:"false" cty:"credentials_json" hcl:"credentials_json"`
+	AccountFile               *pluginconfig.Secret     `mapstructure:"account_file" required:"false" cty:"account_file" hcl:"account_file"`
+	AccessToken               *pluginconfig.Secret     `mapstructure:"access_token" required:"false" cty:"access_token" hcl:"access_token"`
+	ImpersonateServiceAccount *string                  `mapstructure:"impersonate_service_account" required:"false" cty:"impersonate_service_account" hcl:"impersonate_service_account"`
+	CustomEndpoints           map[string]string        `mapstructure:"custom_endpoints" required:"false" cty:"custom_endpoints" hcl:"custom_endpoints"`
+	ProjectID                 *string                  `mapstructure:"project_id" required:"true" cty:"project_id" hcl:"project_id"`
+	Family                    *string                  `mapstructure:"family" required:"true" cty:"family" hcl:"family"`
+	Parent                    *string                  `mapstructure:"parent" required:"false" cty:"parent" hcl:"parent"`
+	Labels                    map[string]string        `mapstructure:"labels" required:"false" cty:"labels" hcl:"labels"`
+	Naming                    *pluginconfig.FlatNaming `mapstructure:"naming" required:"false" cty:"naming" hcl:"naming"`
+	Rename                    *string                  `mapstructure:"rename" required:"false" cty:"rename" hcl:"rename"`
+	Description               *string                  `mapstructure:"description" required:"false" cty:"description" hcl:"description"`
+	Rotation                  *FlatRotation            `mapstructure:"rotation" required:"false" cty:"rotation" hcl:"rotation"`
+	DryRun                    *bool                    `mapstructure:"dry_run" required:"false" cty:"dry_run" hcl:"dry_run"`
+	ReportFile                *string                  `mapstructure:"report_file" required:"false" cty:"report_file" hcl:"report_file"`
+	FailOnRotationError       *bool                    `mapstructure:"fail_on_rotation_error" required:"false" cty:"fail_on_rotation_error" hcl:"fail_on_rotation_error"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -59,6 +60,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"packer_sensitive_variables":  &hcldec.AttrSpec{Name: "packer_sensitive_variables", Type: cty.List(cty.String), Required: false},
 		"credentials_file":            &hcldec.AttrSpec{Name: "credentials_file", Type: cty.String, Required: false},
 		"credentials_json":            &hcldec.AttrSpec{Name: "credentials_json", Type: cty.String, Required: false},
+		"account_file":                &hcldec.AttrSpec{Name: "account_file", Type: cty.String, Required: false},
 		"access_token":                &hcldec.AttrSpec{Name: "access_token", Type: cty.String, Required: false},
 		"impersonate_service_account": &hcldec.AttrSpec{Name: "impersonate_service_account", Type: cty.String, Required: false},
 		"custom_endpoints":            &hcldec.AttrSpec{Name: "custom_endpoints", Type: cty.Map(cty.String), Required: false},
@@ -66,42 +68,13 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"family":                      &hcldec.AttrSpec{Name: "family", Type: cty.String, Required: false},
 		"parent":                      &hcldec.AttrSpec{Name: "parent", Type: cty.String, Required: false},
 		"labels":                      &hcldec.AttrSpec{Name: "labels", Type: cty.Map(cty.String), Required: false},
-		"naming":                      &hcldec.BlockSpec{TypeName: "naming", Nested: hcldec.ObjectSpec((*FlatNaming)(nil).HCL2Spec())},
+		"naming":                      &hcldec.BlockSpec{TypeName: "naming", Nested: hcldec.ObjectSpec((*pluginconfig.FlatNaming)(nil).HCL2Spec())},
 		"rename":                      &hcldec.AttrSpec{Name: "rename", Type: cty.String, Required: false},
 		"description":                 &hcldec.AttrSpec{Name: "description", Type: cty.String, Required: false},
 		"rotation":                    &hcldec.BlockSpec{TypeName: "rotation", Nested: hcldec.ObjectSpec((*FlatRotation)(nil).HCL2Spec())},
 		"dry_run":                     &hcldec.AttrSpec{Name: "dry_run", Type: cty.Bool, Required: false},
 		"report_file":                 &hcldec.AttrSpec{Name: "report_file", Type: cty.String, Required: false},
 		"fail_on_rotation_error":      &hcldec.AttrSpec{Name: "fail_on_rotation_error", Type: cty.Bool, Required: false},
-	}
-	return s
-}
-
-// FlatNaming is an auto-generated flat version of Naming.
-// Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
-type FlatNaming struct {
-	OS       *string `mapstructure:"os" required:"false" cty:"os" hcl:"os"`
-	Software *string `mapstructure:"software" required:"false" cty:"software" hcl:"software"`
-	Version  *string `mapstructure:"version" required:"false" cty:"version" hcl:"version"`
-	Template *string `mapstructure:"template" required:"false" cty:"template" hcl:"template"`
-}
-
-// FlatMapstructure returns a new FlatNaming.
-// FlatNaming is an auto-generated flat version of Naming.
-// Where the contents a fields with a `mapstructure:,squash` tag are bubbled up.
-func (*Naming) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
-	return new(FlatNaming)
-}
-
-// HCL2Spec returns the hcl spec of a Naming.
-// This spec is used by HCL to read the fields of Naming.
-// The decoded values from this spec will then be applied to a FlatNaming.
-func (*FlatNaming) HCL2Spec() map[string]hcldec.Spec {
-	s := map[string]hcldec.Spec{
-		"os":       &hcldec.AttrSpec{Name: "os", Type: cty.String, Required: false},
-		"software": &hcldec.AttrSpec{Name: "software", Type: cty.String, Required: false},
-		"version":  &hcldec.AttrSpec{Name: "version", Type: cty.String, Required: false},
-		"template": &hcldec.AttrSpec{Name: "template", Type: cty.String, Required: false},
 	}
 	return s
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
 )
 
@@ -23,7 +24,7 @@ const BuilderID = "immutable-infra.imagefamily-release"
 type PostProcessor struct {
 	config Config
 	// newClient builds the Compute Engine client; tests replace it.
-	newClient func(ctx context.Context, auth gce.AuthConfig) (gce.Compute, error)
+	newClient func(ctx context.Context, auth pluginconfig.Auth) (gce.Compute, error)
 }
 
 var _ packersdk.PostProcessor = (*PostProcessor)(nil)
@@ -68,9 +69,9 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, source
 
 	newClient := p.newClient
 	if newClient == nil {
-		newClient = func(ctx context.Context, auth gce.AuthConfig) (gce.Compute, error) { return gce.New(ctx, auth) }
+		newClient = gce.Dial
 	}
-	client, err := newClient(ctx, c.AuthConfig)
+	client, err := newClient(ctx, c.Auth)
 	if err != nil {
 		return p.unread(ui, b, fmt.Errorf("connecting to Compute Engine: %w", err))
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce/gcetest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 // rpcArtifact answers State as an artifact does across the plugin RPC
@@ -152,7 +153,7 @@ func images(name string) []lifecycle.Image {
 
 func configured(t *testing.T, f gce.Compute, extra map[string]interface{}) *PostProcessor {
 	t.Helper()
-	p := &PostProcessor{newClient: func(context.Context, gce.AuthConfig) (gce.Compute, error) { return f, nil }}
+	p := &PostProcessor{newClient: func(context.Context, pluginconfig.Auth) (gce.Compute, error) { return f, nil }}
 	raw := with(map[string]interface{}{
 		"naming":   map[string]interface{}{"os": "debian-12", "software": "nginx", "version": "1.26"},
 		"rotation": map[string]interface{}{"keep_active": 1, "min_age": "0s"},
@@ -190,7 +191,8 @@ func TestPostProcessKeepsTheImageAndFailsOnlyBeforeTheRelease(t *testing.T) {
 		{name: "copied under the conventional name", image: "nginx-latest", extra: map[string]interface{}{"rename": "copy"},
 			wantInFam: true, wantArtID: "debian-12-nginx-1-26-v20261126t064630"},
 		{name: "labels refused", image: goodName, wantErr: "writing the labels", script: func(f *gcetest.Fake) {
-			f.Fail("SetLabels", &gce.Error{Kind: gce.ErrPermissionDenied, Code: 403, Message: "denied"})
+			// The first label write is the family's lease, on its head.
+			f.Fail("SetLabels", nil, &gce.Error{Kind: gce.ErrPermissionDenied, Code: 403, Message: "denied"})
 		}},
 		{name: "family move refused", image: goodName, wantErr: "moving the family", script: func(f *gcetest.Fake) {
 			f.Fail("SetFamily", &gce.Error{Kind: gce.ErrPermissionDenied, Code: 403, Message: "denied"})
@@ -346,7 +348,7 @@ func TestPostProcessWritesTheReportOfAFailedRelease(t *testing.T) {
 // whether a family holds it cannot be known, the error says that Packer
 // deletes it.
 func TestAFailedReleaseKeepsAnImageAFamilyHolds(t *testing.T) {
-	noClient := func(context.Context, gce.AuthConfig) (gce.Compute, error) {
+	noClient := func(context.Context, pluginconfig.Auth) (gce.Compute, error) {
 		return nil, errors.New("google: could not find default credentials")
 	}
 	for _, tc := range []struct {
@@ -354,7 +356,7 @@ func TestAFailedReleaseKeepsAnImageAFamilyHolds(t *testing.T) {
 		image     string
 		family    string // the family the builder put the image in
 		extra     map[string]interface{}
-		newClient func(context.Context, gce.AuthConfig) (gce.Compute, error)
+		newClient func(context.Context, pluginconfig.Auth) (gce.Compute, error)
 		script    func(*gcetest.Fake)
 		// wantErr: the build fails (Packer deletes the image), with this
 		// in the error; "" when the image is kept without an error.

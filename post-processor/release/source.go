@@ -9,8 +9,8 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	registryimage "github.com/hashicorp/packer-plugin-sdk/packer/registry/image"
 
-	"github.com/immutable-infra/packer-plugin-imagefamily/builder/promote"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 // Builder ids of the artifacts the post-processor accepts.
@@ -18,7 +18,7 @@ const (
 	// GooglecomputeBuilderID is the official googlecompute builder's.
 	GooglecomputeBuilderID = "packer.googlecompute"
 	// PromoteBuilderID is source "imagefamily-promote"'s.
-	PromoteBuilderID = promote.BuilderID
+	PromoteBuilderID = pluginconfig.PromoteBuilderID
 )
 
 // built is what the post-processor learns from the artifact it is given.

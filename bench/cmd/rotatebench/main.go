@@ -7,6 +7,8 @@
 //
 //	go run ./bench/cmd/rotatebench                 # the whole run (~10 minutes)
 //	go run ./bench/cmd/rotatebench -sizes 1000 -skip gcloud,release,faults
+//	go run ./bench/cmd/rotatebench -skip rotate,faults,catchup,gcloud,release,quota   # the state-file rows
+//	go run ./bench/cmd/rotatebench -skip rotate,faults,catchup,gcloud,release,state   # the quota row
 package main
 
 import (
@@ -28,6 +30,7 @@ import (
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/bench"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/modroot"
 )
 
@@ -43,6 +46,10 @@ type options struct {
 	faults      string
 	faultsN     int
 	catchUpN    int
+	stateSizes  []int
+	stateRuns   int
+	quota       string
+	quotaN      int
 	skip        map[string]bool
 	cli         string
 	jsonOut     string
@@ -65,7 +72,12 @@ func main() {
 	flag.StringVar(&o.faults, "faults", "images.deprecate=429:0.3", "fault spec for the rate-limit run")
 	flag.IntVar(&o.faultsN, "faults-n", 1000, "family size for the rate-limit run")
 	flag.IntVar(&o.catchUpN, "catchup-n", 1000, "family size for the catch-up run (label stamps before steps)")
-	flag.StringVar(&skip, "skip", "", "parts to skip: rotate,faults,catchup,gcloud,release")
+	var stateSizes string
+	flag.StringVar(&stateSizes, "state-sizes", "1000,10000", "family sizes for the state-file rows: in memory and with --state, at zero latency")
+	flag.IntVar(&o.stateRuns, "state-runs", 3, "runs of each kind per state-file row (the medians are compared)")
+	flag.StringVar(&o.quota, "quota", "writes=20/s", "emulator --quota spec for the quota run")
+	flag.IntVar(&o.quotaN, "quota-n", 2000, "family size for the quota run")
+	flag.StringVar(&skip, "skip", "", "parts to skip: rotate,faults,catchup,gcloud,release,state,quota")
 	flag.StringVar(&o.cli, "cli", "", "an imagefamily binary to measure (default: built from this module)")
 	flag.StringVar(&o.jsonOut, "json", "", "also write every result as JSON to this file")
 	flag.StringVar(&o.packerDir, "bin", "", "directory holding packer, packer-plugin-googlecompute and packer-plugin-imagefamily (default: bin/ of the module)")
@@ -82,6 +94,16 @@ func main() {
 			fatalf("-sizes %q: want positive whole numbers", sizes)
 		}
 		o.sizes = append(o.sizes, n)
+	}
+	for _, s := range strings.Split(stateSizes, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			fatalf("-state-sizes %q: want positive whole numbers", stateSizes)
+		}
+		o.stateSizes = append(o.stateSizes, n)
 	}
 	o.skip = map[string]bool{}
 	for _, s := range strings.Split(skip, ",") {
@@ -123,13 +145,18 @@ type results struct {
 	Unthrottled *bench.RotateResult  `json:"unthrottled,omitempty"`
 	Throttled   *bench.RotateResult  `json:"throttled,omitempty"`
 	CatchUp     *bench.RotateResult  `json:"catch_up,omitempty"`
-	Gcloud      *bench.GcloudResult  `json:"gcloud,omitempty"`
-	Release     *bench.ReleaseResult `json:"release,omitempty"`
-	Problems    []string             `json:"problems,omitempty"`
-	Options     map[string]string    `json:"options"`
-	LoadBefore  string               `json:"load_before"`
-	LoadAfter   string               `json:"load_after"`
-	Elapsed     time.Duration        `json:"elapsed"`
+	// State pairs, for each -state-sizes N, a run in memory with one
+	// on a state file, both at zero latency.
+	State []statePair `json:"state,omitempty"`
+	// Quota is the run under -quota.
+	Quota      *bench.RotateResult  `json:"quota,omitempty"`
+	Gcloud     *bench.GcloudResult  `json:"gcloud,omitempty"`
+	Release    *bench.ReleaseResult `json:"release,omitempty"`
+	Problems   []string             `json:"problems,omitempty"`
+	Options    map[string]string    `json:"options"`
+	LoadBefore string               `json:"load_before"`
+	LoadAfter  string               `json:"load_after"`
+	Elapsed    time.Duration        `json:"elapsed"`
 }
 
 func run(ctx context.Context, o options, w io.Writer) error {
@@ -165,10 +192,13 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	fixture := func(n int) bench.Fixture {
 		return bench.Fixture{Images: n, Templates: o.templates, Instances: o.instances, OtherImages: o.otherImages}
 	}
-	rotateFixture := func(f bench.Fixture, faults string) (bench.RotateResult, error) {
+	rotateWith := func(f bench.Fixture, faults string, tune func(*bench.RotateConfig)) (bench.RotateResult, error) {
 		n := f.Images
 		cfg := bench.RotateConfig{Fixture: f, Latency: o.latency, OpLatency: o.opLatency,
 			Parallelism: o.parallelism, Faults: faults, Seed: 1, CLI: o.cli, Env: o.cliEnv}
+		if tune != nil {
+			tune(&cfg)
+		}
 		logf("rotate N=%d faults=%q catch-up=%v ...", n, faults, f.CatchUp)
 		r, err := bench.RunRotate(ctx, cfg)
 		if err != nil {
@@ -181,6 +211,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		}
 		return r, nil
 	}
+	rotateFixture := func(f bench.Fixture, faults string) (bench.RotateResult, error) { return rotateWith(f, faults, nil) }
 	rotate := func(n int, faults string) (bench.RotateResult, error) { return rotateFixture(fixture(n), faults) }
 	if !o.skip["rotate"] {
 		for _, n := range o.sizes {
@@ -220,6 +251,38 @@ func run(ctx context.Context, o options, w io.Writer) error {
 			return err
 		}
 		res.CatchUp = &r
+	}
+	if !o.skip["state"] {
+		for _, n := range o.stateSizes {
+			zero := func(state bool) func(*bench.RotateConfig) {
+				return func(c *bench.RotateConfig) { c.Latency, c.OpLatency, c.StateFile = 0, 0, state }
+			}
+			// Alternating runs, medians compared: one run on a shared
+			// two-core machine is noise.
+			var pair statePair
+			for range o.stateRuns {
+				m, err := rotateWith(fixture(n), "", zero(false))
+				if err != nil {
+					return err
+				}
+				f, err := rotateWith(fixture(n), "", zero(true))
+				if err != nil {
+					return err
+				}
+				pair.Memory, pair.File = append(pair.Memory, m), append(pair.File, f)
+			}
+			logf("  state N=%d: in memory %v, --state %v: %.2f×", n, pair.median(pair.Memory).Wall, pair.median(pair.File).Wall, pair.ratio())
+			res.State = append(res.State, pair)
+		}
+	}
+	if !o.skip["quota"] && o.quota != "" {
+		r, err := rotateWith(fixture(o.quotaN), "", func(c *bench.RotateConfig) { c.Quotas = o.quota })
+		if err != nil {
+			return err
+		}
+		res.Quota = &r
+		sustained, _ := quotaRates(r, o.quota)
+		logf("  quota %s N=%d: done %d/%d, failed %d, refused %d, sustained %.1f%% of the quota", o.quota, o.quotaN, r.Done, r.Expected.Actions, r.Failed, r.Throttled, 100*sustained)
 	}
 	if !o.skip["gcloud"] {
 		logf("gcloud script N=%d ...", o.gcloudN)
@@ -356,9 +419,71 @@ func writeMarkdown(w io.Writer, o options, res results) {
 			slices.Min(r.AllWithout).Seconds(), slices.Min(r.AllWith).Seconds(), (slices.Min(r.AllWith) - slices.Min(r.AllWithout)).Seconds(),
 			methods(r.AddedCalls()))
 	}
+	if len(res.State) > 0 {
+		fmt.Fprintln(w, "State file (L = Lop = 0, so that persistence is all there is to see; same fixture and P as above):")
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "| N | M | in memory (median of %d) | --state (median of %d) | --state / in memory | every run, in memory | every run, --state | mutations |\n", o.stateRuns, o.stateRuns)
+		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---|---|---:|")
+		for _, p := range res.State {
+			m, f := p.median(p.Memory), p.median(p.File)
+			fmt.Fprintf(w, "| %d | %d | %.2f s | %.2f s | %.2f× | %s | %s | %d |\n", m.Config.Fixture.Images, m.Expected.Actions,
+				m.Wall.Seconds(), f.Wall.Seconds(), p.ratio(), walls(p.Memory), walls(p.File), f.Mutations())
+		}
+		fmt.Fprintln(w)
+	}
+	if q := res.Quota; q != nil {
+		sustained, overall := quotaRates(*q, o.quota)
+		fmt.Fprintf(w, "Quota (`--quota %s`, N = %d, M = %d, L = %v, Lop = %v, P = %d): %d/%d actions done, %d failed; %d calls refused with 403 rateLimitExceeded; %d image mutations accepted in %.1f s: %.0f%% of the quota sustained (first to last accepted write, the bucket's first burst left out), %.0f%% over the whole run; requests: %s.\n\n",
+			o.quota, q.Config.Fixture.Images, q.Expected.Actions, o.latency, o.opLatency, o.parallelism, q.Done, q.Expected.Actions, q.Failed,
+			q.Throttled, len(q.Writes), q.Wall.Seconds(), 100*sustained, 100*overall, methods(q.Calls))
+	}
 	for _, p := range res.Problems {
 		fmt.Fprintf(w, "PROBLEM: %s\n", p)
 	}
+}
+
+// statePair is one family size rotated in memory and on a state file,
+// -state-runs times each.
+type statePair struct {
+	Memory, File []bench.RotateResult
+}
+
+// median is the run of median wall time.
+func (statePair) median(rs []bench.RotateResult) bench.RotateResult {
+	s := slices.Clone(rs)
+	slices.SortFunc(s, func(a, b bench.RotateResult) int { return int(a.Wall - b.Wall) })
+	return s[len(s)/2]
+}
+
+func (p statePair) ratio() float64 {
+	return p.median(p.File).Wall.Seconds() / p.median(p.Memory).Wall.Seconds()
+}
+
+// quotaRates is the accepted image mutations per second against the
+// quota's rate: sustained, from the first accepted write to the last with
+// the bucket's first burst left out (it was full when the run began), and
+// over the whole run.
+func quotaRates(r bench.RotateResult, spec string) (sustained, overall float64) {
+	qs, err := emulator.ParseQuotas(spec)
+	if err != nil || len(qs) == 0 || len(r.Writes) < 2 {
+		return 0, 0
+	}
+	rate, burst := qs[0].Rate, qs[0].Burst
+	w := r.Writes
+	if len(w) > burst+1 {
+		span := (w[len(w)-1] - w[burst]).Seconds()
+		sustained = float64(len(w)-burst-1) / span / rate
+	}
+	overall = float64(len(w)) / r.Wall.Seconds() / rate
+	return sustained, overall
+}
+
+func walls(rs []bench.RotateResult) string {
+	var parts []string
+	for _, r := range rs {
+		parts = append(parts, fmt.Sprintf("%.2f", r.Wall.Seconds()))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func perAction(n, m int) string {

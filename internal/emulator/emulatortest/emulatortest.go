@@ -33,6 +33,20 @@ func Start(t testing.TB, opts emulator.Options) *Env {
 	if err != nil {
 		t.Fatalf("emulatortest: starting the emulator: %v", err)
 	}
+	// Cleanups run last first: the server stops serving, then the emulator
+	// writes its state file (when it has one) for the last time.
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("emulatortest: closing the emulator: %v", err)
+		}
+	})
+	return Serve(t, srv)
+}
+
+// Serve serves an emulator the test built itself until the test ends,
+// without closing it: a test of what a killed emulator leaves behind.
+func Serve(t testing.TB, srv *emulator.Server) *Env {
+	t.Helper()
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	return &Env{Server: srv, URL: hs.URL}

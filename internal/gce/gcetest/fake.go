@@ -158,6 +158,23 @@ func (f *Fake) ListFamily(_ context.Context, project, family string) ([]lifecycl
 	return out, nil
 }
 
+// ListFamilyPages is ListFamily (recorded as ListFamilyPages) in one page.
+func (f *Fake) ListFamilyPages(ctx context.Context, project, family string, page func([]lifecycle.Image) error) error {
+	f.mu.Lock()
+	if err := f.record("ListFamilyPages", project, family); err != nil {
+		f.mu.Unlock()
+		return err
+	}
+	var out []lifecycle.Image
+	for _, img := range f.images[project] {
+		if img.Family == family {
+			out = append(out, img.Clone())
+		}
+	}
+	f.mu.Unlock()
+	return page(out)
+}
+
 // ListImages ignores the filter (a fake has no filter language): it returns
 // every image of the project.
 func (f *Fake) ListImages(_ context.Context, project, filter string) ([]lifecycle.Image, error) {
@@ -219,6 +236,9 @@ func (f *Fake) mutate(ctx context.Context, method string, args []any, apply func
 		return err
 	}
 	defer func() { release(err) }()
+	if err := gce.Precheck(ctx); err != nil {
+		return err // not sent, so not recorded
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.record(method, args...); err != nil {
@@ -265,11 +285,12 @@ func (f *Fake) SetFamily(ctx context.Context, project, image, family string) err
 	})
 }
 
-// SetLabels calls merge once with the current labels (the fake has no
-// concurrent writers) and stores the result.
-func (f *Fake) SetLabels(ctx context.Context, project, image string, merge func(map[string]string) (map[string]string, error)) error {
-	return f.mutate(ctx, "SetLabels", []any{project, image}, func() error {
-		img, err := f.lookup("images.setLabels", project, image)
+// SetLabelsFrom calls merge once with the current labels (the fake has no
+// concurrent writers and no fingerprints) and stores the result. It is
+// recorded as SetLabels(project, image).
+func (f *Fake) SetLabelsFrom(ctx context.Context, target lifecycle.Image, merge func(map[string]string) (map[string]string, error)) error {
+	return f.mutate(ctx, "SetLabels", []any{target.Project, target.Name}, func() error {
+		img, err := f.lookup("images.setLabels", target.Project, target.Name)
 		if err != nil {
 			return err
 		}
@@ -284,12 +305,6 @@ func (f *Fake) SetLabels(ctx context.Context, project, image string, merge func(
 		img.Labels = maps.Clone(labels)
 		return nil
 	})
-}
-
-// SetLabelsFrom is SetLabels (recorded as such): the fake has no
-// fingerprints.
-func (f *Fake) SetLabelsFrom(ctx context.Context, img lifecycle.Image, merge func(map[string]string) (map[string]string, error)) error {
-	return f.SetLabels(ctx, img.Project, img.Name, merge)
 }
 
 func (f *Fake) Deprecate(ctx context.Context, project, image string, d lifecycle.Deprecation) error {

@@ -27,7 +27,7 @@ func TestFakeRecordsCallsAppliesMutationsAndReturnsScriptedErrors(t *testing.T) 
 	if err := f.SetFamily(ctx, "acme", "web-v1", "app"); err != nil {
 		t.Fatalf("second SetFamily = %v, want success (nil scripted)", err)
 	}
-	if err := f.SetLabels(ctx, "acme", "web-v2", func(c map[string]string) (map[string]string, error) {
+	if err := f.SetLabelsFrom(ctx, lifecycle.Image{Project: "acme", Name: "web-v2"}, func(c map[string]string) (map[string]string, error) {
 		c["team"] = "web"
 		return c, nil
 	}); err != nil {
