@@ -321,6 +321,23 @@ build {
 }
 `
 
+// forcedPromotion replaces, under packer build -force, an image that
+// belongs to prod's family web (a DEPRECATED one, which nothing protects
+// once the release above has run): the promotion then holds the family's
+// lease and checks that nothing uses the image it deletes.
+const forcedPromotion = `
+source "imagefamily-promote" "replace" {
+  source_image     = "projects/acme-images/global/images/web-v4"
+  project_id       = "acme-prod"
+  image_name       = "web-old-v2"
+  custom_endpoints = { compute = "%s" }
+}
+
+build {
+  sources = ["source.imagefamily-promote.replace"]
+}
+`
+
 func TestPermissionsPageListsEveryMethodEachSurfaceCalls(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(modroot.Dir(t), "docs", "permissions.md"))
 	if err != nil {
@@ -378,10 +395,15 @@ func TestPermissionsPageListsEveryMethodEachSurfaceCalls(t *testing.T) {
 	if stdout, stderr, err := packerrun.Run(t, env, dir, "build", "-color=false", "."); err != nil {
 		t.Fatalf("packer build: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
 	}
+	forced := t.TempDir()
+	packerrun.WriteTemplate(t, forced, fmt.Sprintf(forcedPromotion, promote+"/compute/v1/"))
+	if stdout, stderr, err := packerrun.Run(t, env, forced, "build", "-color=false", "-force", "."); err != nil {
+		t.Fatalf("packer build -force: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
+	}
 	surfaces = append(surfaces,
 		surface{`data "imagefamily"`, nil, []string{"images.getFromFamily", "imageFamilyViews.get", "images.get"}, true},
 		surface{`data "imagefamily-name"`, nil, nil, true},
-		surface{`source "imagefamily-promote"`, nil, []string{"images.getFromFamily", "images.insert"}, false},
+		surface{`source "imagefamily-promote"`, nil, []string{"images.getFromFamily", "images.insert", "images.delete", "images.setLabels"}, false},
 		surface{`post-processor "imagefamily-release"`, nil, []string{"images.setLabels", "images.patch", "images.list", "images.deprecate"}, false},
 	)
 
