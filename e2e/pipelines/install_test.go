@@ -1,9 +1,6 @@
 package pipelines_test
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"fmt"
 	"net/http"
@@ -21,51 +18,56 @@ import (
 
 // release is a GitHub release of the CLI as goreleaser lays it out: the
 // archive imagefamily_vX_OS_ARCH.tar.gz and the SHA256SUMS file listing it
-// (and the plugin zips), served under /vX/.
-func release(t *testing.T, version string, tamper bool) *httptest.Server {
+// (and a plugin zip). The archive is made with tar(1): gzip in a test
+// binary built with -race takes some twenty seconds for the CLI.
+type release struct {
+	archive string // its name
+	files   map[string][]byte
+}
+
+func newRelease(t *testing.T, version string) release {
 	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("# imagefamily\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	bin, err := os.ReadFile(gobuild.CLI(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for _, f := range []struct {
-		name string
-		body []byte
-	}{{"README.md", []byte("# imagefamily\n")}, {"imagefamily", bin}} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o755, Size: int64(len(f.body))}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(f.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := gz.Close(); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "imagefamily"), bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	archive := fmt.Sprintf("imagefamily_%s_%s_%s.tar.gz", version, runtime.GOOS, runtime.GOARCH)
+	tarball := filepath.Join(t.TempDir(), archive)
+	if out, err := exec.Command("tar", "-czf", tarball, "-C", dir, "README.md", "imagefamily").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
 	sums := fmt.Sprintf("%x  packer-plugin-imagefamily_%s_x5.0_linux_amd64.zip\n%x  %s\n",
-		sha256.Sum256([]byte("a plugin zip")), version, sha256.Sum256(buf.Bytes()), archive)
-	served := buf.Bytes()
-	if tamper {
-		served = append(bytes.Clone(served), 0)
-	}
-	files := map[string][]byte{
-		"/" + version + "/" + archive:                                           served,
+		sha256.Sum256([]byte("a plugin zip")), version, sha256.Sum256(b), archive)
+	return release{archive: archive, files: map[string][]byte{
+		"/" + version + "/" + archive:                                           b,
 		"/" + version + "/packer-plugin-imagefamily_" + version + "_SHA256SUMS": []byte(sums),
-	}
+	}}
+}
+
+// serve serves the release under /vX/, its archive altered when tamper.
+func (rel release) serve(t *testing.T, tamper bool) *httptest.Server {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, ok := files[r.URL.Path]
+		b, ok := rel.files[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
 			return
 		}
 		_, _ = w.Write(b)
+		if tamper && strings.HasSuffix(r.URL.Path, rel.archive) {
+			_, _ = w.Write([]byte{0})
+		}
 	}))
 	t.Cleanup(srv.Close)
 	return srv
@@ -73,6 +75,7 @@ func release(t *testing.T, version string, tamper bool) *httptest.Server {
 
 func TestInstallScriptInstallsOnlyAReleaseItsChecksumsVouchFor(t *testing.T) {
 	script := filepath.Join(modroot.Dir(t), "example", "ci", "install-imagefamily.sh")
+	rel := newRelease(t, "v1.2.3")
 	for _, tc := range []struct {
 		name      string
 		tamper    bool
@@ -83,7 +86,7 @@ func TestInstallScriptInstallsOnlyAReleaseItsChecksumsVouchFor(t *testing.T) {
 		{"an archive that is not what SHA256SUMS lists", true, false, "FAILED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := release(t, "v1.2.3", tc.tamper)
+			srv := rel.serve(t, tc.tamper)
 			dir := filepath.Join(t.TempDir(), "bin")
 			cmd := exec.Command("bash", script, "v1.2.3", dir)
 			cmd.Env = append(os.Environ(), "IMAGEFAMILY_RELEASES_URL="+srv.URL)
