@@ -31,6 +31,7 @@ import (
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/modroot"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
+	"github.com/immutable-infra/packer-plugin-imagefamily/version"
 )
 
 const (
@@ -58,7 +59,7 @@ type artifact struct {
 type dist struct {
 	dir       string
 	root      string // where goreleaser ran: artifact paths are relative to it
-	version   string // metadata.json's version, e.g. 0.0.1-dev or 1.2.3
+	version   string // metadata.json's version, e.g. 0.1.0-dev or 1.2.3
 	artifacts []artifact
 }
 
@@ -67,6 +68,11 @@ func TestReleasedPluginInstallsAndRuns(t *testing.T) {
 	binary, fromArchive := pluginBinary(t, d)
 
 	desc := describe(t, binary)
+	// One version string: a snapshot is version/version.go's version, -dev,
+	// and a release is that version.
+	if core, pre, _ := strings.Cut(d.version, "-"); core != version.Version || (pre != "" && pre != "dev") {
+		t.Errorf("the release is version %q; version/version.go says %q, so it must be %[2]s or %[2]s-dev (the snapshot's version_template and GORELEASER_CURRENT_TAG in GNUmakefile)", d.version, version.Version)
+	}
 	if desc.Version != d.version {
 		t.Errorf("describe reports version %q, the release is %q: .goreleaser.yml's ldflags must set version.Version and clear version.VersionPrerelease", desc.Version, d.version)
 	}
@@ -234,9 +240,16 @@ func readDist(t *testing.T) dist {
 	}
 	var m struct {
 		Version string `json:"version"`
+		Tag     string `json:"tag"`
+		Commit  string `json:"commit"`
 	}
 	if err := json.Unmarshal(meta, &m); err != nil || m.Version == "" {
 		t.Fatalf("%s/metadata.json: no version (%v)", dir, err)
+	}
+	// goreleaser falls back to tag v0.0.0 and commit "none" when it cannot
+	// read the repository (no tag, no remote); make names both.
+	if m.Tag != "v"+m.Version || len(m.Commit) != 40 {
+		t.Errorf("%s/metadata.json: tag %q and commit %q; want v%s and the commit built", dir, m.Tag, m.Commit, m.Version)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "artifacts.json"))
 	if err != nil {
