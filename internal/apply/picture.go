@@ -237,16 +237,12 @@ func (p *picture) cycle(ctx context.Context, key famKey, start time.Time) error 
 	return nil
 }
 
-// image returns ref as read at most maxAge ago, waiting for a refresh when
+// imageAt returns ref as read at most maxAge ago, waiting for a refresh when
 // needed: from family's listing, or (family "") by images.get. found is
 // false when the image is not there (deleted, or not in the family).
-func (p *picture) image(ctx context.Context, ref lifecycle.ImageRef, family string) (lifecycle.Image, bool, error) {
-	img, found, _, err := p.imageAt(ctx, ref, family)
-	return img, found, err
-}
-
-// imageAt is image with when the read it returns was sent (for our own
-// writes: when they were noted).
+//
+// at is when the read it returns was sent (for the applier's own write: when
+// it was noted).
 func (p *picture) imageAt(ctx context.Context, ref lifecycle.ImageRef, family string) (lifecycle.Image, bool, time.Time, error) {
 	for {
 		p.mu.Lock()
@@ -341,13 +337,9 @@ func (p *picture) singleLocked(ctx context.Context, ref lifecycle.ImageRef) (see
 	return v.seen, false, nil
 }
 
-// head returns what family resolves to, as read at most maxAge ago.
-func (p *picture) head(ctx context.Context, project, family string) (string, bool, error) {
-	name, found, _, err := p.headAt(ctx, project, family)
-	return name, found, err
-}
-
-// headAt is head with when its read was sent.
+// headAt returns what family resolves to, as read at most maxAge ago.
+//
+// at is when its read was sent.
 func (p *picture) headAt(ctx context.Context, project, family string) (string, bool, time.Time, error) {
 	for {
 		p.mu.Lock()
