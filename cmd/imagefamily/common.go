@@ -316,6 +316,7 @@ type policyFlags struct {
 	obsoleteAfter string
 	deleteAfter   string
 	purgeAfter    string
+	orphanGrace   string
 	protectLabel  string
 	checkInUse    bool
 	inUseProjects string
@@ -335,6 +336,7 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.obsoleteAfter, "obsolete-after", p.obsoleteAfter, "")
 	fs.StringVar(&p.deleteAfter, "delete-after", p.deleteAfter, "")
 	fs.StringVar(&p.purgeAfter, "purge-after", p.purgeAfter, "")
+	fs.StringVar(&p.orphanGrace, "orphan-grace", "", "")
 	fs.StringVar(&p.protectLabel, "protect-label", p.protectLabel, "")
 	fs.Var(boolFlag{&p.checkInUse}, "check-in-use", "")
 	fs.StringVar(&p.inUseProjects, "in-use-projects", "", "")
@@ -355,10 +357,14 @@ func (p *policyFlags) read() (lifecycle.Policy, []string, error) {
 // post-processor checks its rotation block; the first problem is reported,
 // named by its flag.
 func (p *policyFlags) policy() (lifecycle.Policy, error) {
-	pol, err := lifecycle.PolicyOptions{
+	opts := lifecycle.PolicyOptions{
 		KeepActive: &p.keepActive, MinAge: &p.minAge, ObsoleteAfter: &p.obsoleteAfter, DeleteAfter: &p.deleteAfter,
 		PurgeAfter: &p.purgeAfter, ProtectLabel: &p.protectLabel, CheckInUse: &p.checkInUse,
-	}.Policy()
+	}
+	if p.orphanGrace != "" {
+		opts.OrphanGrace = &p.orphanGrace
+	}
+	pol, err := opts.Policy()
 	if err != nil {
 		return pol, usageError{spelled(err, flagName)}
 	}

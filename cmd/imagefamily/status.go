@@ -230,6 +230,8 @@ policy flags (the post-processor's rotation block; durations like 168h, 7d, 1d12
   --obsolete-after D       DEPRECATED -> OBSOLETE after D (default 7d)
   --delete-after D         OBSOLETE -> DELETED after D (default 30d)
   --purge-after D          DELETED -> deleted for good after D (default 7d)
+  --orphan-grace D         delete orphans of interrupted releases older than D
+                           (default: --min-age)
   --protect-label KEY      images with this label are never touched (default imagefamily-protect; "" for none)
   --check-in-use BOOL      never touch images used by templates or instances (default true)
   --in-use-projects P,...  also look for users in these projects

@@ -72,6 +72,7 @@ func (p Policy) Validate() error {
 		{FieldObsoleteAfter, p.ObsoleteAfter, "7d"},
 		{FieldDeleteAfter, p.DeleteAfter, "30d"},
 		{FieldPurgeAfter, p.PurgeAfter, "7d"},
+		{FieldOrphanGrace, p.OrphanGrace, "1h"},
 	} {
 		if d.value < 0 {
 			errs = append(errs, &FieldError{Field: d.field, Value: FormatDuration(d.value), Layout: Labelled,
@@ -97,6 +98,7 @@ const (
 	FieldDeleteAfter   = "delete_after"
 	FieldPurgeAfter    = "purge_after"
 	FieldProtectLabel  = "protect_label"
+	FieldOrphanGrace   = "orphan_grace"
 )
 
 // PolicyOptions are the policy as a front end reads it: durations as text
@@ -109,6 +111,7 @@ type PolicyOptions struct {
 	ObsoleteAfter *string
 	DeleteAfter   *string
 	PurgeAfter    *string
+	OrphanGrace   *string
 	ProtectLabel  *string
 	CheckInUse    *bool
 }
@@ -131,6 +134,7 @@ func (o PolicyOptions) Policy() (Policy, error) {
 		{FieldObsoleteAfter, o.ObsoleteAfter, &p.ObsoleteAfter},
 		{FieldDeleteAfter, o.DeleteAfter, &p.DeleteAfter},
 		{FieldPurgeAfter, o.PurgeAfter, &p.PurgeAfter},
+		{FieldOrphanGrace, o.OrphanGrace, &p.OrphanGrace},
 	} {
 		if d.in == nil {
 			continue
@@ -162,6 +166,7 @@ func (p Policy) normal() Policy {
 	p.ObsoleteAfter = max(p.ObsoleteAfter, 0)
 	p.DeleteAfter = max(p.DeleteAfter, 0)
 	p.PurgeAfter = max(p.PurgeAfter, 0)
+	p.OrphanGrace = max(p.OrphanGrace, 0)
 	return p
 }
 

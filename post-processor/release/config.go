@@ -97,6 +97,11 @@ type Rotation struct {
 	DeleteAfter string `mapstructure:"delete_after" required:"false"`
 	// Time from DELETED to the image's actual deletion. Defaults to `7d`.
 	PurgeAfter string `mapstructure:"purge_after" required:"false"`
+	// An orphan of an interrupted release into the family (an image in no
+	// family labelled `imagefamily-releasing-into` with the family) is
+	// deleted once older than this, unless protected or in use. Defaults
+	// to `min_age`.
+	OrphanGrace string `mapstructure:"orphan_grace" required:"false"`
 	// An image carrying this label with any value but `false` is never
 	// touched. Defaults to `imagefamily-protect`; `""` turns protection
 	// off.
@@ -236,7 +241,7 @@ func (c *Config) policy() (lifecycle.Policy, []error) {
 		dst   **string
 	}{
 		{r.MinAge, &opts.MinAge}, {r.ObsoleteAfter, &opts.ObsoleteAfter},
-		{r.DeleteAfter, &opts.DeleteAfter}, {r.PurgeAfter, &opts.PurgeAfter},
+		{r.DeleteAfter, &opts.DeleteAfter}, {r.PurgeAfter, &opts.PurgeAfter}, {r.OrphanGrace, &opts.OrphanGrace},
 	} {
 		if d.value != "" {
 			*d.dst = &d.value

@@ -87,6 +87,7 @@ type FlatRotation struct {
 	ObsoleteAfter *string  `mapstructure:"obsolete_after" required:"false" cty:"obsolete_after" hcl:"obsolete_after"`
 	DeleteAfter   *string  `mapstructure:"delete_after" required:"false" cty:"delete_after" hcl:"delete_after"`
 	PurgeAfter    *string  `mapstructure:"purge_after" required:"false" cty:"purge_after" hcl:"purge_after"`
+	OrphanGrace   *string  `mapstructure:"orphan_grace" required:"false" cty:"orphan_grace" hcl:"orphan_grace"`
 	ProtectLabel  *string  `mapstructure:"protect_label" required:"false" cty:"protect_label" hcl:"protect_label"`
 	CheckInUse    *bool    `mapstructure:"check_in_use" required:"false" cty:"check_in_use" hcl:"check_in_use"`
 	InUseProjects []string `mapstructure:"in_use_projects" required:"false" cty:"in_use_projects" hcl:"in_use_projects"`
@@ -110,6 +111,7 @@ func (*FlatRotation) HCL2Spec() map[string]hcldec.Spec {
 		"obsolete_after":  &hcldec.AttrSpec{Name: "obsolete_after", Type: cty.String, Required: false},
 		"delete_after":    &hcldec.AttrSpec{Name: "delete_after", Type: cty.String, Required: false},
 		"purge_after":     &hcldec.AttrSpec{Name: "purge_after", Type: cty.String, Required: false},
+		"orphan_grace":    &hcldec.AttrSpec{Name: "orphan_grace", Type: cty.String, Required: false},
 		"protect_label":   &hcldec.AttrSpec{Name: "protect_label", Type: cty.String, Required: false},
 		"check_in_use":    &hcldec.AttrSpec{Name: "check_in_use", Type: cty.Bool, Required: false},
 		"in_use_projects": &hcldec.AttrSpec{Name: "in_use_projects", Type: cty.List(cty.String), Required: false},

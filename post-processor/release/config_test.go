@@ -63,7 +63,7 @@ func TestConfigureReadsEveryOption(t *testing.T) {
 		"custom_endpoints":       map[string]string{"compute": "http://127.0.0.1:1/compute/v1/"},
 		"rotation": map[string]interface{}{
 			"keep_active": 0, "min_age": "0s", "obsolete_after": "1s", "delete_after": "2d", "purge_after": "1h30m",
-			"protect_label": "", "check_in_use": false, "in_use_projects": []string{"acme-prod"}, "parallelism": 8,
+			"orphan_grace": "3h", "protect_label": "", "check_in_use": false, "in_use_projects": []string{"acme-prod"}, "parallelism": 8,
 		},
 	}))
 	if err != nil {
@@ -74,7 +74,7 @@ func TestConfigureReadsEveryOption(t *testing.T) {
 		t.Fatal(errs)
 	}
 	want := lifecycle.Policy{KeepActive: 0, MinAge: 0, ObsoleteAfter: time.Second, DeleteAfter: 48 * time.Hour,
-		PurgeAfter: 90 * time.Minute, ProtectLabel: "", CheckInUse: false}
+		PurgeAfter: 90 * time.Minute, OrphanGrace: 3 * time.Hour, ProtectLabel: "", CheckInUse: false}
 	if pol != want {
 		t.Errorf("policy = %+v, want %+v", pol, want)
 	}
@@ -116,6 +116,7 @@ func TestConfigureRejectsEveryBadValueNamingTheOption(t *testing.T) {
 		{"obsolete_after bad", with(map[string]interface{}{"rotation": map[string]interface{}{"obsolete_after": "7x"}}), []string{"rotation.obsolete_after"}},
 		{"delete_after negative", with(map[string]interface{}{"rotation": map[string]interface{}{"delete_after": "-1h"}}), []string{"rotation.delete_after"}},
 		{"purge_after bad", with(map[string]interface{}{"rotation": map[string]interface{}{"purge_after": "1 week"}}), []string{"rotation.purge_after"}},
+		{"orphan_grace bad", with(map[string]interface{}{"rotation": map[string]interface{}{"orphan_grace": "soon"}}), []string{"rotation.orphan_grace"}},
 		{"protect_label bad", with(map[string]interface{}{"rotation": map[string]interface{}{"protect_label": "Keep Me"}}), []string{"rotation.protect_label"}},
 		{"in_use_projects bad", with(map[string]interface{}{"rotation": map[string]interface{}{"in_use_projects": []string{"ok-project", "BAD"}}}), []string{"rotation.in_use_projects[1]"}},
 		{"parallelism negative", with(map[string]interface{}{"rotation": map[string]interface{}{"parallelism": -2}}), []string{"rotation.parallelism"}},
