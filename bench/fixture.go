@@ -30,6 +30,9 @@ type Fixture struct {
 	Templates   int // global and regional instance templates
 	Instances   int // instances, each with a boot disk
 	OtherImages int // images of other families, which the family list must skip
+	// OtherFamilies is how many families the OtherImages are spread over
+	// (20 when zero).
+	OtherFamilies int
 	// AllActive makes every image ACTIVE (a family no rotator has touched
 	// yet, what the gcloud baseline handles): all but the two newest are due
 	// for deprecation.
@@ -218,10 +221,14 @@ func (f Fixture) State(now time.Time) (emulator.State, error) {
 			return emulator.State{}, err
 		}
 	}
+	others := f.OtherFamilies
+	if others <= 0 {
+		others = 20
+	}
 	for i := 0; i < f.OtherImages; i++ {
 		img := obj{
-			"name":              fmt.Sprintf("other-%02d-v%05d", i%20, i),
-			"family":            fmt.Sprintf("other-%02d", i%20),
+			"name":              fmt.Sprintf("other-%02d-v%05d", i%others, i),
+			"family":            fmt.Sprintf("other-%02d", i%others),
 			"creationTimestamp": now.Add(-time.Duration(i+2) * time.Minute).Format(stamp),
 			"rawDisk":           obj{"source": "https://storage.googleapis.com/acme/other.tar.gz"},
 		}

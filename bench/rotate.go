@@ -35,6 +35,9 @@ type RotateConfig struct {
 	CLI       string   // the imagefamily binary
 	Env       []string // more environment for it (GOGC=..., GODEBUG=...)
 	Args      []string // more rotate flags, e.g. --check-in-use=false
+	// AllFamilies rotates every family of the project (--all-families)
+	// instead of the fixture's family alone.
+	AllFamilies bool
 }
 
 // RotateResult is what one run measured.
@@ -112,6 +115,12 @@ func (r RotateResult) Polls() int {
 }
 
 // ListCalls is the list calls sent.
+// Scans is how many times the run read the in-use listings: the
+// instance-template pages it asked for, in whole scans of the fixture.
+func (r RotateResult) Scans() float64 {
+	return float64(r.Calls["instanceTemplates.aggregatedList"]) / float64(pages(r.Config.Fixture.Templates))
+}
+
 func (r RotateResult) ListCalls() int {
 	return r.Calls["images.list"] + r.Calls["instanceTemplates.aggregatedList"] + r.Calls["disks.aggregatedList"] + r.Calls["instances.aggregatedList"]
 }
@@ -230,8 +239,12 @@ func RunRotate(ctx context.Context, cfg RotateConfig) (RotateResult, error) {
 	em.Reset()
 
 	var stdout, stderr bytes.Buffer
-	args := append([]string{"rotate", "--project", Project, "--family", Family,
-		"--parallelism", strconv.Itoa(cfg.Parallelism), "--format", "json"}, cfg.Args...)
+	selection := []string{"--family", Family}
+	if cfg.AllFamilies {
+		selection = []string{"--all-families"}
+	}
+	args := append(append([]string{"rotate", "--project", Project}, selection...),
+		append([]string{"--parallelism", strconv.Itoa(cfg.Parallelism), "--format", "json"}, cfg.Args...)...)
 	cmd, err := measured(ctx, cfg.CLI, args...)
 	if err != nil {
 		return res, err

@@ -13,7 +13,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/releaser"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gobuild"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
 )
@@ -45,13 +45,13 @@ func computeClient(t testing.TB, endpoint string) gce.Compute {
 }
 
 // readOutcome reads a release report.
-func readOutcome(t testing.TB, path string) release.Outcome {
+func readOutcome(t testing.TB, path string) releaser.Outcome {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("e2e: release report: %v", err)
 	}
-	var o release.Outcome
+	var o releaser.Outcome
 	if err := json.Unmarshal(b, &o); err != nil {
 		t.Fatalf("e2e: release report %s: %v\n%s", path, err, b)
 	}

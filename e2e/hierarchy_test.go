@@ -23,7 +23,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/releaser"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gcloudrun"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/modroot"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
@@ -150,7 +150,7 @@ func expectedSteps(layerName string, i, k int) int {
 var stepStates = []lifecycle.State{lifecycle.StateActive, lifecycle.StateDeprecated, lifecycle.StateObsolete, lifecycle.StateDeleted}
 
 // checkRelease checks one layer's release report of run k.
-func checkRelease(t *testing.T, k int, l layer, out release.Outcome, names map[string][]string) {
+func checkRelease(t *testing.T, k int, l layer, out releaser.Outcome, names map[string][]string) {
 	t.Helper()
 	prev := ""
 	if k > 1 {

@@ -16,7 +16,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/releaser"
 )
 
 // reporter collects what a release says.
@@ -117,14 +117,14 @@ func TestChaosRelease(t *testing.T) {
 				wctx, cancel := context.WithCancel(ctx)
 				done := make(chan struct{})
 				go func() { w.run(wctx); close(done) }()
-				req := release.Request{Project: project, Family: "web", Image: image, Parent: "api-v001",
+				req := releaser.Request{Project: project, Family: "web", Image: image, Parent: "api-v001",
 					Labels: map[string]string{"team": "web", "release": fmt.Sprintf("r%d", builds)}, Convention: conv,
 					Policy: f.policy, Parallelism: 4}
 				if copyMode {
-					req.Rename, req.Description = release.RenameCopy, "chaos copy"
+					req.Rename, req.Description = releaser.RenameCopy, "chaos copy"
 				}
 				start := time.Now()
-				out, err := release.Run(ctx, c, req, &reporter{})
+				out, err := releaser.Run(ctx, c, req, &reporter{})
 				stats.run("release library")
 				cancel()
 				<-done
@@ -184,7 +184,7 @@ func TestChaosRelease(t *testing.T) {
 }
 
 // checkRelease checks one release run and returns the images it created.
-func checkRelease(t testing.TB, what string, before, after world, built string, out *release.Outcome, err error, pol lifecycle.Policy, start, end time.Time, acked map[string]map[string]string) []string {
+func checkRelease(t testing.TB, what string, before, after world, built string, out *releaser.Outcome, err error, pol lifecycle.Policy, start, end time.Time, acked map[string]map[string]string) []string {
 	t.Helper()
 	v := &violations{t: t, what: what}
 	defer v.done()
@@ -258,7 +258,7 @@ func checkRelease(t testing.TB, what string, before, after world, built string, 
 }
 
 // warned reports whether a release warned about something.
-func warned(out *release.Outcome, about string) bool {
+func warned(out *releaser.Outcome, about string) bool {
 	for _, w := range out.Warnings {
 		if strings.Contains(w, about) {
 			return true

@@ -12,7 +12,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/releaser"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
 )
 
@@ -47,10 +47,10 @@ func TestReleaseFailingAfterTheImageIsInTheFamily(t *testing.T) {
 	if head, _ := readWorld(t, e).head(t, "web"); head != n.String() {
 		t.Fatalf("head %q", head)
 	}
-	out, err := release.Run(context.Background(), c, release.Request{Project: project, Family: "web", Image: n.String(),
+	out, err := releaser.Run(context.Background(), c, releaser.Request{Project: project, Family: "web", Image: n.String(),
 		Convention: conv, Policy: lifecycle.DefaultPolicy()}, &reporter{})
 	if err != nil {
-		t.Errorf("release.Run returned an error for an image that is the family's head (Packer now deletes it): %v (released: %v)",
+		t.Errorf("releaser.Run returned an error for an image that is the family's head (Packer now deletes it): %v (released: %v)",
 			strings.TrimSpace(err.Error()), out.Released)
 	}
 }

@@ -69,7 +69,7 @@ func TestCanonicalURLNormalisesZonalAndRegionalReferences(t *testing.T) {
 // must not share their code for what it checks (references, names, labels).
 func TestEmulatorImportsNothingFromTheCodeItTests(t *testing.T) {
 	const module = "github.com/immutable-infra/packer-plugin-imagefamily/"
-	forbidden := []string{"internal/lifecycle", "internal/gce", "internal/apply", "internal/release"}
+	forbidden := []string{"internal/lifecycle", "internal/gce", "internal/apply", "internal/releaser"}
 	seen := map[string]bool{}
 	var walk func(importPath, dir string, chain []string)
 	walk = func(importPath, dir string, chain []string) {

@@ -6,12 +6,12 @@ import (
 
 	registryimage "github.com/hashicorp/packer-plugin-sdk/packer/registry/image"
 
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/releaser"
 )
 
 // Artifact is the released image.
 type Artifact struct {
-	out *release.Outcome
+	out *releaser.Outcome
 	// zone is the build zone the builder reported, HCP Packer's region.
 	zone string
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/releaser"
 )
 
 // Config is the configuration of post-processor "imagefamily-release".
@@ -165,15 +165,15 @@ func (c *Config) prepare(raws ...interface{}) error {
 		}
 	}
 	switch c.Rename {
-	case "", string(release.RenameNever):
-	case string(release.RenameCopy):
+	case "", string(releaser.RenameNever):
+	case string(releaser.RenameCopy):
 		if c.Naming == (pluginconfig.Naming{}) {
 			add(errors.New(`rename = "copy" needs a naming block: the copy is named by the convention`))
 		}
 	default:
 		add(fmt.Errorf(`rename %q is not allowed: use "never" (the default: a name that breaks the convention fails the release) or "copy" (release a copy under the conventional name)`, c.Rename))
 	}
-	if c.Description != "" && c.Rename != string(release.RenameCopy) {
+	if c.Description != "" && c.Rename != string(releaser.RenameCopy) {
 		add(errors.New(`description is the description of the copy made by rename = "copy"; for an image released under the name it was built with, set the builder's image_description`))
 	}
 	if _, perrs := c.policy(); len(perrs) > 0 {

@@ -1,6 +1,6 @@
 // Package release is post-processor "imagefamily-release": it decodes its
 // configuration and the artifact it is given, and hands the release to
-// internal/release. See docs/post-processors/imagefamily-release.mdx.
+// internal/releaser. See docs/post-processors/imagefamily-release.mdx.
 package release
 
 import (
@@ -14,7 +14,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/releaser"
 )
 
 // BuilderID is the id of the artifacts this post-processor returns.
@@ -49,7 +49,7 @@ func (p *PostProcessor) Configure(raws ...interface{}) error {
 // means returning no error. An image in a family (googlecompute's
 // image_family, or promote's family) may already be what the family resolves
 // to, so a failure while it is there is reported as an error message and in
-// the report, and the build is not failed (see internal/release); a failure
+// the report, and the build is not failed (see internal/releaser); a failure
 // while no family is known to hold it is returned, and its text says what
 // Packer does next.
 func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, source packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
@@ -82,7 +82,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, source
 		return p.elsewhere(ctx, ui, client, b, err)
 	}
 
-	out, err := release.Run(ctx, client, req, ui)
+	out, err := releaser.Run(ctx, client, req, ui)
 	p.report(ui, out)
 	if err != nil {
 		// No family is known to hold the image (err says what state it is
@@ -133,7 +133,7 @@ func (p *PostProcessor) keepFailed(ui packersdk.Ui, b built, family string, err 
 	}
 	msg = fmt.Sprintf("image %s, family %s: WARNING: %s", b.Image, c.Family, msg)
 	ui.Error(msg)
-	out := &release.Outcome{Project: project, Family: c.Family, Image: b.Image, BuiltImage: b.Image, BuiltFamily: family,
+	out := &releaser.Outcome{Project: project, Family: c.Family, Image: b.Image, BuiltImage: b.Image, BuiltFamily: family,
 		SelfLink: lifecycle.ImageRef{Project: project, Name: b.Image}.SelfLink(), DryRun: c.DryRun,
 		Warnings: []string{msg}, Error: err.Error()}
 	p.report(ui, out)
@@ -141,7 +141,7 @@ func (p *PostProcessor) keepFailed(ui packersdk.Ui, b built, family string, err 
 }
 
 // report writes out to report_file, when one is set.
-func (p *PostProcessor) report(ui packersdk.Ui, out *release.Outcome) {
+func (p *PostProcessor) report(ui packersdk.Ui, out *releaser.Outcome) {
 	c := &p.config
 	if c.ReportFile == "" {
 		return
@@ -154,21 +154,21 @@ func (p *PostProcessor) report(ui packersdk.Ui, out *release.Outcome) {
 }
 
 // request turns the configuration and the artifact into a release request.
-func (p *PostProcessor) request(b built) (release.Request, error) {
+func (p *PostProcessor) request(b built) (releaser.Request, error) {
 	c := &p.config
 	policy, errs := c.policy()
 	if len(errs) > 0 {
-		return release.Request{}, errors.Join(errs...)
+		return releaser.Request{}, errors.Join(errs...)
 	}
-	rename := release.RenameNever
-	if c.Rename == string(release.RenameCopy) {
-		rename = release.RenameCopy
+	rename := releaser.RenameNever
+	if c.Rename == string(releaser.RenameCopy) {
+		rename = releaser.RenameCopy
 	}
 	parent := c.Parent
 	if parent == "" {
 		parent = b.Parent
 	}
-	return release.Request{
+	return releaser.Request{
 		Project: c.ProjectID, Family: c.Family, Image: b.Image, Parent: parent,
 		Labels: c.Labels, Convention: c.convention(), Rename: rename, Description: c.Description,
 		Policy: policy, InUseProjects: c.Rotation.InUseProjects, Parallelism: c.Rotation.Parallelism,

@@ -50,11 +50,14 @@ type options struct {
 	stateRuns   int
 	quota       string
 	quotaN      int
-	skip        map[string]bool
-	cli         string
-	jsonOut     string
-	packerDir   string
-	cliEnv      []string
+	// families is how many families the --all-families run rotates, and
+	// familyTemplates the templates its scan reads.
+	families, familyTemplates int
+	skip                      map[string]bool
+	cli                       string
+	jsonOut                   string
+	packerDir                 string
+	cliEnv                    []string
 }
 
 func main() {
@@ -77,7 +80,9 @@ func main() {
 	flag.IntVar(&o.stateRuns, "state-runs", 3, "runs of each kind per state-file row (the medians are compared)")
 	flag.StringVar(&o.quota, "quota", "writes=20/s", "emulator --quota spec for the quota run")
 	flag.IntVar(&o.quotaN, "quota-n", 2000, "family size for the quota run")
-	flag.StringVar(&skip, "skip", "", "parts to skip: rotate,faults,catchup,gcloud,release,state,quota")
+	flag.IntVar(&o.families, "families", 50, "families for the --all-families run (the in-use scan is read once for them all)")
+	flag.IntVar(&o.familyTemplates, "families-templates", 5000, "instance templates for the --all-families run")
+	flag.StringVar(&skip, "skip", "", "parts to skip: rotate,faults,catchup,gcloud,release,state,quota,families")
 	flag.StringVar(&o.cli, "cli", "", "an imagefamily binary to measure (default: built from this module)")
 	flag.StringVar(&o.jsonOut, "json", "", "also write every result as JSON to this file")
 	flag.StringVar(&o.packerDir, "bin", "", "directory holding packer, packer-plugin-googlecompute and packer-plugin-imagefamily (default: bin/ of the module)")
@@ -149,7 +154,9 @@ type results struct {
 	// on a state file, both at zero latency.
 	State []statePair `json:"state,omitempty"`
 	// Quota is the run under -quota.
-	Quota      *bench.RotateResult  `json:"quota,omitempty"`
+	Quota *bench.RotateResult `json:"quota,omitempty"`
+	// Families is the --all-families run over -families families.
+	Families   *bench.RotateResult  `json:"families,omitempty"`
 	Gcloud     *bench.GcloudResult  `json:"gcloud,omitempty"`
 	Release    *bench.ReleaseResult `json:"release,omitempty"`
 	Problems   []string             `json:"problems,omitempty"`
@@ -284,6 +291,19 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		sustained, _ := quotaRates(r, o.quota)
 		logf("  quota %s N=%d: done %d/%d, failed %d, refused %d, sustained %.1f%% of the quota", o.quota, o.quotaN, r.Done, r.Expected.Actions, r.Failed, r.Throttled, 100*sustained)
 	}
+	if !o.skip["families"] && o.families > 1 {
+		// The family and families-1 others of 20 images each, one scan's
+		// worth of templates: every family is rotated, the scan read once
+		// (again only for destructive steps once it is a minute old).
+		f := bench.Fixture{Images: 100, Templates: o.familyTemplates, OtherImages: 20 * (o.families - 1), OtherFamilies: o.families - 1}
+		r, err := rotateWith(f, "", func(c *bench.RotateConfig) { c.AllFamilies = true })
+		if err != nil {
+			return err
+		}
+		res.Families = &r
+		logf("  --all-families over %d families: %.1f scans (%d instanceTemplates.aggregatedList pages), wall %v", o.families, r.Scans(),
+			r.Calls["instanceTemplates.aggregatedList"], r.Wall.Round(time.Millisecond))
+	}
 	if !o.skip["gcloud"] {
 		logf("gcloud script N=%d ...", o.gcloudN)
 		// -parallelism, the CLI as a user gets it (its default), and all in one round.
@@ -393,6 +413,11 @@ func writeMarkdown(w io.Writer, o options, res results) {
 		fmt.Fprintf(w, "- with 429s:    %s\n- without: %s\n\n", perSecond(t.Means), perSecond(u.Means))
 		fmt.Fprintf(w, "Mean image mutation requests being served per second of the run (arrival to answer, what --parallelism bounds):\n\n")
 		fmt.Fprintf(w, "- with 429s:    %s\n- without: %s\n\n", perSecond(t.RequestMeans), perSecond(u.RequestMeans))
+	}
+	if f := res.Families; f != nil {
+		fmt.Fprintf(w, "All families (`rotate --all-families`, %d families, %d instance templates): the in-use listings were read %.1f times (%d instanceTemplates, %d disks, %d instances aggregatedList pages); %d images.getFromFamily; wall %.2f s; requests: %s.\n\n",
+			o.families, f.Config.Fixture.Templates, f.Scans(), f.Calls["instanceTemplates.aggregatedList"], f.Calls["disks.aggregatedList"],
+			f.Calls["instances.aggregatedList"], f.Calls["images.getFromFamily"], f.Wall.Seconds(), methods(f.Calls))
 	}
 	if c := res.CatchUp; c != nil {
 		fmt.Fprintf(w, "Catching up (N = %d, the DEPRECATED images due also past their deleted date, as after a month without rotations): M = %d, of which %d write imagefamily-rotated-at before their step; wall %.2f s (T* %.2f s, ratio %.2f); requests: %s; peak RSS %.1f MiB.\n\n",

@@ -1,4 +1,4 @@
-package release_test
+package releaser_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/releaser"
 )
 
 // callCounts counts the API calls the emulator answers, by method.
@@ -67,13 +67,13 @@ func TestAReleaseReadsEachThingOnce(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		image string
-		req   func(*release.Request)
+		req   func(*releaser.Request)
 		want  map[string]int
 	}{
 		{name: "release", image: built().Name,
 			want: map[string]int{"images.get": 3, "images.getFromFamily": 3, "images.list": 4}},
 		{name: "copy under the conventional name", image: "nginx-latest",
-			req:  func(r *release.Request) { r.Rename = release.RenameCopy },
+			req:  func(r *releaser.Request) { r.Rename = releaser.RenameCopy },
 			want: map[string]int{"images.get": 5, "images.getFromFamily": 3, "images.list": 4}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,7 +105,7 @@ func TestAReleaseReadsEachThingOnce(t *testing.T) {
 				tc.req(&req)
 			}
 			rep := &recorder{}
-			out, err := release.Run(context.Background(), c, req, rep)
+			out, err := releaser.Run(context.Background(), c, req, rep)
 			if err != nil || !out.Released || out.Head != out.Image || len(out.Warnings) != 0 {
 				t.Fatalf("Run = %v: released %v head %q image %q warnings %q\n%s", err, out.Released, out.Head, out.Image, out.Warnings, rep.all())
 			}

@@ -1,4 +1,4 @@
-package release_test
+package releaser_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce/gcetest"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/releaser"
 )
 
 // TestAnImageAlreadyInTheFamilyIsNeverFailed: when the builder put the image
@@ -36,7 +36,7 @@ func TestAnImageAlreadyInTheFamilyIsNeverFailed(t *testing.T) {
 				f.Fail(method, script...)
 				req := request()
 				req.FailOnRotationError = true
-				out, err := release.Run(context.Background(), f, req, &recorder{})
+				out, err := releaser.Run(context.Background(), f, req, &recorder{})
 				if err != nil || !out.Released {
 					t.Fatalf("error %v, released %v: Packer would delete %s, which is in the family", err, out.Released, img.Name)
 				}
@@ -56,7 +56,7 @@ func TestAnImageAlreadyInTheFamilyBreakingTheConventionIsAWarning(t *testing.T) 
 	req := request()
 	req.Image = img.Name
 	rep := &recorder{}
-	out, err := release.Run(context.Background(), f, req, rep)
+	out, err := releaser.Run(context.Background(), f, req, rep)
 	if err != nil || !out.Released {
 		t.Fatalf("error %v, released %v: Packer would delete the family's head", err, out.Released)
 	}
@@ -79,7 +79,7 @@ func TestAnImageInAnotherFamilyIsKeptWhenItsReleaseFails(t *testing.T) {
 				req := request()
 				req.FailOnRotationError = true
 				if copyMode {
-					img.Name, req.Image, req.Rename = "nginx-latest", "nginx-latest", release.RenameCopy
+					img.Name, req.Image, req.Rename = "nginx-latest", "nginx-latest", releaser.RenameCopy
 				}
 				f := gcetest.New(append(older(2), img, parentImage())...)
 				f.Now = func() time.Time { return now }
@@ -91,7 +91,7 @@ func TestAnImageInAnotherFamilyIsKeptWhenItsReleaseFails(t *testing.T) {
 				}
 				f.Fail(method, script...)
 				rep := &recorder{}
-				out, err := release.Run(context.Background(), f, req, rep)
+				out, err := releaser.Run(context.Background(), f, req, rep)
 				if err != nil {
 					t.Fatalf("error %v: Packer would delete %s, which is in family app-candidate", err, img.Name)
 				}

@@ -1,4 +1,4 @@
-// Package release is the release flow of the imagefamily-release
+// Package releaser is the release flow of the imagefamily-release
 // post-processor as a library: it takes an image a build made, checks its
 // name, stamps its labels, moves the family pointer to it, checks that the
 // family now resolves to it, and rotates the family's older images. It talks
@@ -47,4 +47,4 @@
 //
 // Invariant, tested over every injected failure: err != nil implies
 // !Outcome.Released and Outcome.BuiltFamily == "".
-package release
+package releaser

@@ -1,4 +1,4 @@
-package release_test
+package releaser_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce/gcetest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
-	"github.com/immutable-infra/packer-plugin-imagefamily/internal/release"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/releaser"
 )
 
 const (
@@ -57,12 +57,12 @@ func policy() lifecycle.Policy {
 	return p
 }
 
-func request() release.Request {
+func request() releaser.Request {
 	c := conv
-	return release.Request{
+	return releaser.Request{
 		Project: project, Family: family, Image: built().Name,
 		Parent: "https://www.googleapis.com/compute/v1/projects/acme-base/global/images/base-v7",
-		Labels: map[string]string{"owner": "web-team"}, Convention: &c, Rename: release.RenameNever,
+		Labels: map[string]string{"owner": "web-team"}, Convention: &c, Rename: releaser.RenameNever,
 		Policy: policy(), Parallelism: 2, Now: func() time.Time { return now },
 		LagPause: time.Millisecond, // the fake never lags: a read that does not show the release is the case under test
 	}
@@ -107,7 +107,7 @@ func mustImage(t *testing.T, f *gcetest.Fake, name string) lifecycle.Image {
 func TestReleaseLabelsMovesTheFamilyAndRotates(t *testing.T) {
 	f := fake(older(2)...)
 	rep := &recorder{}
-	out, err := release.Run(context.Background(), f, request(), rep)
+	out, err := releaser.Run(context.Background(), f, request(), rep)
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, rep.all())
 	}
@@ -178,7 +178,7 @@ func TestReleaseRefusesANameThatBreaksTheConvention(t *testing.T) {
 	f := fake(img)
 	req := request()
 	req.Image = img.Name
-	out, err := release.Run(context.Background(), f, req, &recorder{})
+	out, err := releaser.Run(context.Background(), f, req, &recorder{})
 	if err == nil {
 		t.Fatal("Run succeeded; want the convention error")
 	}
@@ -200,8 +200,8 @@ func TestReleaseCopiesUnderTheConventionalNameWhenAsked(t *testing.T) {
 	img.Name = "nginx-latest"
 	f := fake(append(older(1), img)...)
 	req := request()
-	req.Image, req.Rename, req.Description = img.Name, release.RenameCopy, "nginx for the web tier"
-	out, err := release.Run(context.Background(), f, req, &recorder{})
+	req.Image, req.Rename, req.Description = img.Name, releaser.RenameCopy, "nginx for the web tier"
+	out, err := releaser.Run(context.Background(), f, req, &recorder{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,8 +236,8 @@ func TestReleaseDeletesItsCopyWhenTheReleaseFailsBeforeTheFamilyMoves(t *testing
 	f := fake(img)
 	f.Fail("SetLabels", &gce.Error{Kind: gce.ErrPermissionDenied, Method: "images.setLabels", Code: 403, Message: "Required 'compute.images.setLabels' permission"})
 	req := request()
-	req.Image, req.Rename = img.Name, release.RenameCopy
-	out, err := release.Run(context.Background(), f, req, &recorder{})
+	req.Image, req.Rename = img.Name, releaser.RenameCopy
+	out, err := releaser.Run(context.Background(), f, req, &recorder{})
 	if err == nil || !strings.Contains(err.Error(), "writing the labels") {
 		t.Fatalf("err = %v, want the label write's failure", err)
 	}
@@ -270,7 +270,7 @@ func TestReleaseRefusesUserLabelsThatCollideBeforeWritingAnything(t *testing.T) 
 			f := fake()
 			req := request()
 			req.Labels = tc.labels
-			out, err := release.Run(context.Background(), f, req, &recorder{})
+			out, err := releaser.Run(context.Background(), f, req, &recorder{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one naming %q", err, tc.want)
 			}
@@ -288,7 +288,7 @@ func TestReleaseReportsARacedHeadAndRotatesRelativeToIt(t *testing.T) {
 	rep := &recorder{}
 	req := request()
 	req.Policy.KeepActive = 1
-	out, err := release.Run(context.Background(), f, req, rep)
+	out, err := releaser.Run(context.Background(), f, req, rep)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,15 +314,15 @@ func TestReleaseReportsARacedHeadAndRotatesRelativeToIt(t *testing.T) {
 func TestDryRunChangesNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		mutate func(*release.Request, *lifecycle.Image)
+		mutate func(*releaser.Request, *lifecycle.Image)
 		want   string
 		fails  bool
 	}{
 		{name: "release", want: "DRY RUN: nothing was changed"},
-		{name: "copy", mutate: func(r *release.Request, img *lifecycle.Image) {
-			img.Name, r.Image, r.Rename = "nginx-latest", "nginx-latest", release.RenameCopy
+		{name: "copy", mutate: func(r *releaser.Request, img *lifecycle.Image) {
+			img.Name, r.Image, r.Rename = "nginx-latest", "nginx-latest", releaser.RenameCopy
 		}, want: "DRY RUN: would copy nginx-latest to debian-12-nginx-1-26-v"},
-		{name: "bad name", mutate: func(r *release.Request, img *lifecycle.Image) {
+		{name: "bad name", mutate: func(r *releaser.Request, img *lifecycle.Image) {
 			img.Name, r.Image = "nginx-latest", "nginx-latest"
 		}, want: "DRY RUN: the release would fail", fails: true},
 	} {
@@ -334,7 +334,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 			}
 			f := gcetest.New(append(older(3), img, parentImage())...)
 			rep := &recorder{}
-			out, err := release.Run(context.Background(), f, req, rep)
+			out, err := releaser.Run(context.Background(), f, req, rep)
 			if err != nil {
 				t.Fatalf("a dry run returned an error (Packer would delete the image): %v", err)
 			}
@@ -386,7 +386,7 @@ func TestRotationProblemsAreWarningsUnlessTheyCanFailTheBuildBeforeTheRelease(t 
 			req := request()
 			req.FailOnRotationError = tc.failOnError
 			rep := &recorder{}
-			out, err := release.Run(context.Background(), f, req, rep)
+			out, err := releaser.Run(context.Background(), f, req, rep)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error %v\n%s", err, tc.wantErr, rep.all())
 			}
@@ -431,7 +431,7 @@ func TestAFailedFamilyMoveFailsOnlyWhenTheImageIsProvablyOutsideTheFamily(t *tes
 	t.Run("move refused", func(t *testing.T) {
 		f := fake(older(1)...)
 		f.Fail("SetFamily", &gce.Error{Kind: gce.ErrPermissionDenied, Method: "images.patch", Code: 403, Message: "denied"})
-		out, err := release.Run(context.Background(), f, request(), &recorder{})
+		out, err := releaser.Run(context.Background(), f, request(), &recorder{})
 		if err == nil || out.Released {
 			t.Fatalf("err %v released %v: want an error and no release", err, out.Released)
 		}
@@ -440,7 +440,7 @@ func TestAFailedFamilyMoveFailsOnlyWhenTheImageIsProvablyOutsideTheFamily(t *tes
 		t.Run(fmt.Sprintf("move applied, read-back fails %v", readFails), func(t *testing.T) {
 			f := &appliedButFailed{Fake: fake(older(1)...), readFails: readFails}
 			rep := &recorder{}
-			out, err := release.Run(context.Background(), f, request(), rep)
+			out, err := releaser.Run(context.Background(), f, request(), rep)
 			if err != nil {
 				t.Fatalf("err = %v: the image may be released and must be kept", err)
 			}
@@ -474,7 +474,7 @@ func TestACancelledFamilyMoveIsReadBackDespiteTheEndedContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	f := &cancelledMove{Fake: fake(older(1)...), cancel: cancel}
-	out, err := release.Run(ctx, f, request(), &recorder{})
+	out, err := releaser.Run(ctx, f, request(), &recorder{})
 	if err == nil || out.Released || out.ReleaseUnconfirmed {
 		t.Fatalf("err %v released %v unconfirmed %v: the read-back shows the image outside the family, so the failure stands", err, out.Released, out.ReleaseUnconfirmed)
 	}
@@ -496,14 +496,14 @@ func TestAnErrorNeverComesWithAReleasedImage(t *testing.T) {
 						req := request()
 						req.FailOnRotationError = failOnRotation
 						if copyMode {
-							img.Name, req.Image, req.Rename = "nginx-latest", "nginx-latest", release.RenameCopy
+							img.Name, req.Image, req.Rename = "nginx-latest", "nginx-latest", releaser.RenameCopy
 						}
 						f := gcetest.New(append(older(3), img, parentImage())...)
 						f.Now = func() time.Time { return now }
 						script := make([]error, nth+1)
 						script[nth] = &gce.Error{Kind: gce.ErrInvalid, Method: method, Code: 400, Message: "injected"}
 						f.Fail(method, script...)
-						out, err := release.Run(context.Background(), f, req, &recorder{})
+						out, err := releaser.Run(context.Background(), f, req, &recorder{})
 						inFamily := false
 						if cur, ok := f.Image(project, out.Image); ok {
 							inFamily = cur.Family == family
@@ -524,18 +524,18 @@ func TestAnErrorNeverComesWithAReleasedImage(t *testing.T) {
 func TestReleaseStepsForEdgeCases(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		setup   func(*gcetest.Fake, *release.Request)
+		setup   func(*gcetest.Fake, *releaser.Request)
 		wantErr string
-		check   func(*testing.T, *gcetest.Fake, *release.Outcome, *recorder)
+		check   func(*testing.T, *gcetest.Fake, *releaser.Outcome, *recorder)
 	}{
 		{
 			name:    "image not in the project",
-			setup:   func(_ *gcetest.Fake, r *release.Request) { r.Project = "other-project" },
+			setup:   func(_ *gcetest.Fake, r *releaser.Request) { r.Project = "other-project" },
 			wantErr: "image_project_id",
 		},
 		{
 			name: "deprecated image",
-			setup: func(f *gcetest.Fake, _ *release.Request) {
+			setup: func(f *gcetest.Fake, _ *releaser.Request) {
 				img := built()
 				img.Deprecation.State = lifecycle.StateDeprecated
 				f.Put(img)
@@ -544,12 +544,12 @@ func TestReleaseStepsForEdgeCases(t *testing.T) {
 		},
 		{
 			name: "image already in the family",
-			setup: func(f *gcetest.Fake, _ *release.Request) {
+			setup: func(f *gcetest.Fake, _ *releaser.Request) {
 				img := built()
 				img.Family = family
 				f.Put(img)
 			},
-			check: func(t *testing.T, f *gcetest.Fake, out *release.Outcome, rep *recorder) {
+			check: func(t *testing.T, f *gcetest.Fake, out *releaser.Outcome, rep *recorder) {
 				for _, c := range f.CallStrings() {
 					if strings.HasPrefix(c, "SetFamily") {
 						t.Errorf("moved a family that already holds the image: %s", c)
@@ -562,10 +562,10 @@ func TestReleaseStepsForEdgeCases(t *testing.T) {
 		},
 		{
 			name: "parent unreadable",
-			setup: func(f *gcetest.Fake, _ *release.Request) {
+			setup: func(f *gcetest.Fake, _ *releaser.Request) {
 				f.Fail("GetImage", nil, &gce.Error{Kind: gce.ErrPermissionDenied, Method: "images.get", Code: 403, Message: "denied"})
 			},
-			check: func(t *testing.T, f *gcetest.Fake, out *release.Outcome, rep *recorder) {
+			check: func(t *testing.T, f *gcetest.Fake, out *releaser.Outcome, rep *recorder) {
 				img := mustImage(t, f, built().Name)
 				if img.Labels[lifecycle.LabelParentImage] != "base-v7" || img.Labels[lifecycle.LabelParentFamily] != "" {
 					t.Errorf("labels %v, want the parent image without its family", img.Labels)
@@ -577,8 +577,8 @@ func TestReleaseStepsForEdgeCases(t *testing.T) {
 		},
 		{
 			name:  "no parent, first release",
-			setup: func(_ *gcetest.Fake, r *release.Request) { r.Parent = "" },
-			check: func(t *testing.T, f *gcetest.Fake, out *release.Outcome, rep *recorder) {
+			setup: func(_ *gcetest.Fake, r *releaser.Request) { r.Parent = "" },
+			check: func(t *testing.T, f *gcetest.Fake, out *releaser.Outcome, rep *recorder) {
 				img := mustImage(t, f, built().Name)
 				if _, ok := img.Labels[lifecycle.LabelParentImage]; ok {
 					t.Errorf("labels %v carry a parent", img.Labels)
@@ -590,21 +590,21 @@ func TestReleaseStepsForEdgeCases(t *testing.T) {
 		},
 		{
 			name: "parent names a family",
-			setup: func(_ *gcetest.Fake, r *release.Request) {
+			setup: func(_ *gcetest.Fake, r *releaser.Request) {
 				r.Parent = "projects/acme-base/global/images/family/base-debian-12"
 			},
 			wantErr: "names a family",
 		},
 		{
 			name: "in-use image is left alone",
-			setup: func(f *gcetest.Fake, r *release.Request) {
+			setup: func(f *gcetest.Fake, r *releaser.Request) {
 				for _, img := range older(2) {
 					f.Put(img)
 				}
 				f.Uses[lifecycle.ImageRef{Project: project, Name: "app-v1"}] = []lifecycle.Use{{Kind: lifecycle.UseInstanceTemplate, Project: project, Name: "web-tpl"}}
 				r.Policy.KeepActive = 1
 			},
-			check: func(t *testing.T, f *gcetest.Fake, out *release.Outcome, rep *recorder) {
+			check: func(t *testing.T, f *gcetest.Fake, out *releaser.Outcome, rep *recorder) {
 				if v1 := mustImage(t, f, "app-v1"); v1.State() != lifecycle.StateActive {
 					t.Errorf("app-v1 = %s, want ACTIVE (an instance template uses it)", v1.State())
 				}
@@ -619,7 +619,7 @@ func TestReleaseStepsForEdgeCases(t *testing.T) {
 			req := request()
 			tc.setup(f, &req)
 			rep := &recorder{}
-			out, err := release.Run(context.Background(), f, req, rep)
+			out, err := releaser.Run(context.Background(), f, req, rep)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
@@ -639,7 +639,7 @@ func TestReleaseStepsForEdgeCases(t *testing.T) {
 
 func TestOutcomeWritesTheJSONReport(t *testing.T) {
 	f := fake(older(2)...)
-	out, err := release.Run(context.Background(), f, request(), &recorder{})
+	out, err := releaser.Run(context.Background(), f, request(), &recorder{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -693,7 +693,7 @@ func TestNoRotationUnlessTheFamilyShowsTheRelease(t *testing.T) {
 	req := request()
 	req.Policy.KeepActive = 1
 	rep := &recorder{}
-	out, err := release.Run(context.Background(), c, req, rep)
+	out, err := releaser.Run(context.Background(), c, req, rep)
 	if err != nil || !out.Released {
 		t.Fatalf("Run = %v, released %v: the move succeeded, the release stands", err, out.Released)
 	}
@@ -714,8 +714,8 @@ func TestACopyThatCannotBeDeletedAfterAFailedReleaseIsNamedInTheError(t *testing
 	f.Fail("SetFamily", &gce.Error{Kind: gce.ErrPermissionDenied, Method: "images.patch", Code: 403, Message: "Required 'compute.images.update' permission"})
 	f.Fail("DeleteImage", &gce.Error{Kind: gce.ErrPermissionDenied, Method: "images.delete", Code: 403, Message: "Required 'compute.images.delete' permission"})
 	req := request()
-	req.Image, req.Rename = img.Name, release.RenameCopy
-	out, err := release.Run(context.Background(), f, req, &recorder{})
+	req.Image, req.Rename = img.Name, releaser.RenameCopy
+	out, err := releaser.Run(context.Background(), f, req, &recorder{})
 	copyName := "debian-12-nginx-1-26-v" + lifecycle.FormatTimestamp(img.CreatedAt)
 	if err == nil || !strings.Contains(err.Error(), "moving the family") || !strings.Contains(err.Error(), copyName+" made for this release could not be deleted") {
 		t.Fatalf("err = %v, want the family move's failure naming the copy left behind", err)
