@@ -158,7 +158,7 @@ func cmdRollback(e *env, args []string) int {
 		if to != "" {
 			flagName = "--to " + to
 		}
-		return e.fail(usagef("%s: %s", flagName, strings.TrimPrefix(err.Error(), "rollback: ")), exitUsage)
+		return e.fail(usagef("%s: %s", flagName, err), exitUsage)
 	}
 	if plan.Rerelease != nil {
 		if plan, err = plan.Named(rollbackCopyName(plan.Target.Name, now)); err != nil {

@@ -128,7 +128,7 @@ func (x *executor) phase(ctx context.Context, actions []lifecycle.Entry) []Resul
 			}
 			go func(i int, pause time.Duration) {
 				if pause > 0 {
-					if err := sleepCtx(ctx, pause); err != nil {
+					if err := gce.Sleep(ctx, pause); err != nil {
 						doneCh <- done{i, fmt.Errorf("stopped waiting to retry after a quota error: %w", err)}
 						return
 					}

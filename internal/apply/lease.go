@@ -120,7 +120,7 @@ func AcquireLease(ctx context.Context, c gce.Compute, project, family string, op
 				opts.OnWait(other)
 			}
 			pause := min(opts.Poll, deadline.Sub(now), max(other.Expires.Sub(now), 0)+time.Second)
-			if err := sleepCtx(ctx, pause); err != nil {
+			if err := gce.Sleep(ctx, pause); err != nil {
 				return nil, err
 			}
 			continue
@@ -142,7 +142,7 @@ func AcquireLease(ctx context.Context, c gce.Compute, project, family string, op
 			// gce's own retries ran out, or the write's operation failed:
 			// nothing is held yet, so trying again is safe.
 			failures++
-			if err := sleepCtx(ctx, opts.Poll); err != nil {
+			if err := gce.Sleep(ctx, opts.Poll); err != nil {
 				return nil, err
 			}
 			continue
@@ -158,7 +158,7 @@ func AcquireLease(ctx context.Context, c gce.Compute, project, family string, op
 		if _, held := lifecycle.HeldByOther(leases, opts.Holder, opts.Clock()); held {
 			l.Release(ctx)
 			l.anchor = lifecycle.ImageRef{}
-			if err := sleepCtx(ctx, time.Duration(rand.Int64N(int64(opts.Poll)))); err != nil {
+			if err := gce.Sleep(ctx, time.Duration(rand.Int64N(int64(opts.Poll)))); err != nil {
 				return nil, err
 			}
 			continue
@@ -298,22 +298,8 @@ func (l *Lease) Release(ctx context.Context) {
 		})
 		// Left on a failure, the lease blocks the family until it expires.
 		if err == nil || failures >= maxLeaseFailures || !(gce.Retryable(err) || errors.Is(err, gce.ErrOperationFailed)) ||
-			sleepCtx(rctx, leasePoll/4) != nil {
+			gce.Sleep(rctx, leasePoll/4) != nil {
 			return
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

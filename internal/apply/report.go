@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 // Outcome is what became of one planned action.
@@ -250,7 +251,7 @@ func WriteTable(w io.Writer, r Report) {
 	if r.DryRun {
 		mode = " (dry run: nothing changed)"
 	}
-	fmt.Fprintf(w, "family %s of project %s at %s: head %s%s\n", r.Family, r.Project, stamp(&r.At), head, mode)
+	fmt.Fprintf(w, "family %s of project %s at %s: head %s%s\n", r.Family, r.Project, textfmt.TimeOrDash(&r.At), head, mode)
 	if len(r.Results) == 0 {
 		fmt.Fprintln(w, "no actions")
 	} else {
@@ -258,7 +259,7 @@ func WriteTable(w io.Writer, r Report) {
 		fmt.Fprintln(tw, "IMAGE\tACTION\tFROM -> TO\tDEPRECATED\tOBSOLETE\tDELETED\tOUTCOME\tREASON")
 		for _, res := range r.Results {
 			fmt.Fprintf(tw, "%s\t%s\t%s -> %s\t%s\t%s\t%s\t%s\t%s\n", res.Image, res.Action, res.From, res.To,
-				stamp(res.Deprecated), stamp(res.Obsolete), stamp(res.Deleted), outcome(r, res), oneLine(res.Reason))
+				textfmt.TimeOrDash(res.Deprecated), textfmt.TimeOrDash(res.Obsolete), textfmt.TimeOrDash(res.Deleted), outcome(r, res), oneLine(res.Reason))
 		}
 		_ = tw.Flush()
 	}
@@ -283,7 +284,7 @@ func WriteTable(w io.Writer, r Report) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  IMAGE\tSTATE\tWHY\tNEXT\tREASON")
 		for _, u := range r.Untouched {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", u.Image, u.State, u.Why, stamp(u.Next), oneLine(u.Reason))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", u.Image, u.State, u.Why, textfmt.TimeOrDash(u.Next), oneLine(u.Reason))
 		}
 		_ = tw.Flush()
 	}
@@ -303,13 +304,6 @@ func outcome(r Report, res Result) string {
 		return fmt.Sprintf("done (%d quota retries)", res.QuotaRetries)
 	}
 	return string(res.Outcome)
-}
-
-func stamp(t *time.Time) string {
-	if t == nil || t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format(time.RFC3339)
 }
 
 // oneLine keeps a message on its table row.

@@ -1,224 +1,199 @@
 package lifecycle
 
 import (
-	"cmp"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"time"
 )
 
-// Verdict is what CheckLineage concludes about a family head.
-type Verdict string
-
+// Lineage label keys. imagefamily writes them; a user label with one of these
+// keys is an error, never a silent override. Values are image, family and
+// project names (valid label values as they are), sanitised text, or
+// LabelTimestamp values.
 const (
-	// VerdictCurrent: the head's parent is still its family's head.
-	VerdictCurrent Verdict = "current"
-	// VerdictOutdated: the parent family has moved on (or has no head).
-	VerdictOutdated Verdict = "outdated"
-	// VerdictUnknown: the parent's family is not among the snapshots given.
-	VerdictUnknown Verdict = "unknown"
-	// VerdictNoLineage: the head carries no imagefamily-parent-image label.
-	VerdictNoLineage Verdict = "no-lineage"
-	// VerdictNoHead: the family resolves to nothing.
-	VerdictNoHead Verdict = "no-head"
+	LabelPrefix = "imagefamily-"
+
+	// LabelParentImage names the image this one was built on; with
+	// LabelParentFamily and LabelParentProject it lets `outdated` tell when
+	// the parent family has moved on, and `revoke --descendants` follow
+	// children.
+	LabelParentImage   = "imagefamily-parent-image"
+	LabelParentFamily  = "imagefamily-parent-family"
+	LabelParentProject = "imagefamily-parent-project"
+	// LabelReleasedAt is when the release moved the family to the image.
+	LabelReleasedAt = "imagefamily-released-at"
+	// LabelOS, LabelSoftware and LabelVersion are the naming convention's
+	// parts, sanitised as label values (1.24.0 → 1-24-0).
+	LabelOS       = "imagefamily-os"
+	LabelSoftware = "imagefamily-software"
+	LabelVersion  = "imagefamily-version"
+	// LabelRollbackOf marks a copy made by rollback of an image that was no
+	// longer ACTIVE; the value is that image's name.
+	LabelRollbackOf = "imagefamily-rollback-of"
+	// LabelPromotedFrom and LabelPromotedFromProject mark a copy made by the
+	// promote builder.
+	LabelPromotedFrom        = "imagefamily-promoted-from"
+	LabelPromotedFromProject = "imagefamily-promoted-from-project"
+	// LabelRevokedReason is written by revoke.
+	LabelRevokedReason = "imagefamily-revoked-reason"
+	// LabelRotatedAt is written by the rotator when it moves an image whose
+	// next step is already due, so that a second run in the same second does
+	// not move it again (one step per image per run).
+	LabelRotatedAt = "imagefamily-rotated-at"
+	// LabelReleasingInto is the first thing a release writes on the image
+	// it releases (and on the built image of a copy): the family it is being
+	// released into. The release takes it off once the image is in the
+	// family, so an image in no family carrying it is the orphan of an
+	// interrupted release: status shows it as ORPHANED and rotate deletes it
+	// once older than the orphan grace.
+	LabelReleasingInto = "imagefamily-releasing-into"
+	// LabelLease is the per-family lease of a command of this project (see
+	// Lease): held on the family's head while a command changes the family.
+	LabelLease = "imagefamily-lease"
+
+	// DefaultProtectLabel is the default rotation.protect_label: an image
+	// carrying it with any value but "false" is never rotated. It is a user
+	// label, not a lineage key.
+	DefaultProtectLabel = "imagefamily-protect"
 )
 
-// HeadLineage is one family head checked against its parent family.
-type HeadLineage struct {
-	Project string
-	Family  string
-	Head    Image // zero for VerdictNoHead
-	// Parent is the image the head was built on, from its labels, with the
-	// project filled in (the head's own when the label is absent).
-	Parent       ImageRef
-	ParentFamily string
-	Verdict      Verdict
-	// RebuildOn is the parent family's head now, for an outdated head whose
-	// parent family still has one.
-	RebuildOn *Image
-	// ParentOutdated: the parent family's head is itself outdated, so
-	// rebuilding on RebuildOn will need doing again once that one is rebuilt.
-	ParentOutdated bool
-	Reason         string
+var lineageKeys = []string{
+	LabelParentImage, LabelParentFamily, LabelParentProject, LabelReleasedAt,
+	LabelOS, LabelSoftware, LabelVersion, LabelRollbackOf,
+	LabelPromotedFrom, LabelPromotedFromProject, LabelRevokedReason, LabelRotatedAt,
+	LabelReleasingInto, LabelLease,
 }
 
-type familyKey struct{ project, family string }
+// LineageKeys lists the label keys imagefamily owns.
+func LineageKeys() []string { return slices.Clone(lineageKeys) }
 
-// CheckLineage checks every family's head against its parent family, read
-// from the head's lineage labels (imagefamily-parent-image, -family,
-// -project). A head without imagefamily-parent-family takes the parent
-// image's family when that image is among the snapshots. Results follow the
-// order of families.
-func CheckLineage(families []Snapshot) []HeadLineage {
-	byFamily := map[familyKey]Snapshot{}
-	byImage := map[ImageRef]Image{}
-	for _, s := range families {
-		byFamily[familyKey{s.Project, s.Family}] = s
-		for _, img := range s.Images {
-			byImage[s.refOf(img)] = img
+// IsLineageKey reports whether key is one imagefamily owns.
+func IsLineageKey(key string) bool { return slices.Contains(lineageKeys, key) }
+
+// MergeLabels computes the complete label map to write with setLabels (which
+// replaces the whole map and needs the fingerprint read with existing):
+// existing labels are kept, lineage labels are written (imagefamily owns them,
+// so they replace earlier values of the same keys), and user labels are
+// written over existing values of their keys. A user label with a lineage
+// key is an error, as is a lineage map holding a key imagefamily does not
+// own, and a result that breaks Compute Engine's label rules. On a 412
+// (fingerprint changed) read the labels again and merge again.
+func MergeLabels(existing, lineage, user map[string]string) (map[string]string, error) {
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(user)) {
+		if IsLineageKey(k) {
+			errs = append(errs, fmt.Errorf("labels: user label %q collides with a lineage key: imagefamily writes the %s* lineage labels itself; choose another key", k, LabelPrefix))
 		}
 	}
-	out := make([]HeadLineage, 0, len(families))
-	for _, s := range families {
-		out = append(out, checkHead(s, byFamily, byImage))
-	}
-	verdicts := map[familyKey]Verdict{}
-	for _, h := range out {
-		verdicts[familyKey{h.Project, h.Family}] = h.Verdict
-	}
-	for i, h := range out {
-		if h.ParentFamily != "" && verdicts[familyKey{h.Parent.Project, h.ParentFamily}] == VerdictOutdated {
-			out[i].ParentOutdated = true
-			out[i].Reason += fmt.Sprintf("; family %s is itself outdated: rebuild it first", h.ParentFamily)
+	for _, k := range slices.Sorted(maps.Keys(lineage)) {
+		if !IsLineageKey(k) {
+			errs = append(errs, fmt.Errorf("labels: %q is not a lineage key: lineage keys are %v", k, lineageKeys))
 		}
 	}
-	return out
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	out := make(map[string]string, len(existing)+len(lineage)+len(user))
+	maps.Copy(out, existing)
+	maps.Copy(out, lineage)
+	maps.Copy(out, user)
+	if err := ValidateLabels(out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-func checkHead(s Snapshot, byFamily map[familyKey]Snapshot, byImage map[ImageRef]Image) HeadLineage {
-	h := HeadLineage{Project: s.Project, Family: s.Family}
-	head, ok := s.Head()
-	if !ok {
-		h.Verdict, h.Reason = VerdictNoHead, fmt.Sprintf("family %s resolves to no image", s.Family)
-		return h
-	}
-	h.Head = head.Clone()
-	l := LineageOf(head.Labels)
-	if l.ParentImage == "" {
-		h.Verdict, h.Reason = VerdictNoLineage, fmt.Sprintf("head %s has no %s label", head.Name, LabelParentImage)
-		return h
-	}
-	project := l.ParentProject
-	if project == "" {
-		project = s.refOf(head).Project
-	}
-	h.Parent = ImageRef{Project: project, Name: l.ParentImage}
-	h.ParentFamily = l.ParentFamily
-	if h.ParentFamily == "" {
-		if p, ok := byImage[h.Parent]; ok {
-			h.ParentFamily = p.Family
-		}
-	}
-	if h.ParentFamily == "" {
-		h.Verdict, h.Reason = VerdictUnknown, fmt.Sprintf("head %s was built on %s, whose family is unknown (no %s label, and the image is not among the families read)", head.Name, h.Parent, LabelParentFamily)
-		return h
-	}
-	ps, ok := byFamily[familyKey{project, h.ParentFamily}]
-	if !ok {
-		h.Verdict, h.Reason = VerdictUnknown, fmt.Sprintf("head %s was built on %s of family %s, which is not among the families read", head.Name, h.Parent, h.ParentFamily)
-		return h
-	}
-	ph, ok := ps.Head()
-	switch {
-	case !ok:
-		h.Verdict, h.Reason = VerdictOutdated, fmt.Sprintf("head %s was built on %s, but family %s now resolves to no image: nothing to rebuild on", head.Name, l.ParentImage, h.ParentFamily)
-	case ps.refOf(ph) == h.Parent:
-		h.Verdict, h.Reason = VerdictCurrent, fmt.Sprintf("head %s was built on %s, still the head of family %s", head.Name, l.ParentImage, h.ParentFamily)
-	default:
-		c := ph.Clone()
-		h.Verdict, h.RebuildOn = VerdictOutdated, &c
-		h.Reason = fmt.Sprintf("head %s was built on %s, but family %s now resolves to %s: rebuild on it", head.Name, l.ParentImage, h.ParentFamily, ph.Name)
-	}
-	return h
+// Lineage is what an image records about where it came from. Image fields
+// take any reference spelling (a name, a path, a URL); a reference that names
+// a project fills the matching project field.
+type Lineage struct {
+	ParentImage   string
+	ParentFamily  string
+	ParentProject string
+	ReleasedAt    time.Time // zero: not written
+	OS            string    // sanitised with SanitizeLabelValue
+	Software      string
+	Version       string
+	RollbackOf    string
+	PromotedFrom  string
+	// PromotedFromProject is the project PromotedFrom lives in.
+	PromotedFromProject string
+	RevokedReason       string // sanitised with SanitizeLabelValue
 }
 
-// Relation is how a descendant came from its parent.
-type Relation string
-
-const (
-	// RelationBuiltOn: imagefamily-parent-image (a build on top of it).
-	RelationBuiltOn Relation = "built-on"
-	// RelationPromotedFrom: imagefamily-promoted-from (a copy into another
-	// project or family: the same bits).
-	RelationPromotedFrom Relation = "promoted-from"
-	// RelationRollbackOf: imagefamily-rollback-of (a re-released copy).
-	RelationRollbackOf Relation = "rollback-of"
-)
-
-// Descendant is an image that comes from the root, directly or not.
-type Descendant struct {
-	Image      Image
-	Parent     ImageRef // the image it comes from directly
-	Relation   Relation
-	Generation int // 1 for the root's children
-}
-
-type lineageLink struct {
-	parent   ImageRef
-	relation Relation
-}
-
-// links are the images an image comes from, by its lineage labels; a label
-// without a project means the image's own project.
-func links(img Image) []lineageLink {
-	l := LineageOf(img.Labels)
-	var out []lineageLink
-	add := func(name, project string, rel Relation) {
-		if name == "" {
+// LineageLabels turns a Lineage into labels; empty fields are left out.
+func LineageLabels(l Lineage) (map[string]string, error) {
+	out := map[string]string{}
+	var errs []error
+	ref := func(field, key, projectKey, spelled, project string) {
+		if spelled == "" {
+			if project != "" && projectKey != "" {
+				out[projectKey] = project
+			}
 			return
 		}
-		if project == "" {
-			project = img.Project
+		r, err := ParseImageRef(spelled)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("labels: %s: %w", field, err))
+			return
 		}
-		out = append(out, lineageLink{ImageRef{Project: project, Name: name}, rel})
+		if r.Family {
+			errs = append(errs, fmt.Errorf("labels: %s %q follows a family: lineage records one pinned image (use the resolved image's name or self link)", field, spelled))
+			return
+		}
+		out[key] = r.Name
+		switch {
+		case projectKey == "":
+		case project != "" && r.Project != "" && project != r.Project:
+			errs = append(errs, fmt.Errorf("labels: %s %q is in project %q but its project is given as %q", field, spelled, r.Project, project))
+		case project != "":
+			out[projectKey] = project
+		case r.Project != "":
+			out[projectKey] = r.Project
+		}
 	}
-	add(l.ParentImage, l.ParentProject, RelationBuiltOn)
-	add(l.PromotedFrom, l.PromotedFromProject, RelationPromotedFrom)
-	add(l.RollbackOf, "", RelationRollbackOf)
-	return out
+	ref("parent image", LabelParentImage, LabelParentProject, l.ParentImage, l.ParentProject)
+	ref("rollback of", LabelRollbackOf, "", l.RollbackOf, "")
+	ref("promoted from", LabelPromotedFrom, LabelPromotedFromProject, l.PromotedFrom, l.PromotedFromProject)
+	if l.ParentFamily != "" {
+		out[LabelParentFamily] = l.ParentFamily
+	}
+	if !l.ReleasedAt.IsZero() {
+		out[LabelReleasedAt] = LabelTimestamp(l.ReleasedAt)
+	}
+	for key, v := range map[string]string{LabelOS: l.OS, LabelSoftware: l.Software, LabelVersion: l.Version, LabelRevokedReason: l.RevokedReason} {
+		if s := SanitizeLabelValue(v); s != "" {
+			out[key] = s
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := ValidateLabels(out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-// Descendants finds every image that comes from root through any number of
-// generations and families, by lineage labels: builds on it, promoted copies
-// and rollback copies (copies carry the same bits, so revoking the root
-// concerns them too). A root without a project stands for every image of
-// that name, in any project. Images are given with their Project set. The result is
-// ordered by generation, then project and name; the root itself is left out.
-func Descendants(images []Image, root ImageRef) []Descendant {
-	children := map[ImageRef][]int{}
-	byName := map[string][]int{}
-	for i, img := range images {
-		for _, ln := range links(img) {
-			children[ln.parent] = append(children[ln.parent], i)
-			byName[ln.parent.Name] = append(byName[ln.parent.Name], i)
-		}
+// LineageOf reads the lineage labels of an image. Projects are as written:
+// an empty parent project means the image's own project.
+func LineageOf(labels map[string]string) Lineage {
+	l := Lineage{
+		ParentImage:         labels[LabelParentImage],
+		ParentFamily:        labels[LabelParentFamily],
+		ParentProject:       labels[LabelParentProject],
+		OS:                  labels[LabelOS],
+		Software:            labels[LabelSoftware],
+		Version:             labels[LabelVersion],
+		RollbackOf:          labels[LabelRollbackOf],
+		PromotedFrom:        labels[LabelPromotedFrom],
+		PromotedFromProject: labels[LabelPromotedFromProject],
+		RevokedReason:       labels[LabelRevokedReason],
 	}
-	root.Family = false
-	visited := map[ImageRef]bool{root: true}
-	for _, img := range images {
-		if img.Ref() == root || (root.Project == "" && img.Name == root.Name) {
-			visited[img.Ref()] = true
-		}
+	if t, err := ParseLabelTimestamp(labels[LabelReleasedAt]); err == nil {
+		l.ReleasedAt = t
 	}
-	var out []Descendant
-	frontier := []ImageRef{root}
-	for gen := 1; len(frontier) > 0; gen++ {
-		var next []ImageRef
-		var found []Descendant
-		for _, parent := range frontier {
-			cands := children[parent]
-			if parent.Project == "" {
-				cands = byName[parent.Name]
-			}
-			for _, i := range slices.Compact(slices.Sorted(slices.Values(cands))) {
-				img := images[i]
-				if visited[img.Ref()] {
-					continue
-				}
-				for _, ln := range links(img) {
-					if ln.parent == parent || (parent.Project == "" && ln.parent.Name == parent.Name) {
-						visited[img.Ref()] = true
-						found = append(found, Descendant{Image: img.Clone(), Parent: ln.parent, Relation: ln.relation, Generation: gen})
-						next = append(next, img.Ref())
-						break
-					}
-				}
-			}
-		}
-		slices.SortFunc(found, func(a, b Descendant) int {
-			return cmp.Or(cmp.Compare(a.Image.Project, b.Image.Project), cmp.Compare(a.Image.Name, b.Image.Name))
-		})
-		out = append(out, found...)
-		frontier = next
-	}
-	return out
+	return l
 }

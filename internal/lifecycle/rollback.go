@@ -94,7 +94,7 @@ func PlanRollback(s Snapshot, target string, block bool, now time.Time) (Rollbac
 	var tgt Image
 	if target == "" {
 		if !hasHead {
-			return RollbackPlan{}, fmt.Errorf("rollback: family %s in project %s has no ACTIVE image to roll back from: name the image to roll back to", s.Family, s.Project)
+			return RollbackPlan{}, fmt.Errorf("family %s in project %s has no ACTIVE image to roll back from: name the image to roll back to", s.Family, s.Project)
 		}
 		found := false
 		for _, img := range fam {
@@ -104,7 +104,7 @@ func PlanRollback(s Snapshot, target string, block bool, now time.Time) (Rollbac
 			}
 		}
 		if !found {
-			return RollbackPlan{}, fmt.Errorf("rollback: nothing older to roll back to: %s is the only ACTIVE image of family %s; name a DEPRECATED image to re-release it", head.Name, s.Family)
+			return RollbackPlan{}, fmt.Errorf("nothing older to roll back to: %s is the only ACTIVE image of family %s; name a DEPRECATED image to re-release it", head.Name, s.Family)
 		}
 	} else {
 		var err error
@@ -136,7 +136,7 @@ func PlanRollback(s Snapshot, target string, block bool, now time.Time) (Rollbac
 		labels[LabelRollbackOf] = tgt.Name
 		labels[LabelReleasedAt] = LabelTimestamp(now)
 		if err := ValidateLabels(labels); err != nil {
-			return RollbackPlan{}, fmt.Errorf("rollback: the copy of %s cannot carry its labels: %w", tgt.Name, err)
+			return RollbackPlan{}, fmt.Errorf("the copy of %s cannot carry its labels: %w", tgt.Name, err)
 		}
 		plan.Rerelease = &Rerelease{Source: tgt.Clone(), Labels: labels}
 		replacement = "" // the copy's, once named
@@ -172,7 +172,7 @@ func PlanRollback(s Snapshot, target string, block bool, now time.Time) (Rollbac
 		plan.Steps = append(plan.Steps, st)
 	}
 	if plan.Rerelease != nil && plan.Rerelease.Existing && len(plan.Steps) == 0 {
-		return RollbackPlan{}, fmt.Errorf("rollback: target %q is already the head of family %s through its re-released copy %s: nothing to roll back", tgt.Name, s.Family, made.Name)
+		return RollbackPlan{}, fmt.Errorf("target %q is already the head of family %s through its re-released copy %s: nothing to roll back", tgt.Name, s.Family, made.Name)
 	}
 	if len(s.FamilyUses) > 0 {
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s follow family/%s and will use the new head from now on", usesString(s.FamilyUses), s.Family))
@@ -191,7 +191,7 @@ func existingCopy(fam []Image, tgt Image) (Image, bool, error) {
 			continue
 		}
 		if img.Status == "PENDING" {
-			return Image{}, false, fmt.Errorf("rollback: %s, a copy of target %q made by an earlier rollback, is still being created (status PENDING): re-run once it is READY", img.Name, tgt.Name)
+			return Image{}, false, fmt.Errorf("%s, a copy of target %q made by an earlier rollback, is still being created (status PENDING): re-run once it is READY", img.Name, tgt.Name)
 		}
 		if img.Ready() {
 			return img, true, nil
@@ -203,27 +203,27 @@ func existingCopy(fam []Image, tgt Image) (Image, bool, error) {
 func findTarget(s Snapshot, target string, head Image, hasHead bool) (Image, error) {
 	ref, err := ParseImageRef(target)
 	if err != nil {
-		return Image{}, fmt.Errorf("rollback: target: %w", err)
+		return Image{}, fmt.Errorf("target: %w", err)
 	}
 	if ref.Family {
-		return Image{}, fmt.Errorf("rollback: target %q follows a family: name one image", target)
+		return Image{}, fmt.Errorf("target %q follows a family: name one image", target)
 	}
 	img, ok := s.Find(target)
 	switch {
 	case !ok:
-		return Image{}, fmt.Errorf("rollback: target %q is not an image of project %s", target, s.Project)
+		return Image{}, fmt.Errorf("target %q is not an image of project %s", target, s.Project)
 	case !s.inFamily(img):
-		return Image{}, fmt.Errorf("rollback: target %q belongs to family %q, not to %s: roll back within one family", target, img.Family, s.Family)
+		return Image{}, fmt.Errorf("target %q belongs to family %q, not to %s: roll back within one family", target, img.Family, s.Family)
 	case !img.Ready():
-		return Image{}, fmt.Errorf("rollback: target %q has status %s, not READY", target, img.Status)
+		return Image{}, fmt.Errorf("target %q has status %s, not READY", target, img.Status)
 	case img.State() == StateObsolete || img.State() == StateDeleted:
-		return Image{}, fmt.Errorf("rollback: target %q is %s: Compute Engine rejects new uses of it; roll back to an ACTIVE or DEPRECATED image", target, img.State())
+		return Image{}, fmt.Errorf("target %q is %s: Compute Engine rejects new uses of it; roll back to an ACTIVE or DEPRECATED image", target, img.State())
 	case img.State().Rank() < 0:
-		return Image{}, fmt.Errorf("rollback: target %q has deprecation state %q, which Compute Engine does not define", target, img.State())
+		return Image{}, fmt.Errorf("target %q has deprecation state %q, which Compute Engine does not define", target, img.State())
 	case img.Labels[LabelRevokedReason] != "":
-		return Image{}, fmt.Errorf("rollback: target %q was revoked (%s=%s): choose another image", target, LabelRevokedReason, img.Labels[LabelRevokedReason])
+		return Image{}, fmt.Errorf("target %q was revoked (%s=%s): choose another image", target, LabelRevokedReason, img.Labels[LabelRevokedReason])
 	case hasHead && s.refOf(img) == s.refOf(head):
-		return Image{}, fmt.Errorf("rollback: target %q is already the head of family %s: nothing to roll back", target, s.Family)
+		return Image{}, fmt.Errorf("target %q is already the head of family %s: nothing to roll back", target, s.Family)
 	}
 	return img, nil
 }
@@ -232,16 +232,16 @@ func findTarget(s Snapshot, target string, head Image, hasHead bool) (Image, err
 // replacement at it.
 func (p RollbackPlan) Named(name string) (RollbackPlan, error) {
 	if p.Rerelease == nil {
-		return p, fmt.Errorf("rollback: target %s is ACTIVE: there is no copy to name", p.Target.Name)
+		return p, fmt.Errorf("target %s is ACTIVE: there is no copy to name", p.Target.Name)
 	}
 	if p.Rerelease.Existing {
 		return p, nil // the copy an earlier rollback made keeps its name
 	}
 	if err := ValidateName(name); err != nil {
-		return p, fmt.Errorf("rollback: copy of %s: %w", p.Target.Name, err)
+		return p, fmt.Errorf("copy of %s: %w", p.Target.Name, err)
 	}
 	if p.taken[name] {
-		return p, fmt.Errorf("rollback: copy of %s: an image named %q already exists", p.Target.Name, name)
+		return p, fmt.Errorf("copy of %s: an image named %q already exists", p.Target.Name, name)
 	}
 	r := *p.Rerelease
 	r.Name = name

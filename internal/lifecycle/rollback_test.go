@@ -127,7 +127,7 @@ func TestRollbackRefuses(t *testing.T) {
 		name, target, wantErr string
 		snap                  *Snapshot
 	}{
-		{"an OBSOLETE target", "web-v4", `rollback: target "web-v4" is OBSOLETE: Compute Engine rejects new uses of it`, nil},
+		{"an OBSOLETE target", "web-v4", `target "web-v4" is OBSOLETE: Compute Engine rejects new uses of it`, nil},
 		{"a DELETED target", "web-v3", `target "web-v3" is DELETED`, nil},
 		{"a target not READY", "web-v2", `target "web-v2" has status PENDING, not READY`, nil},
 		{"a revoked target", "web-v1", `target "web-v1" was revoked (imagefamily-revoked-reason=cve-2026-1)`, nil},
@@ -136,7 +136,7 @@ func TestRollbackRefuses(t *testing.T) {
 		{"a target in another project", "projects/elsewhere/global/images/web-v5", `is not an image of project acme`, nil},
 		{"a family reference", "projects/acme/global/images/family/web", `follows a family: name one image`, nil},
 		{"the head itself", "web-v5", `target "web-v5" is already the head of family web: nothing to roll back`, nil},
-		{"nothing older", "", `rollback: nothing older to roll back to: web-v5 is the only ACTIVE image of family web`, nil},
+		{"nothing older", "", `nothing older to roll back to: web-v5 is the only ACTIVE image of family web`, nil},
 		{"no head and no target", "", `has no ACTIVE image to roll back from`, &Snapshot{Project: "acme", Family: "web"}},
 	}
 	for _, tt := range tests {

@@ -494,7 +494,7 @@ func (r *run) afterRelease(ctx context.Context) {
 		if pause <= 0 {
 			pause = time.Second
 		}
-		if serr := sleep(ctx, pause); serr != nil {
+		if serr := gce.Sleep(ctx, pause); serr != nil {
 			break
 		}
 	}
@@ -538,17 +538,6 @@ func (r *run) shows(s lifecycle.Snapshot) bool {
 	head, hasHead := s.Head()
 	return listed && img.Family == r.req.Family && img.Ready() && img.State() == lifecycle.StateActive && hasHead &&
 		(head.Name == r.target || !head.CreatedAt.Before(img.CreatedAt))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // verify checks the family as read after the release: its head must be the
