@@ -175,6 +175,8 @@ func cmdRotate(e *env, args []string) int {
 	reader := apply.Reader{C: c}
 	if pol.CheckInUse {
 		reader.Scans = apply.NewScans(c, apply.ScanProjects(common.project, inUse), nil)
+		stopScan := reader.Scans.Start(e.ctx) // while the first lease is taken
+		defer stopScan()
 	}
 	holder := leaseHolder("rotate")
 	for _, family := range families {

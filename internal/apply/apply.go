@@ -39,9 +39,6 @@ type Options struct {
 	// it is sent (its preconditions are checked on that read); 2 s when
 	// zero.
 	MaxAge time.Duration
-	// RefreshEvery is how often a family is re-listed while its actions are
-	// carried out; 1 s when zero.
-	RefreshEvery time.Duration
 	// ScanMaxAge bounds how old the in-use scan may be when a destructive
 	// action (obsolete, mark-deleted, purge, delete) whose plan relies on
 	// the image being unused is sent; 60 s when zero.
@@ -76,8 +73,7 @@ const (
 	defaultQuotaPause   = time.Second
 	maxQuotaPause       = 30 * time.Second
 	// DefaultMaxAge is Options.MaxAge when zero: the freshness bound.
-	DefaultMaxAge       = 2 * time.Second
-	defaultRefreshEvery = time.Second
+	DefaultMaxAge = 2 * time.Second
 	// DefaultScanMaxAge is Options.ScanMaxAge when zero.
 	DefaultScanMaxAge = time.Minute
 )
@@ -101,9 +97,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxAge <= 0 {
 		o.MaxAge = DefaultMaxAge
-	}
-	if o.RefreshEvery <= 0 {
-		o.RefreshEvery = defaultRefreshEvery
 	}
 	if o.ScanMaxAge <= 0 {
 		o.ScanMaxAge = DefaultScanMaxAge

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -39,7 +40,7 @@ func Apply(ctx context.Context, c gce.Compute, project string, plan lifecycle.Ro
 func Execute(ctx context.Context, c gce.Compute, phases []lifecycle.Phase, opts Options) []Result {
 	opts = opts.withDefaults()
 	pctx, stop := context.WithCancel(ctx)
-	x := &executor{c: c, opts: opts, pic: newPicture(c, opts.Clock, opts.MaxAge, opts.RefreshEvery), slots: newAIMD(opts.Parallelism)}
+	x := &executor{c: c, opts: opts, pic: newPicture(c, opts.Clock, opts.MaxAge), slots: newAIMD(opts.Parallelism)}
 	defer x.pic.wait()
 	defer stop()
 	for _, sd := range opts.Seeds {
@@ -104,6 +105,19 @@ func (x *executor) phase(ctx context.Context, actions []lifecycle.Entry) []Resul
 	for i := range queue {
 		queue[i] = i
 	}
+	// The images of the next Pending actions are read ahead, in batches.
+	prefetched := 0
+	prefetch := func(upTo int) {
+		var refs []lifecycle.ImageRef
+		for ; prefetched < min(upTo, len(actions)); prefetched++ {
+			for _, x := range actions[prefetched].Expect.Images {
+				refs = append(refs, x.Ref)
+			}
+		}
+		if len(refs) > 0 {
+			x.pic.prefetch(refs)
+		}
+	}
 	made := make([]*lifecycle.Image, len(actions))
 	finish := func(i int, err error) {
 		res := resultOf(actions[i])
@@ -117,6 +131,9 @@ func (x *executor) phase(ctx context.Context, actions []lifecycle.Entry) []Resul
 		for inflight < x.opts.Pending && len(queue) > 0 {
 			i := queue[0]
 			queue = queue[1:]
+			if i >= prefetched-x.opts.Pending/2 {
+				prefetch(i + 2*x.opts.Pending)
+			}
 			if err := ctx.Err(); err != nil {
 				finish(i, fmt.Errorf("not started: %w", err))
 				continue
@@ -187,14 +204,10 @@ func (x *executor) carryOut(ctx context.Context, e *lifecycle.Entry) error {
 	// Waiting for fresh reads before taking a request slot keeps the slots
 	// for requests; the check then runs again at the last moment.
 	if err := x.check(ctx, *e); err != nil {
-		return x.absentDelete(ctx, *e, err)
+		return err
 	}
 	cctx := gce.WithPrecheck(ctx, func(ctx context.Context) error { return x.check(ctx, *e) })
-	err := x.send(cctx, e)
-	if err != nil {
-		return x.absentDelete(ctx, *e, err)
-	}
-	return nil
+	return x.send(cctx, e)
 }
 
 // madeCopy is the image a copy made, as the picture noted it.
@@ -206,22 +219,6 @@ func (x *executor) madeCopy(e lifecycle.Entry) *lifecycle.Image {
 		return &img
 	}
 	return nil
-}
-
-// absentDelete tells, for a delete whose image the picture no longer shows
-// in its family, whether it is gone (done: already gone) or was moved out
-// (changed): a listing cannot tell the two apart, one images.get can.
-func (x *executor) absentDelete(ctx context.Context, e lifecycle.Entry, err error) error {
-	var changed *lifecycle.ChangedError
-	if !errors.As(err, &changed) || (e.Action != lifecycle.ActionPurge && e.Action != lifecycle.ActionDelete) || len(e.Expect.Images) == 0 {
-		return err
-	}
-	ref := e.Expect.Images[0].Ref
-	_, gerr := x.c.GetImage(ctx, ref.Project, ref.Name)
-	if errors.Is(gerr, gce.ErrNotFound) {
-		return errAlreadyGone
-	}
-	return err
 }
 
 // check evaluates the action's preconditions on reads at most MaxAge old
@@ -253,12 +250,15 @@ func (x *executor) checkOnce(ctx context.Context, e lifecycle.Entry) (time.Time,
 		return oldest, err
 	}
 	pre := e.Expect
-	for _, want := range pre.Images {
-		img, found, at, err := x.pic.imageAt(ctx, want.Ref, want.Family)
+	for i, want := range pre.Images {
+		img, found, at, err := x.pic.imageAt(ctx, want.Ref)
 		if err != nil {
 			return oldest, err
 		}
 		note(at)
+		if i == 0 && !found && (e.Action == lifecycle.ActionPurge || e.Action == lifecycle.ActionDelete) {
+			return oldest, errAlreadyGone // what the delete was to do is done
+		}
 		if err := want.Check(img, found); err != nil {
 			return oldest, err
 		}
@@ -286,15 +286,22 @@ func (x *executor) checkOnce(ctx context.Context, e lifecycle.Entry) (time.Time,
 			return oldest, fmt.Errorf("scanning for users of %s before %s: %w", e.Image.Name, e.Action, err)
 		}
 		want := pre.Images[0]
-		s := lifecycle.Snapshot{Project: want.Ref.Project}
-		if err := uses.AddTo(&s); err != nil {
-			return oldest, err
-		}
-		if err := lifecycle.CheckUnused(want.Ref.Name, s.UsesOf(lifecycle.Image{Name: want.Ref.Name, Project: want.Ref.Project, ID: want.ID})); err != nil {
+		if err := lifecycle.CheckUnused(want.Ref.Name, usersOf(uses, want.Ref, want.ID)); err != nil {
 			return oldest, err
 		}
 	}
 	return oldest, nil
+}
+
+// usersOf looks an image's users up in a scan: by name and by numeric id
+// (the scan's keys have their project filled in). A lookup, not a pass over
+// the scan: every check of every action asks.
+func usersOf(uses gce.ImageUses, ref lifecycle.ImageRef, id uint64) []lifecycle.Use {
+	out := slices.Clone(uses[lifecycle.ImageRef{Project: ref.Project, Name: ref.Name}])
+	if id != 0 {
+		out = append(out, uses[lifecycle.ImageRef{Project: ref.Project, Name: strconv.FormatUint(id, 10)}]...)
+	}
+	return out
 }
 
 // send carries out one action's mutations: labels first (the plan says

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,41 +13,52 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 )
 
-// picture is the applier's view of the images a plan acts on, kept fresh
-// while it works so that no mutation is sent on a read older than maxAge:
+// picture is the applier's view of the images a plan acts on, kept fresh so
+// that no mutation is sent on a read older than maxAge:
 //
-//   - A family is re-listed in the background, page by page (pages of 500,
-//     one request each), every `every` or back to back when a listing takes
-//     longer, with one getFromFamily per listing for its head. Each image's
-//     read time is when the request of its page was sent. An image a whole
-//     listing did not show is absent from then on (deleted, or moved out).
-//     Re-listing costs one request per 500 images per cycle; a GET per
-//     image would double the requests of a rotation.
-//   - An image expected outside any family (the built image of a release, an
-//     orphan, a promotion's destination) is read with images.get when an
-//     action needs it and the last read is too old.
-//   - What the applier itself wrote is laid over the reads for ownHold: a
-//     read may lag a write (Compute Engine served labels from before a DONE
-//     setLabels), and a later step of the same plan must not take our own
-//     change for someone else's.
+//   - An image is read again when an action about to go out needs it and its
+//     last read is too old, together with every other image waiting for the
+//     same: one images.list per batch of up to readBatch names, filtered by
+//     name (`name eq "(web-v1|web-v3|...)"`, the regex dialect, which matches
+//     the whole field). With the applier's actions in flight asking at once,
+//     a batch is full: re-checking a rotation costs about one list request
+//     per hundred actions, whatever the family's size, where a GET per image
+//     would double its requests and re-listing the whole family every second
+//     would cost one request per 500 images a second (at 10,000 images,
+//     twenty pages a cycle, slower than the freshness bound allows). An
+//     image a batch did not return is gone.
+//   - A family's head is read with getFromFamily when an action relying on
+//     it needs a fresher answer than the last.
+//   - Each read's time is when its request was sent.
+//   - What the applier itself wrote is laid over the reads for a moment
+//     (hold): a read may lag a write (Compute Engine served labels from
+//     before a DONE setLabels), and a later step of the same plan must not
+//     take our own change for someone else's.
 type picture struct {
 	c      gce.Compute
 	clock  func() time.Time
 	maxAge time.Duration
-	every  time.Duration
 	hold   time.Duration
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced at every update
 	ctx     context.Context
-	fams    map[famKey]*famView
-	singles map[lifecycle.ImageRef]*singleView
+	images  map[lifecycle.ImageRef]*imageView
+	heads   map[famKey]*headView
+	// wanted are, per project, the images waiting for a read; reading says
+	// a batch reader runs for the project.
+	wanted  map[string][]string
+	reading map[string]bool
 	own     map[lifecycle.ImageRef]ownWrite
 	// readers are the goroutines reading for the picture: Execute waits for
 	// them before it returns, so that none outlives the client it reads
 	// with.
 	readers sync.WaitGroup
 }
+
+// readBatch bounds the names one filtered list asks for: filters of a few
+// kilobytes at most (63-character names).
+const readBatch = 100
 
 type famKey struct{ project, family string }
 
@@ -56,21 +69,18 @@ type seen struct {
 	at    time.Time
 }
 
-type famView struct {
-	images map[string]seen
-	// listed is when the last complete listing (or the seed) started: an
-	// image it did not show is absent as of then.
-	listed   time.Time
-	head     seen // img.Name only; found false for no head
-	headRead bool
-	started  bool
-	err      error // the last refresh's error, nil once one succeeds
+type imageView struct {
+	seen
+	wanted bool // a read is asked for
+	err    error
 }
 
-type singleView struct {
-	seen
-	busy bool
-	err  error
+type headView struct {
+	name  string
+	found bool
+	at    time.Time
+	busy  bool
+	err   error
 }
 
 type ownWrite struct {
@@ -79,53 +89,35 @@ type ownWrite struct {
 	until time.Time
 }
 
-func newPicture(c gce.Compute, clock func() time.Time, maxAge, every time.Duration) *picture {
-	return &picture{c: c, clock: clock, maxAge: maxAge, every: every, hold: maxAge + time.Second,
-		changed: make(chan struct{}), fams: map[famKey]*famView{}, singles: map[lifecycle.ImageRef]*singleView{},
-		own: map[lifecycle.ImageRef]ownWrite{}}
+func newPicture(c gce.Compute, clock func() time.Time, maxAge time.Duration) *picture {
+	return &picture{c: c, clock: clock, maxAge: maxAge, hold: maxAge + time.Second,
+		changed: make(chan struct{}), images: map[lifecycle.ImageRef]*imageView{}, heads: map[famKey]*headView{},
+		wanted: map[string][]string{}, reading: map[string]bool{}, own: map[lifecycle.ImageRef]ownWrite{}}
 }
 
-// start makes the picture refresh itself until ctx ends.
+// start lets the picture read (for Execute, until ctx ends).
 func (p *picture) start(ctx context.Context) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.ctx = ctx
-	for key, f := range p.fams {
-		p.startFamilyLocked(key, f)
-	}
 }
 
-// seed takes a snapshot read at `at` as the first picture of its family:
-// the plan was made from it, so nothing needs reading again before its
-// actions are checked while it is fresh.
-//
-// A snapshot of no family (Family "") holds images read one by one: they
-// are re-read with images.get.
+// wait waits for every read the picture started, once its context has
+// ended.
+func (p *picture) wait() { p.readers.Wait() }
+
+// seed takes a snapshot read at `at` as the first picture of its images
+// (and, when it read getFromFamily, of its head): the plan was made from it,
+// so nothing needs reading again while it is fresh.
 func (p *picture) seed(s lifecycle.Snapshot, at time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if s.Family == "" {
-		for _, img := range s.Images {
-			img = withProject(img, s.Project)
-			p.singles[img.Ref()] = &singleView{seen: seen{img: img, found: true, at: at}}
-		}
-		p.broadcastLocked()
-		return
-	}
-	f := p.familyLocked(famKey{s.Project, s.Family})
-	f.listed = at
-	for _, img := range s.Images {
-		if img.Family == s.Family {
-			img = withProject(img, s.Project)
-			f.images[img.Name] = seen{img: img, found: true, at: at}
-		}
-	}
-	if s.HeadRead {
-		f.head, f.headRead = seen{img: lifecycle.Image{Name: s.HeadName}, found: s.HeadName != "", at: at}, true
-	}
-	for _, img := range s.Orphans {
+	for _, img := range append(slices.Clone(s.Images), s.Orphans...) {
 		img = withProject(img, s.Project)
-		p.singles[img.Ref()] = &singleView{seen: seen{img: img, found: true, at: at}}
+		p.images[img.Ref()] = &imageView{seen: seen{img: img, found: true, at: at}}
+	}
+	if s.HeadRead && s.Family != "" {
+		p.heads[famKey{s.Project, s.Family}] = &headView{name: s.HeadName, found: s.HeadName != "", at: at}
 	}
 	p.broadcastLocked()
 }
@@ -137,139 +129,44 @@ func withProject(img lifecycle.Image, project string) lifecycle.Image {
 	return img
 }
 
-func (p *picture) familyLocked(key famKey) *famView {
-	f, ok := p.fams[key]
-	if !ok {
-		f = &famView{images: map[string]seen{}}
-		p.fams[key] = f
-		if p.ctx != nil {
-			p.startFamilyLocked(key, f)
-		}
-	}
-	return f
-}
-
-func (p *picture) startFamilyLocked(key famKey, f *famView) {
-	if f.started {
-		return
-	}
-	f.started = true
-	next := f.listed.Add(p.every)
-	ctx := p.ctx
-	p.readers.Go(func() { p.refresh(ctx, key, next) })
-}
-
-// wait waits for every read the picture started, once its context has
-// ended.
-func (p *picture) wait() { p.readers.Wait() }
-
 func (p *picture) broadcastLocked() {
 	close(p.changed)
 	p.changed = make(chan struct{})
 }
 
-// refresh re-reads a family until ctx ends: getFromFamily, then the listing
-// page by page, one cycle every p.every (back to back when a cycle takes
-// longer).
-func (p *picture) refresh(ctx context.Context, key famKey, next time.Time) {
-	for {
-		if wait := next.Sub(p.clock()); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return
-			}
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		start := p.clock()
-		next = start.Add(p.every)
-		if err := p.cycle(ctx, key, start); err != nil && ctx.Err() == nil {
-			p.mu.Lock()
-			p.fams[key].err = err
-			p.broadcastLocked()
-			p.mu.Unlock()
-		}
-	}
+func (p *picture) fresh(at time.Time) bool {
+	return !at.IsZero() && !at.Before(p.clock().Add(-p.maxAge))
 }
 
-func (p *picture) cycle(ctx context.Context, key famKey, start time.Time) error {
-	head, err := p.c.GetFromFamily(ctx, key.project, key.family)
-	found := err == nil
-	if err != nil && !errors.Is(err, gce.ErrNotFound) {
-		return fmt.Errorf("re-reading what family %s of project %s resolves to: %w", key.family, key.project, err)
-	}
-	p.mu.Lock()
-	f := p.fams[key]
-	f.head, f.headRead = seen{img: lifecycle.Image{Name: head.Name}, found: found, at: start}, true
-	p.broadcastLocked()
-	p.mu.Unlock()
-
-	listed := map[string]bool{}
-	sent := p.clock()
-	err = p.c.ListFamilyPages(ctx, key.project, key.family, func(page []lifecycle.Image) error {
-		p.mu.Lock()
-		for _, img := range page {
-			img = withProject(img, key.project)
-			f.images[img.Name] = seen{img: img, found: true, at: sent}
-			listed[img.Name] = true
-		}
-		p.broadcastLocked()
-		p.mu.Unlock()
-		sent = p.clock() // the next page's request goes out now
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("re-reading family %s of project %s: %w", key.family, key.project, err)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for name, s := range f.images {
-		if !listed[name] && s.at.Before(start) {
-			f.images[name] = seen{img: s.img, found: false, at: start}
-		}
-	}
-	f.listed, f.err = start, nil
-	p.broadcastLocked()
-	return nil
-}
-
-// imageAt returns ref as read at most maxAge ago, waiting for a refresh when
-// needed: from family's listing, or (family "") by images.get. found is
-// false when the image is not there (deleted, or not in the family).
-//
-// at is when the read it returns was sent (for the applier's own write: when
-// it was noted).
-func (p *picture) imageAt(ctx context.Context, ref lifecycle.ImageRef, family string) (lifecycle.Image, bool, time.Time, error) {
+// imageAt returns ref as read at most maxAge ago, asking for a read when
+// needed. found is false when the image does not exist. at is when the read
+// it returns was sent (for the applier's own write: when it was noted).
+func (p *picture) imageAt(ctx context.Context, ref lifecycle.ImageRef) (lifecycle.Image, bool, time.Time, error) {
 	for {
 		p.mu.Lock()
 		if w, ok := p.own[ref]; ok && p.clock().Before(w.until) {
-			found := w.found && (family == "" || w.img.Family == family)
 			p.mu.Unlock()
-			return w.img, found, w.until.Add(-p.hold), nil
+			return w.img, w.found, w.until.Add(-p.hold), nil
 		}
-		var (
-			s     seen
-			fresh bool
-			err   error
-		)
-		if family != "" {
-			f := p.familyLocked(famKey{ref.Project, family})
-			s, fresh, err = p.familyImageLocked(f, ref.Name)
-		} else {
-			s, fresh, err = p.singleLocked(ctx, ref)
+		v, ok := p.images[ref]
+		if !ok {
+			v = &imageView{}
+			p.images[ref] = v
 		}
-		changed := p.changed
-		p.mu.Unlock()
-		switch {
-		case fresh:
+		if p.fresh(v.at) {
+			s := v.seen
+			p.mu.Unlock()
 			return s.img, s.found, s.at, nil
-		case err != nil:
+		}
+		if v.err != nil {
+			err := v.err
+			v.err = nil // the next call asks again
+			p.mu.Unlock()
 			return lifecycle.Image{}, false, time.Time{}, err
 		}
+		p.wantLocked(ref, v)
+		changed := p.changed
+		p.mu.Unlock()
 		select {
 		case <-changed:
 		case <-ctx.Done():
@@ -278,81 +175,136 @@ func (p *picture) imageAt(ctx context.Context, ref lifecycle.ImageRef, family st
 	}
 }
 
-func (p *picture) fresh(at time.Time) bool {
-	return !at.IsZero() && !at.Before(p.clock().Add(-p.maxAge))
-}
-
-func (p *picture) familyImageLocked(f *famView, name string) (seen, bool, error) {
-	s, ok := f.images[name]
-	if !ok {
-		s = seen{found: false, at: f.listed}
-	}
-	if p.fresh(s.at) {
-		return s, true, nil
-	}
-	if f.err != nil {
-		return s, false, f.err
-	}
-	return s, false, nil
-}
-
-// singleLocked returns ref's last images.get, starting one when it is too
-// old.
-func (p *picture) singleLocked(ctx context.Context, ref lifecycle.ImageRef) (seen, bool, error) {
-	v, ok := p.singles[ref]
-	if !ok {
-		v = &singleView{}
-		p.singles[ref] = v
-	}
-	if p.fresh(v.at) {
-		return v.seen, true, nil
-	}
-	if v.err != nil {
-		err := v.err
-		v.err = nil // the next call tries again
-		return v.seen, false, err
-	}
-	if !v.busy {
-		v.busy = true
-		if p.ctx != nil {
-			ctx = p.ctx // the read serves every waiter, not only this one
+// prefetch asks for reads of the images actions about to start will check,
+// unless a read of them is at most half the freshness bound old: they are
+// then read in full batches ahead of time, not one action at a time while
+// it waits.
+func (p *picture) prefetch(refs []lifecycle.ImageRef) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ref := range refs {
+		if w, ok := p.own[ref]; ok && p.clock().Before(w.until) {
+			continue // what we wrote answers (a copy just made)
 		}
-		p.readers.Go(func() {
-			sent := p.clock()
-			img, err := p.c.GetImage(ctx, ref.Project, ref.Name)
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			v.busy = false
-			switch {
-			case err == nil:
-				v.seen = seen{img: withProject(img, ref.Project), found: true, at: sent}
-			case errors.Is(err, gce.ErrNotFound):
-				v.seen = seen{found: false, at: sent}
-			default:
-				v.err = fmt.Errorf("re-reading image %s: %w", ref, err)
-			}
-			p.broadcastLocked()
-		})
+		v, ok := p.images[ref]
+		if !ok {
+			v = &imageView{}
+			p.images[ref] = v
+		}
+		if !v.at.IsZero() && !v.at.Before(p.clock().Add(-p.maxAge/2)) {
+			continue
+		}
+		p.wantLocked(ref, v)
 	}
-	return v.seen, false, nil
 }
 
-// headAt returns what family resolves to, as read at most maxAge ago.
-//
-// at is when its read was sent.
-func (p *picture) headAt(ctx context.Context, project, family string) (string, bool, time.Time, error) {
+// wantLocked asks for a read of ref, starting the project's batch reader
+// when none runs.
+func (p *picture) wantLocked(ref lifecycle.ImageRef, v *imageView) {
+	if v.wanted {
+		return
+	}
+	v.wanted = true
+	p.wanted[ref.Project] = append(p.wanted[ref.Project], ref.Name)
+	if p.reading[ref.Project] || p.ctx == nil {
+		return
+	}
+	p.reading[ref.Project] = true
+	ctx, project := p.ctx, ref.Project
+	p.readers.Go(func() { p.readBatches(ctx, project) })
+}
+
+// readBatches reads the images asked for in project, a batch at a time,
+// until none is waiting.
+func (p *picture) readBatches(ctx context.Context, project string) {
 	for {
 		p.mu.Lock()
-		f := p.familyLocked(famKey{project, family})
-		h, read, err := f.head, f.headRead, f.err
-		changed := p.changed
+		names := p.wanted[project]
+		if len(names) == 0 || ctx.Err() != nil {
+			p.reading[project] = false
+			p.mu.Unlock()
+			return
+		}
+		n := min(len(names), readBatch)
+		batch := slices.Clone(names[:n])
+		p.wanted[project] = names[n:]
 		p.mu.Unlock()
-		switch {
-		case read && p.fresh(h.at):
-			return h.img.Name, h.found, h.at, nil
-		case err != nil:
+
+		sent := p.clock()
+		imgs, err := p.c.ListImages(ctx, project, nameFilter(batch))
+
+		p.mu.Lock()
+		got := map[string]lifecycle.Image{}
+		for _, img := range imgs {
+			got[img.Name] = withProject(img, project)
+		}
+		for _, name := range batch {
+			v := p.images[lifecycle.ImageRef{Project: project, Name: name}]
+			v.wanted = false
+			switch img, ok := got[name]; {
+			case err != nil:
+				v.err = fmt.Errorf("re-reading image %s before acting on it: %w", name, err)
+			case ok:
+				v.seen = seen{img: img, found: true, at: sent}
+			default:
+				v.seen = seen{found: false, at: sent}
+			}
+		}
+		p.broadcastLocked()
+		p.mu.Unlock()
+	}
+}
+
+// nameFilter selects exactly the named images. Image names are
+// [a-z]([-a-z0-9]*[a-z0-9])?: nothing to escape in the regex.
+func nameFilter(names []string) string {
+	return fmt.Sprintf(`name eq "(%s)"`, strings.Join(names, "|"))
+}
+
+// headAt returns what family resolves to, as read at most maxAge ago. at is
+// when its read was sent.
+func (p *picture) headAt(ctx context.Context, project, family string) (string, bool, time.Time, error) {
+	key := famKey{project, family}
+	for {
+		p.mu.Lock()
+		h, ok := p.heads[key]
+		if !ok {
+			h = &headView{}
+			p.heads[key] = h
+		}
+		if p.fresh(h.at) {
+			name, found, at := h.name, h.found, h.at
+			p.mu.Unlock()
+			return name, found, at, nil
+		}
+		if h.err != nil {
+			err := h.err
+			h.err = nil
+			p.mu.Unlock()
 			return "", false, time.Time{}, err
 		}
+		if !h.busy && p.ctx != nil {
+			h.busy = true
+			rctx := p.ctx
+			p.readers.Go(func() {
+				sent := p.clock()
+				img, err := p.c.GetFromFamily(rctx, project, family)
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				h.busy = false
+				switch {
+				case err == nil:
+					h.name, h.found, h.at = img.Name, true, sent
+				case errors.Is(err, gce.ErrNotFound):
+					h.name, h.found, h.at = "", false, sent
+				default:
+					h.err = fmt.Errorf("re-reading what family %s of project %s resolves to: %w", family, project, err)
+				}
+				p.broadcastLocked()
+			})
+		}
+		changed := p.changed
+		p.mu.Unlock()
 		select {
 		case <-changed:
 		case <-ctx.Done():

@@ -89,6 +89,24 @@ func (s *Scans) Get(ctx context.Context, maxAge time.Duration) (gce.ImageUses, t
 	}
 }
 
+// Start begins a scan in the background, for a Get that comes later to
+// find it running or done: a command starts it before it waits for a lease
+// or reads a family, which the scan does not depend on. The returned stop
+// cancels the scan if it still runs and waits for it to end; the caller
+// defers it before the client's Close, so no scan outlives its client.
+func (s *Scans) Start(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _, _ = s.Get(ctx, -1)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // Count is how many scans were started: the figure BENCHMARKS.md quotes.
 func (s *Scans) Count() int {
 	s.mu.Lock()

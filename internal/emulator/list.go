@@ -16,6 +16,7 @@ import (
 	"unsafe"
 	"weak"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -112,7 +113,17 @@ func parseListQuery(q url.Values) (listQuery, error) {
 // each key's index is its item's position in items.
 func listKeys[T proto.Message](lq listQuery, items []T) []listKey {
 	keys := make([]listKey, 0, len(items))
+	// Images failing the filter's condition on their name or family (what a
+	// family listing and a batch of names ask) are skipped before they are
+	// converted: a listing then costs what it returns, not the project.
+	byName, hasByName := lq.expr.Prefilter("name")
+	byFamily, hasByFamily := lq.expr.Prefilter("family")
 	for i, it := range items {
+		if img, ok := any(it).(*computepb.Image); ok && lq.filtering {
+			if hasByName && !byName(img.GetName(), img.Name != nil) || hasByFamily && !byFamily(img.GetFamily(), img.Family != nil) {
+				continue
+			}
+		}
 		if lq.filtering && !lq.expr.Match(genericObject(it)) {
 			continue
 		}

@@ -19,11 +19,6 @@ type Compute interface {
 	// ListFamily returns every image of family, in any state, with one list
 	// call per 500 images.
 	ListFamily(ctx context.Context, project, family string) ([]lifecycle.Image, error)
-	// ListFamilyPages is ListFamily handing each page's images to page as
-	// it arrives, in order; an error from page stops the listing and is
-	// returned. A reader that keeps a picture fresh learns each page's
-	// images as soon as they are read.
-	ListFamilyPages(ctx context.Context, project, family string, page func([]lifecycle.Image) error) error
 	// ListImages returns the images matching a Compute Engine list filter
 	// ("" for all), e.g. `labels.team = "web"`.
 	ListImages(ctx context.Context, project, filter string) ([]lifecycle.Image, error)
@@ -76,16 +71,6 @@ func (c *client) ListFamily(ctx context.Context, project, family string) ([]life
 		return nil, err
 	}
 	return toImages(imgs, project)
-}
-
-func (c *client) ListFamilyPages(ctx context.Context, project, family string, page func([]lifecycle.Image) error) error {
-	return c.listImagePages(ctx, project, familyFilter(family), func(imgs []*computepb.Image) error {
-		out, err := toImages(imgs, project)
-		if err != nil {
-			return err
-		}
-		return page(out)
-	})
 }
 
 func (c *client) ListImages(ctx context.Context, project, filter string) ([]lifecycle.Image, error) {

@@ -27,17 +27,6 @@ func familyFilter(family string) string { return fmt.Sprintf(`family = "%s"`, fa
 // read, so there is no per-image GET.
 func (c *client) listImages(ctx context.Context, project, filter string) ([]*computepb.Image, error) {
 	var out []*computepb.Image
-	err := c.listImagePages(ctx, project, filter, func(page []*computepb.Image) error {
-		out = append(out, page...)
-		return nil
-	})
-	return out, err
-}
-
-// listImagePages is listImages handing each page to fn as it arrives; an
-// error from fn stops the listing and is returned.
-func (c *client) listImagePages(ctx context.Context, project, filter string, fn func([]*computepb.Image) error) error {
-	var fnErr error
 	err := c.pages(ctx, "images.list", "projects/"+project+"/global/images", func(ctx context.Context, token string) (string, error) {
 		req := &computepb.ListImagesRequest{Project: project, MaxResults: proto.Uint32(pageSize), PageToken: optional(token)}
 		if filter != "" {
@@ -47,15 +36,10 @@ func (c *client) listImagePages(ctx context.Context, project, filter string, fn 
 		if err != nil {
 			return "", err
 		}
-		if fnErr = fn(page); fnErr != nil {
-			return "", nil
-		}
+		out = append(out, page...)
 		return next, nil
 	})
-	if fnErr != nil {
-		return fnErr
-	}
-	return err
+	return out, err
 }
 
 func (c *client) getImage(ctx context.Context, project, name string) (*computepb.Image, error) {

@@ -144,6 +144,13 @@ func Run(ctx context.Context, c gce.Compute, req Request, rep Reporter) (out *Ou
 			r.say("the family is leased to %s until %s: waiting for it (a crashed holder's lease runs out by then)", l.Holder, l.Expires.UTC().Format(time.RFC3339))
 		}
 	}
+	if req.Policy.CheckInUse {
+		// The rotation after the release needs it; it depends on nothing the
+		// release does.
+		r.scans = apply.NewScans(c, apply.ScanProjects(req.Project, req.InUseProjects), nil)
+		stopScan := r.scans.Start(ctx)
+		defer stopScan()
+	}
 	lease, err := apply.AcquireLease(ctx, c, req.Project, req.Family, leaseOpts)
 	if err != nil {
 		return r.out, r.fail(ctx, fmt.Errorf("taking the family's lease: %w", err))
@@ -171,6 +178,7 @@ type run struct {
 	copied  bool            // the copy exists
 	lineage map[string]string
 	lease   *apply.Lease
+	scans   *apply.Scans // nil without the in-use check
 	plan    lifecycle.ReleasePlan
 	// finished are the outcomes of the release's phases, the last of which
 	// (the mark taken off, the built image of a copy deleted) afterRelease
@@ -359,7 +367,7 @@ func (r *run) release(ctx context.Context) error {
 	}
 	r.plan = plan
 	if req.FailOnRotationError {
-		if _, err := apply.Gather(ctx, r.c, req.Project, req.Family, req.InUseProjects, req.Policy.CheckInUse); err != nil {
+		if _, _, err := (apply.Reader{C: r.c, Scans: r.scans}).Family(ctx, req.Project, req.Family); err != nil {
 			return fmt.Errorf("rotation (fail_on_rotation_error): %w", err)
 		}
 		r.say("read the family and what uses its images before the release (fail_on_rotation_error)")
@@ -476,10 +484,7 @@ func (r *run) afterRelease(ctx context.Context) {
 		r.warn(fmt.Sprintf("the built image %s is not deleted after releasing its copy: %s", r.built.Name, r.plan.KeepBuilt))
 	}
 
-	reader := apply.Reader{C: r.c}
-	if req.Policy.CheckInUse {
-		reader.Scans = apply.NewScans(r.c, apply.ScanProjects(req.Project, req.InUseProjects), nil)
-	}
+	reader := apply.Reader{C: r.c, Scans: r.scans}
 	var (
 		s      lifecycle.Snapshot
 		readAt time.Time

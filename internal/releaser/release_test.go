@@ -366,7 +366,9 @@ func TestRotationProblemsAreWarningsUnlessTheyCanFailTheBuildBeforeTheRelease(t 
 		f.Fail("Deprecate", &gce.Error{Kind: gce.ErrInvalid, Method: "images.deprecate", Code: 400, Message: "bad"})
 	}
 	scanFails := func(f *gcetest.Fake) {
-		f.Fail("ScanImageUses", &gce.Error{Kind: gce.ErrPermissionDenied, Method: "instanceTemplates.aggregatedList", Code: 403, Message: "Required 'compute.instanceTemplates.list' permission"})
+		// A permission missing fails every scan, the early one included.
+		denied := &gce.Error{Kind: gce.ErrPermissionDenied, Method: "instanceTemplates.aggregatedList", Code: 403, Message: "Required 'compute.instanceTemplates.list' permission"}
+		f.Fail("ScanImageUses", denied, denied, denied, denied)
 	}
 	for _, tc := range []struct {
 		name        string

@@ -241,10 +241,14 @@ type reNode struct {
 	raw    string // the pattern as written, for String
 	quoted bool
 	re     *regexp.Regexp // anchored: ^(?:raw)$
-	num    number         // raw as a number, if it is one and unquoted
-	isNum  bool
-	tm     time.Time // raw as a timestamp, if it is one and unquoted
-	isTime bool
+	// literals, when the pattern is an alternation of plain words
+	// (`(web-v1|web-v3)`, what a client re-reading chosen images sends), is
+	// the set it matches: a lookup instead of running the regex.
+	literals map[string]bool
+	num      number // raw as a number, if it is one and unquoted
+	isNum    bool
+	tm       time.Time // raw as a timestamp, if it is one and unquoted
+	isTime   bool
 }
 
 func (n *reNode) eval(r map[string]any) bool {
@@ -256,7 +260,11 @@ func (n *reNode) test(v any) bool {
 	if !ok {
 		return false
 	}
-	if n.re.MatchString(s) {
+	if n.literals != nil {
+		if n.literals[s] {
+			return true
+		}
+	} else if n.re.MatchString(s) {
 		return true
 	}
 	if n.isNum {

@@ -82,3 +82,46 @@ func (e *Expr) String() string {
 	e.root.write(&b)
 	return b.String()
 }
+
+// Prefilter is a necessary condition of the expression on one top-level
+// string field, for a caller that can read that field cheaply and skip the
+// resources that fail it before converting them for Match: Test(value,
+// present) false means Match is false. Only the terms of a top-level AND (or
+// a lone term) that compare one top-level field for equality (`family =
+// "web"`, `name eq "(a|b)"`) qualify; ok is false when none does.
+func (e *Expr) Prefilter(field string) (test func(value string, present bool) bool, ok bool) {
+	if e == nil || e.root == nil {
+		return nil, false
+	}
+	terms := []node{e.root}
+	if and, isAnd := e.root.(andNode); isAnd {
+		terms = and
+	}
+	var tests []func(string) bool
+	for _, t := range terms {
+		switch x := t.(type) {
+		case *cmpNode:
+			if x.op == opEQ && len(x.path) == 1 && x.path[0] == field {
+				tests = append(tests, func(s string) bool { return x.test(s) })
+			}
+		case *reNode:
+			if !x.ne && len(x.path) == 1 && x.path[0] == field {
+				tests = append(tests, func(s string) bool { return x.test(s) })
+			}
+		}
+	}
+	if len(tests) == 0 {
+		return nil, false
+	}
+	return func(value string, present bool) bool {
+		if !present {
+			return false
+		}
+		for _, t := range tests {
+			if !t(value) {
+				return false
+			}
+		}
+		return true
+	}, true
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -371,4 +372,70 @@ func ExampleParse() {
 	// Output:
 	// true
 	// Invalid value for field 'filter': 'family = web OR'. Invalid list filter expression.
+}
+
+func TestPrefilterNeverRejectsWhatMatchAccepts(t *testing.T) {
+	resources := []map[string]any{
+		{"name": "web-v1", "family": "web"},
+		{"name": "web-v2", "family": "web", "labels": map[string]any{"team": "web"}},
+		{"name": "api-v1", "family": "api"},
+		{"name": "web-v3"},
+		{"name": "solo", "family": ""},
+	}
+	tests := []struct {
+		expr      string
+		field     string
+		prefilter bool // whether the expression yields a condition on field
+	}{
+		{`family = "web"`, "family", true},
+		{`family = web*`, "family", true},
+		{`name eq "(web-v1|api-v1)"`, "name", true},
+		{`(family = "web") (labels.team = "web")`, "family", true},
+		{`(family = "web") AND (name != "web-v1")`, "family", true},
+		{`(family = "web") OR (name = "api-v1")`, "family", false},
+		{`NOT family = "web"`, "family", false},
+		{`family != "web"`, "family", false},
+		{`name ne "web-v1"`, "name", false},
+		{`labels.team = "web"`, "family", false},
+		{`family = ""`, "family", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			e, err := Parse(tt.expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			test, ok := e.Prefilter(tt.field)
+			if ok != tt.prefilter {
+				t.Fatalf("Prefilter(%q) ok = %v, want %v", tt.field, ok, tt.prefilter)
+			}
+			if !ok {
+				return
+			}
+			for _, r := range resources {
+				v, present := r[tt.field].(string)
+				if e.Match(r) && !test(v, present) {
+					t.Errorf("%v matches, but the prefilter rejects it", r)
+				}
+			}
+		})
+	}
+}
+
+func TestAPlainAlternationMatchesAsItsRegexDoes(t *testing.T) {
+	names := []string{"web-v1", "web-v3", "web-v10", "xweb-v1", "web-v1x", "api-v1", "", "web"}
+	for _, expr := range []string{`name eq "(web-v1|web-v3|api-v1)"`, `name eq "web-v1"`, `name eq (web-v1|web)`, `name ne "(web-v1|web-v3)"`,
+		`name eq "(web-v1|web-v3"`, `name eq "web-v.*"`} {
+		e, err := Parse(expr)
+		if err != nil {
+			continue // an invalid pattern is refused before anything matches
+		}
+		re := regexp.MustCompile(`^(?:` + strings.TrimSuffix(strings.TrimPrefix(strings.Fields(expr)[2], `"`), `"`) + `)$`)
+		for _, n := range names {
+			want := re.MatchString(n) != strings.Contains(expr, " ne ")
+			if got := e.Match(map[string]any{"name": n}); got != want {
+				t.Errorf("%s on %q: %v, want %v (as the regex)", expr, n, got, want)
+			}
+		}
+	}
 }

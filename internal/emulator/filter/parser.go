@@ -244,7 +244,7 @@ func (p *parser) regexTerm(field string, path []string, ne bool) (node, error) {
 	if err != nil {
 		return nil, parseError("invalid regular expression: " + err.Error())
 	}
-	n := &reNode{field: field, path: path, ne: ne, raw: raw, quoted: quoted, re: re}
+	n := &reNode{field: field, path: path, ne: ne, raw: raw, quoted: quoted, re: re, literals: literalAlternation(raw)}
 	if !quoted {
 		// gcloud sends numbers, enums, bools and timestamps unquoted; an
 		// int64 field arrives as a JSON string, so also compare these as
@@ -253,6 +253,24 @@ func (p *parser) regexTerm(field string, path []string, ne bool) (node, error) {
 		n.tm, n.isTime = parseTime(raw)
 	}
 	return n, nil
+}
+
+// plainWords is a regex that is nothing but words of a-z, 0-9 and "-" (each
+// a literal in RE2) joined by "|", optionally in one group.
+var plainWords = regexp.MustCompile(`^\(?([a-z0-9-]+(\|[a-z0-9-]+)*)\)?$`)
+
+// literalAlternation is the set of words a plain alternation matches whole
+// (see plainWords); nil for any other pattern.
+func literalAlternation(raw string) map[string]bool {
+	m := plainWords.FindStringSubmatch(raw)
+	if m == nil || strings.Count(raw, "(") != strings.Count(raw, ")") {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, w := range strings.Split(m[1], "|") {
+		set[w] = true
+	}
+	return set
 }
 
 // splitField splits a dotted field name, rejecting empty segments and names

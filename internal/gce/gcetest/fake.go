@@ -158,23 +158,6 @@ func (f *Fake) ListFamily(_ context.Context, project, family string) ([]lifecycl
 	return out, nil
 }
 
-// ListFamilyPages is ListFamily (recorded as ListFamilyPages) in one page.
-func (f *Fake) ListFamilyPages(ctx context.Context, project, family string, page func([]lifecycle.Image) error) error {
-	f.mu.Lock()
-	if err := f.record("ListFamilyPages", project, family); err != nil {
-		f.mu.Unlock()
-		return err
-	}
-	var out []lifecycle.Image
-	for _, img := range f.images[project] {
-		if img.Family == family {
-			out = append(out, img.Clone())
-		}
-	}
-	f.mu.Unlock()
-	return page(out)
-}
-
 // ListImages ignores the filter (a fake has no filter language): it returns
 // every image of the project.
 func (f *Fake) ListImages(_ context.Context, project, filter string) ([]lifecycle.Image, error) {
