@@ -431,4 +431,3 @@ func parseID(s string) (uint64, error) {
 	}
 	return id, nil
 }
-

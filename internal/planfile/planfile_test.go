@@ -103,7 +103,7 @@ func TestPolicyRoundTrips(t *testing.T) {
 func TestReadRefuses(t *testing.T) {
 	tests := []struct {
 		name, file, want string
-		version         bool
+		version          bool
 	}{
 		{"a newer format", `{"format_version": 2, "command": "rotate"}`, "format_version 2: this build of imagefamily reads plan files of format_version 1 only", true},
 		{"no format", `{"command": "rotate"}`, "format_version is missing", true},
