@@ -106,15 +106,6 @@ var styles = []style{
 	{class: "revoked", fill: "#f4c2c2", stroke: "#b00020", width: 2},
 }
 
-func styleOf(class string) style {
-	for _, s := range styles {
-		if s.class == class {
-			return s
-		}
-	}
-	return style{class: class}
-}
-
 // errWriter keeps the first write error, so that renderers write plainly.
 type errWriter struct {
 	w   io.Writer
