@@ -97,7 +97,7 @@ func renderCases() []renderCase {
 	}
 }
 
-func TestBuildAndRender(t *testing.T) {
+func TestRenderingsMatchTheirGoldenFiles(t *testing.T) {
 	for _, c := range renderCases() {
 		t.Run(c.name, func(t *testing.T) {
 			g := Build("acme-images", c.families)

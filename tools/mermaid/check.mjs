@@ -9,7 +9,7 @@
 // this directory's package-lock.json (make puts it in bin/mermaid).
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const modules = process.env.MERMAID_MODULES;
@@ -18,7 +18,7 @@ if (!modules || !file) {
   console.error('usage: MERMAID_MODULES=DIR/node_modules node check.mjs FILE');
   process.exit(2);
 }
-const require = createRequire(join(modules, 'resolve.js'));
+const require = createRequire(join(resolve(modules), 'resolve.js'));
 const { JSDOM } = require('jsdom');
 const dom = new JSDOM('<!doctype html><html><body></body></html>');
 globalThis.window = dom.window;
