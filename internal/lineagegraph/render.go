@@ -204,6 +204,11 @@ func mermaidEscape(s string) string {
 	return strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;", "#", "#35;").Replace(s)
 }
 
+// legend says what the colours of the DOT picture mean, under its title (a
+// picture in docs/ is read without the CLI's help).
+const legend = "green ACTIVE, yellow DEPRECATED, orange OBSOLETE, grey dashed DELETED, white dashed gone\n" +
+	"blue border: family head, orange border: outdated head, red: revoked; arrows run from parent to child"
+
 // DOT writes the graph for Graphviz (dot -Tsvg): a cluster per family,
 // images oldest first joined by invisible edges, an edge from each parent
 // to what was built on it (dashed for copies), and the classes' colours.
@@ -211,7 +216,8 @@ func DOT(w io.Writer, g Graph) error {
 	ew := &errWriter{w: w}
 	ew.printf("// Image lineage of project %s (imagefamily lineage --format dot)\n", g.Project)
 	ew.printf("digraph lineage {\n")
-	ew.printf("  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=12, label=%s, labelloc=t, nodesep=0.25, ranksep=0.45];\n", dotQuote("Image lineage of project "+g.Project))
+	ew.printf("  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=12, label=%s, labelloc=t, nodesep=0.25, ranksep=0.45];\n",
+		dotQuote("Image lineage of project "+g.Project+"\n"+legend))
 	ew.printf("  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=10, margin=\"0.12,0.06\"];\n")
 	ew.printf("  edge [fontname=\"Helvetica\", fontsize=9, color=\"#555555\"];\n")
 	node := func(indent string, n Node) {
