@@ -210,6 +210,7 @@ say "8. imagefamily outdated: what the next CI run would rebuild"
 rc=0
 imagefamily outdated --project "$PROJECT" | sed 's/^/    /' || true
 imagefamily outdated --project "$PROJECT" >/dev/null || rc=$?
+[[ $rc == 3 ]] || die "imagefamily outdated exited $rc after the rollback: want 3, product-shop's head being the copy built on an older app image"
 note "exit $rc: product-shop's head is the rollback copy, built on the app image before nginx 1.26.3"
 
 say "the families now (bin/imagefamily status, with the demo's policy)"
@@ -221,6 +222,9 @@ done
 say "the lineage picture (imagefamily lineage --project $PROJECT: Mermaid, as GitLab and GitHub render it)"
 imagefamily lineage --project "$PROJECT" >"$DEMO/lineage.mmd"
 cat "$DEMO/lineage.mmd"
+for mark in "HEAD ACTIVE" "DEPRECATED" "OBSOLETE<br/>revoked: cve-2026-0001-in-openssl" "outdated: rebuild on" "rollback copy"; do
+  grep -qF "$mark" "$DEMO/lineage.mmd" || die "the lineage picture lacks \"$mark\" (see demo/lineage.mmd)"
+done
 imagefamily lineage --project "$PROJECT" --format dot >"$DEMO/lineage.dot"
 dot -Tsvg "$DEMO/lineage.dot" -o "$ROOT/docs/lineage.svg"
 note "drawn with Graphviz: docs/lineage.svg (from demo/lineage.dot; the Mermaid is in demo/lineage.mmd)"

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -86,5 +89,32 @@ func TestLineageOfAProjectWithoutImagesIsAnEmptyPicture(t *testing.T) {
 	r := mustCLI(t, env, exitOK, "lineage", "--project", "acme-images", "--format", "dot")
 	if !strings.Contains(r.stdout, "digraph lineage {") || strings.Contains(r.stdout, "subgraph") {
 		t.Errorf("want a graph with no lanes, got:\n%s", r.stdout)
+	}
+}
+
+func TestLineageWarnsOfAParentFamilyItCannotReadAndDrawsTheParentFromTheLabels(t *testing.T) {
+	env := emu(t, emulator.Options{})
+	put(t, env, "acme-images", "app", "app-v1", day,
+		labels("imagefamily-parent-image", "os-v1", "imagefamily-parent-family", "os", "imagefamily-parent-project", "locked"))
+	// The emulator behind a gate that answers for project locked as Compute
+	// Engine does for a project the caller may not read.
+	gate := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/projects/locked/") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `{"error":{"code":403,"message":"Required 'compute.images.list' permission for 'projects/locked'","errors":[{"message":"Required 'compute.images.list' permission for 'projects/locked'","domain":"global","reason":"forbidden"}]}}`)
+			return
+		}
+		env.Server.ServeHTTP(w, r)
+	}))
+	t.Cleanup(gate.Close)
+	r := mustCLI(t, &emulatortest.Env{Server: env.Server, URL: gate.URL}, exitOK, "lineage", "--project", "acme-images")
+	if !strings.HasPrefix(r.stderr, "imagefamily lineage: warning: parent family locked/os: ") || !strings.Contains(r.stderr, "compute.images.list") {
+		t.Errorf("stderr %q, want a warning naming locked/os and Compute Engine's reason", r.stderr)
+	}
+	for _, want := range []string{`n2["os-v1<br/>not read"]`, "n2 --> n1", `subgraph f1["acme-images/app"]`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the picture lacks %s:\n%s", want, r.stdout)
+		}
 	}
 }
