@@ -160,8 +160,12 @@ func Build(project string, families []lifecycle.Snapshot) Graph {
 	named := map[lifecycle.ImageRef]bool{}
 	childLinks := map[lifecycle.ImageRef][]link{}
 	parentsOf := map[familyKey][]familyKey{} // family-level edges, for lane order
-	var ghosts = map[familyKey][]string{}    // purged parents, by the family they were in
+	ghosts := map[familyKey][]string{}       // purged parents, by the family they were in
 	var loose []lifecycle.ImageRef
+	// A family of thousands of images may name as many parents: sets, not
+	// searches of the lists. A parent some label places in a family read
+	// (a ghost there) is not loose, whichever label came first.
+	ghost, isLoose := map[lifecycle.ImageRef]bool{}, map[lifecycle.ImageRef]bool{}
 	for _, s := range snaps {
 		k := familyKey{s.Project, s.Family}
 		for _, img := range familyImages(s) {
@@ -173,7 +177,8 @@ func Build(project string, families []lifecycle.Snapshot) Graph {
 				if !ok && ln.family != "" {
 					pk, ok = familyKey{ln.parent.Project, ln.family}, true
 					if _, read := byFamily[pk]; read {
-						if !slices.Contains(ghosts[pk], ln.parent.Name) {
+						if !ghost[ln.parent] {
+							ghost[ln.parent] = true
 							ghosts[pk] = append(ghosts[pk], ln.parent.Name)
 						}
 					} else {
@@ -181,7 +186,8 @@ func Build(project string, families []lifecycle.Snapshot) Graph {
 					}
 				}
 				if !ok {
-					if !slices.Contains(loose, ln.parent) {
+					if !isLoose[ln.parent] {
+						isLoose[ln.parent] = true
 						loose = append(loose, ln.parent)
 					}
 					continue
@@ -193,8 +199,9 @@ func Build(project string, families []lifecycle.Snapshot) Graph {
 		}
 	}
 
-	// Lanes: families nothing is built on first, then by depth, project
-	// (the asked project's before others at the same depth) and name.
+	// Lanes: families built on no family read first, then by depth,
+	// project (the asked project's before others at the same depth) and
+	// name.
 	depth := map[familyKey]int{}
 	var depthOf func(k familyKey, seen map[familyKey]bool) int
 	depthOf = func(k familyKey, seen map[familyKey]bool) int {
@@ -276,6 +283,7 @@ func Build(project string, families []lifecycle.Snapshot) Graph {
 		}
 		g.Lanes = append(g.Lanes, lane)
 	}
+	loose = slices.DeleteFunc(loose, func(r lifecycle.ImageRef) bool { return ghost[r] })
 	slices.SortFunc(loose, func(a, b lifecycle.ImageRef) int {
 		return cmp.Or(cmp.Compare(a.Project, b.Project), cmp.Compare(a.Name, b.Name))
 	})
@@ -289,7 +297,7 @@ func Build(project string, families []lifecycle.Snapshot) Graph {
 			for _, ln := range childLinks[lifecycle.ImageRef{Project: n.Project, Name: n.Name}] {
 				from, ok := ids[ln.parent]
 				if !ok {
-					continue // an outside family's image shown only as named: always named, so never here
+					continue // cannot happen: every parent named is a node (in a lane, a ghost or loose)
 				}
 				g.Edges = append(g.Edges, Edge{From: from, To: n.ID, Relation: ln.relation})
 			}

@@ -90,6 +90,11 @@ func renderCases() []renderCase {
 			snap(p, "web", img(p, "web", "web-v1", 0, ""), pending(img(p, "web", "web-v2", 6, ""))),
 			snap("acme-prod", "web",
 				img("acme-prod", "web", "web-v1-prod", 5, "", lifecycle.LabelPromotedFrom, "web-v1", lifecycle.LabelPromotedFromProject, p))}},
+		{"parent_named_with_and_without_its_family", []lifecycle.Snapshot{
+			snap(p, "base", img(p, "base", "base-v1", 5, "")),
+			snap(p, "app",
+				img(p, "app", "app-v1", 1, lifecycle.StateDeprecated, lifecycle.LabelParentImage, "base-v0"),
+				img(p, "app", "app-v2", 6, "", on("base-v0", "base", p)...))}},
 		{"families_built_on_each_other", []lifecycle.Snapshot{
 			snap(p, "a", img(p, "a", "a-v1", 0, "", on("b-v1", "b", p)...)),
 			snap(p, "b", img(p, "b", "b-v1", 1, "", on("a-v1", "a", p)...))}},
