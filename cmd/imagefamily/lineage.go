@@ -53,30 +53,39 @@ func cmdLineage(e *env, args []string) int {
 	}
 	defer c.Close()
 
+	// One listing of the project holds all its families; then the parent
+	// families their images name in other projects, and theirs, each once.
+	// One that cannot be read is warned about and drawn from its children's
+	// labels.
 	project := common.project
-	asked, err := familiesOf(e, c, project, "")
+	all, err := c.ListImages(e.ctx, project, "")
 	if err != nil {
-		return e.fail(fmt.Errorf("listing the families of project %s: %w", project, err), exitPartial)
+		return e.fail(fmt.Errorf("listing the images of project %s: %w", project, err), exitPartial)
 	}
-	// The project's families, then the parent families their images name,
-	// and theirs, each once. One that cannot be read is warned about and
-	// drawn from its children's labels.
-	var snaps []lifecycle.Snapshot
-	queue := make([]lifecycle.FamilyRef, 0, len(asked))
+	byFamily := map[string][]lifecycle.Image{}
+	var queue []lifecycle.FamilyRef
+	for _, img := range all {
+		if img.Family == "" {
+			continue
+		}
+		if _, ok := byFamily[img.Family]; !ok {
+			queue = append(queue, lifecycle.FamilyRef{Project: project, Family: img.Family})
+		}
+		byFamily[img.Family] = append(byFamily[img.Family], img)
+	}
 	seen := map[lifecycle.FamilyRef]bool{}
-	for _, f := range asked {
-		queue = append(queue, lifecycle.FamilyRef{Project: project, Family: f})
-		seen[queue[len(queue)-1]] = true
+	for _, f := range queue {
+		seen[f] = true
 	}
+	var snaps []lifecycle.Snapshot
 	for i := 0; i < len(queue); i++ {
 		f := queue[i]
-		images, err := c.ListFamily(e.ctx, f.Project, f.Family)
-		if err != nil {
-			if f.Project == project {
-				return e.fail(fmt.Errorf("reading family %s of project %s: %w", f.Family, f.Project, err), exitPartial)
+		images := byFamily[f.Family] // a family of the project with no image left: none
+		if f.Project != project {
+			if images, err = c.ListFamily(e.ctx, f.Project, f.Family); err != nil {
+				e.warn("parent family %s: %s", f, oneLine(err.Error()))
+				continue
 			}
-			e.warn("parent family %s: %s", f, oneLine(err.Error()))
-			continue
 		}
 		s := lifecycle.Snapshot{Project: f.Project, Family: f.Family, Images: images}
 		snaps = append(snaps, s)
