@@ -134,35 +134,46 @@ func TestMermaidParsesWithMermaidsOwnParser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("node (Node.js 20) is not on PATH: %v", err)
 	}
-	for _, c := range renderCases() {
+	// Every case in one run of node: it and mermaid take seconds to start.
+	cases := renderCases()
+	dir := t.TempDir()
+	graphs := make([]Graph, len(cases))
+	files := make([]string, len(cases))
+	for i, c := range cases {
+		graphs[i] = Build("acme-images", c.families)
+		var src bytes.Buffer
+		if err := Mermaid(&src, graphs[i]); err != nil {
+			t.Fatal(err)
+		}
+		files[i] = filepath.Join(dir, c.name+".mmd")
+		if err := os.WriteFile(files[i], src.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(node, append([]string{filepath.Join(root, "tools", "mermaid", "check.mjs")}, files...)...)
+	cmd.Env = append(os.Environ(), "MERMAID_MODULES="+modules)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("mermaid rejects a diagram: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(cases) {
+		t.Fatalf("check.mjs printed %d results for %d diagrams:\n%s", len(lines), len(cases), out)
+	}
+	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			g := Build("acme-images", c.families)
-			var src bytes.Buffer
-			if err := Mermaid(&src, g); err != nil {
-				t.Fatal(err)
-			}
-			file := filepath.Join(t.TempDir(), c.name+".mmd")
-			if err := os.WriteFile(file, src.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(node, filepath.Join(root, "tools", "mermaid", "check.mjs"), file)
-			cmd.Env = append(os.Environ(), "MERMAID_MODULES="+modules)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("mermaid rejects the diagram: %v\n%s\nsource:\n%s", err, stderr.String(), src.String())
-			}
 			var p parsed
-			if err := json.Unmarshal(out, &p); err != nil {
-				t.Fatalf("check.mjs printed no JSON: %v\n%s", err, out)
+			if err := json.Unmarshal([]byte(lines[i]), &p); err != nil {
+				t.Fatalf("check.mjs printed no JSON: %v\n%s", err, lines[i])
 			}
 			if p.Type != "flowchart-v2" {
 				t.Errorf("mermaid read a %q diagram, want flowchart-v2", p.Type)
 			}
-			checkVertices(t, g, p)
-			checkEdges(t, g, p)
-			checkSubgraphs(t, g, p)
+			checkVertices(t, graphs[i], p)
+			checkEdges(t, graphs[i], p)
+			checkSubgraphs(t, graphs[i], p)
 			for _, s := range styles {
 				if !slices.Contains(p.ClassDefs, s.class) {
 					t.Errorf("class %s is not defined (classDefs %v)", s.class, p.ClassDefs)
