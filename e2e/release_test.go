@@ -106,6 +106,7 @@ func TestReleaseThroughPackerKeepsOrDeletesAsDocumented(t *testing.T) {
 			} else if err != nil || !strings.Contains(all, tc.wantOut) {
 				t.Fatalf("packer build: %v, want success saying %q\n%s", err, tc.wantOut, all)
 			}
+			afterReadLag(t)
 			c := computeClient(t, emu.ComputeEndpoint())
 			ctx := context.Background()
 			head, err := c.GetFromFamily(ctx, project, "app-nginx")
@@ -265,6 +266,7 @@ build {
 	if !out.Released || out.Image != promoted || out.PreviousHead != "debian-12-nginx-1-26-v20261101t000000" || out.Project != "acme-prod" {
 		t.Errorf("report: released %v image %q previous %q project %q", out.Released, out.Image, out.PreviousHead, out.Project)
 	}
+	afterReadLag(t)
 	c := computeClient(t, emu.ComputeEndpoint())
 	ctx := context.Background()
 	head, err := c.GetFromFamily(ctx, "acme-prod", "app-nginx")
