@@ -115,13 +115,14 @@ type Rotation struct {
 	InUseProjects []string `mapstructure:"in_use_projects" required:"false"`
 	// How many of the rotation's image requests are in flight at once
 	// (lowered while Compute Engine answers with quota errors); their
-	// operations are waited for outside this bound. Defaults to 4.
-	Parallelism int `mapstructure:"parallelism" required:"false"`
+	// operations are waited for outside this bound. 1 or more, as
+	// `imagefamily rotate --parallelism`; defaults to 4.
+	Parallelism *int `mapstructure:"parallelism" required:"false"`
 }
 
 // prepare decodes raws and checks every option, collecting every problem.
 func (c *Config) prepare(raws ...interface{}) error {
-	err := config.Decode(c, &config.DecodeOpts{
+	err := pluginconfig.Decode(c, &config.DecodeOpts{
 		PluginType:         BuilderID,
 		Interpolate:        true,
 		InterpolateContext: &c.ctx,
@@ -186,8 +187,10 @@ func (c *Config) prepare(raws ...interface{}) error {
 			add(err)
 		}
 	}
-	if c.Rotation.Parallelism < 0 {
-		add(fmt.Errorf("rotation.parallelism %d is negative: use 1 or more (0 means the default, 4)", c.Rotation.Parallelism))
+	if p := c.Rotation.Parallelism; p != nil {
+		for _, err := range pluginconfig.Errors("rotation.", lifecycle.ValidateParallelism(*p)) {
+			add(err)
+		}
 	}
 	if strings.TrimSpace(c.ReportFile) != c.ReportFile {
 		add(fmt.Errorf("report_file %q starts or ends with white space", c.ReportFile))

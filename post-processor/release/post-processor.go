@@ -168,10 +168,14 @@ func (p *PostProcessor) request(b built) (releaser.Request, error) {
 	if parent == "" {
 		parent = b.Parent
 	}
+	parallelism := 0 // apply's default
+	if c.Rotation.Parallelism != nil {
+		parallelism = *c.Rotation.Parallelism
+	}
 	return releaser.Request{
 		Project: c.ProjectID, Family: c.Family, Image: b.Image, Parent: parent,
 		Labels: c.Labels, Convention: c.convention(), Rename: rename, Description: c.Description,
-		Policy: policy, InUseProjects: c.Rotation.InUseProjects, Parallelism: c.Rotation.Parallelism,
+		Policy: policy, InUseProjects: c.Rotation.InUseProjects, Parallelism: parallelism,
 		DryRun: c.DryRun, FailOnRotationError: c.FailOnRotationError,
 	}, nil
 }
