@@ -63,7 +63,16 @@ type client struct {
 
 // Dial builds a Compute client from the authentication configuration with
 // the default settings: what a component uses unless a test replaces it.
-func Dial(ctx context.Context, auth pluginconfig.Auth) (Compute, error) { return New(ctx, auth) }
+// A missing credential is told in the template's words.
+func Dial(ctx context.Context, auth pluginconfig.Auth) (Compute, error) {
+	c, err := New(ctx, auth)
+	var nc *NoCredentialsError
+	if errors.As(err, &nc) {
+		nc.Options = pluginconfig.FieldCredentialsFile + ", " + pluginconfig.FieldCredentialsJSON + ", " +
+			pluginconfig.FieldAccessToken + " or " + pluginconfig.FieldImpersonateServiceAccount
+	}
+	return c, err
+}
 
 // New builds a Compute client from the authentication configuration.
 //
@@ -78,6 +87,13 @@ func New(ctx context.Context, auth pluginconfig.Auth, opts ...Option) (Compute, 
 	copts, err := ClientOptions(ctx, auth)
 	if err != nil {
 		return nil, err
+	}
+	if usesDefaultCredentials(auth) {
+		creds, err := DefaultCredentials()
+		if err != nil {
+			return nil, err
+		}
+		copts = append(copts, option.WithAuthCredentials(creds))
 	}
 	copts = append(copts, s.extra...)
 	c := &client{retry: newRetrier(s.backoff), opTimeout: s.opTimeout, newRequestID: s.newRequestID}
