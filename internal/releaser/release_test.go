@@ -68,14 +68,26 @@ func request() releaser.Request {
 	}
 }
 
-// recorder is a Reporter that keeps every line.
-type recorder struct{ says, errs []string }
+// recorder is a Reporter that keeps every line: in lines as it came, marked
+// with its kind ("say", "msg" or "err"), and by kind.
+type recorder struct{ lines, says, msgs, errs []string }
 
-func (r *recorder) Say(s string)   { r.says = append(r.says, s) }
-func (r *recorder) Error(s string) { r.errs = append(r.errs, s) }
-func (r *recorder) all() string {
-	return strings.Join(r.says, "\n") + "\n" + strings.Join(r.errs, "\n")
+func (r *recorder) Say(s string) {
+	r.says = append(r.says, s)
+	r.lines = append(r.lines, "say "+s)
 }
+
+func (r *recorder) Message(s string) {
+	r.msgs = append(r.msgs, s)
+	r.lines = append(r.lines, "msg "+s)
+}
+
+func (r *recorder) Error(s string) {
+	r.errs = append(r.errs, s)
+	r.lines = append(r.lines, "err "+s)
+}
+
+func (r *recorder) all() string { return strings.Join(r.lines, "\n") }
 
 var mutations = []string{"InsertImageFromImage", "SetFamily", "SetLabels", "Deprecate", "DeleteImage"}
 
@@ -155,20 +167,30 @@ func TestReleaseLabelsMovesTheFamilyAndRotates(t *testing.T) {
 	if out.Plan == nil || out.Plan.Actions["deprecate"] != 1 || out.Rotation == nil || out.Rotation.Failed() != 0 {
 		t.Errorf("plan = %+v, rotation = %+v", out.Plan, out.Rotation)
 	}
-	text := rep.all()
-	for _, want := range []string{
-		"image " + name + ", family app-nginx: the name follows the convention",
-		"moved the family pointer: app-v2 -> " + name,
-		"verified: the family resolves to " + name,
-		"image app-v1, family app-nginx: deprecate ACTIVE -> DEPRECATED",
-		"IMAGE", // the summary table
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("output lacks %q:\n%s", want, text)
-		}
+	// Steps said, details as messages; the image and the family named once,
+	// in the first step; the rotation as a summary, not a table.
+	want := []string{
+		"say Releasing image " + name + " into family app-nginx of project acme-images",
+		"msg the name follows the naming convention {os}-{software}-{version}-v{timestamp}",
+		"msg the family points to app-v2 now",
+		"say Wrote 8 labels, and the mark imagefamily-releasing-into=app-nginx until the family holds the image",
+		"msg imagefamily-os=debian-12",
+		"msg imagefamily-parent-family=base-debian-12",
+		"msg imagefamily-parent-image=base-v7",
+		"msg imagefamily-parent-project=acme-base",
+		"msg imagefamily-released-at=20261126t064730z",
+		"msg imagefamily-software=nginx",
+		"msg imagefamily-version=1-26",
+		"msg owner=web-team",
+		"say Moved the family pointer: app-v2 -> " + name,
+		"say Verified: the family resolves to " + name,
+		"say Rotating the family: 1 action, at most 2 requests in flight",
+		"say Rotated the family (head " + name + "): 1 action, 1 done, 0 skipped, 0 failed",
+		"msg done: deprecate 1",
+		"msg untouched: 2 images (head 1, keep_active 1)",
 	}
-	if len(rep.errs) != 0 {
-		t.Errorf("unexpected errors: %q", rep.errs)
+	if !slices.Equal(rep.lines, want) {
+		t.Errorf("output:\n%s\nwant:\n%s", rep.all(), strings.Join(want, "\n"))
 	}
 }
 
@@ -182,7 +204,7 @@ func TestReleaseRefusesANameThatBreaksTheConvention(t *testing.T) {
 	if err == nil {
 		t.Fatal("Run succeeded; want the convention error")
 	}
-	for _, want := range []string{"nginx-latest breaks the naming convention", "debian-12-nginx-1-26-v", `rename = "copy"`, "Packer deletes the unreleased image nginx-latest"} {
+	for _, want := range []string{`image name "nginx-latest" does not follow the naming convention`, "debian-12-nginx-1-26-v", `rename = "copy"`, "Packer deletes the unreleased image nginx-latest"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}

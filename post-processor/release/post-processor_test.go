@@ -187,7 +187,7 @@ func TestPostProcessKeepsTheImageAndFailsOnlyBeforeTheRelease(t *testing.T) {
 		wantErrText string
 	}{
 		{name: "released", image: goodName, wantInFam: true, wantArtID: goodName},
-		{name: "name breaks the convention", image: "nginx-latest", wantErr: "breaks the naming convention"},
+		{name: "name breaks the convention", image: "nginx-latest", wantErr: "does not follow the naming convention"},
 		{name: "copied under the conventional name", image: "nginx-latest", extra: map[string]interface{}{"rename": "copy"},
 			wantInFam: true, wantArtID: "debian-12-nginx-1-26-v20261126t064630"},
 		{name: "labels refused", image: goodName, wantErr: "writing the labels", script: func(f *gcetest.Fake) {
@@ -333,7 +333,7 @@ func TestPostProcessWritesTheReportOfAFailedRelease(t *testing.T) {
 	if rerr != nil {
 		t.Fatal(rerr)
 	}
-	if jerr := json.Unmarshal(b, &got); jerr != nil || got.Released || !strings.Contains(got.Error, "breaks the naming convention") {
+	if jerr := json.Unmarshal(b, &got); jerr != nil || got.Released || !strings.Contains(got.Error, "does not follow the naming convention") {
 		t.Errorf("report = %s (%v)", b, errors.Join(jerr))
 	}
 }
