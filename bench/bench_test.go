@@ -46,7 +46,7 @@ func TestRotateCostsWhatTheAPIForces(t *testing.T) {
 			t.Errorf("N=%d: %d operation polls for %d actions, want at most one each (and the lease's)", n, got, m)
 		}
 		if got := res.Calls["images.get"]; got != LeaseGets {
-			t.Errorf("N=%d: %d images.get calls, want %d (giving the lease back) and no per-image GET", n, got, LeaseGets)
+			t.Errorf("N=%d: %d images.get calls, want %d: no per-image GET, and the lease given back from its listed fingerprint", n, got, LeaseGets)
 		}
 		if got, most := res.Calls["images.getFromFamily"], 1+LeaseHeadReads+int(res.Wall/time.Second+1); got < 1+LeaseHeadReads || got > most {
 			t.Errorf("N=%d: %d getFromFamily calls, want 1 to plan, 1 for the lease and one per re-listing (at most %d)", n, got, most)
@@ -90,7 +90,7 @@ func TestRotateCatchingUpStampsWithoutReading(t *testing.T) {
 		t.Errorf("%d operation polls for %d mutations", got, m+stamps+LeaseWrites)
 	}
 	if got := res.Calls["images.get"]; got != LeaseGets {
-		t.Errorf("%d images.get calls, want %d (giving the lease back) and no per-image GET", got, LeaseGets)
+		t.Errorf("%d images.get calls, want %d: no per-image GET, and the lease given back from its listed fingerprint", got, LeaseGets)
 	}
 }
 

@@ -137,14 +137,15 @@ func (f Fixture) ForcedListPages() int {
 
 // The family's lease costs every rotation the same few calls, whatever its
 // size: a filtered images.list before writing it on the head (found with one
-// getFromFamily) and one after, two images.setLabels (take and give back, each
-// waited for) and one images.get (giving it back reads the labels it writes
-// over).
+// getFromFamily) and one after, and two images.setLabels (take and give
+// back, each waited for). Giving it back writes from the labels and
+// fingerprint the second list returned: no images.get unless the head's
+// labels changed during the run.
 const (
 	LeaseLists     = 2
 	LeaseHeadReads = 1
 	LeaseWrites    = 2
-	LeaseGets      = 1
+	LeaseGets      = 0
 )
 
 // RereadPages bounds the listing pages the applier may add to keep its

@@ -26,6 +26,11 @@ type Options struct {
 	// Progress is called as each action completes (in completion order, one
 	// call at a time); may be nil.
 	Progress func(Result)
+	// OnParallelism, when set, is called each time the allowed parallelism
+	// changes (halved on a quota error, raised by one per answered request),
+	// with the old and the new limit, so that a front end can show the
+	// throttling as it happens. It must not block.
+	OnParallelism func(from, to int)
 	// QuotaRetries bounds how often one action is sent again after a quota
 	// error that gce's own retries did not absorb; 8 when zero, none when
 	// negative.
@@ -120,18 +125,33 @@ type aimd struct {
 	// onQueue, when set, is called (holding mu) as a request starts to
 	// wait for a slot: tests wait on it instead of sleeping.
 	onQueue func()
+	// onChange is Options.OnParallelism (called holding mu).
+	onChange func(from, to int)
 }
 
-func newAIMD(max int) *aimd { return &aimd{max: max, cur: max} }
+func newAIMD(max int, onChange ...func(from, to int)) *aimd {
+	a := &aimd{max: max, cur: max}
+	if len(onChange) > 0 {
+		a.onChange = onChange[0]
+	}
+	return a
+}
 
 func (a *aimd) cut() {
-	a.cur = max(1, a.cur/2)
+	a.set(max(1, a.cur/2))
 	a.cuts++
 }
 
 func (a *aimd) grow() {
-	a.cur = min(a.max, a.cur+1)
+	a.set(min(a.max, a.cur+1))
 	a.grant()
+}
+
+func (a *aimd) set(n int) {
+	if n != a.cur && a.onChange != nil {
+		a.onChange(a.cur, n)
+	}
+	a.cur = n
 }
 
 // throttledSince halves the limit for a quota error that gce absorbed in a

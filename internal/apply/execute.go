@@ -40,7 +40,7 @@ func Apply(ctx context.Context, c gce.Compute, project string, plan lifecycle.Ro
 func Execute(ctx context.Context, c gce.Compute, phases []lifecycle.Phase, opts Options) []Result {
 	opts = opts.withDefaults()
 	pctx, stop := context.WithCancel(ctx)
-	x := &executor{c: c, opts: opts, pic: newPicture(c, opts.Clock, opts.MaxAge), slots: newAIMD(opts.Parallelism)}
+	x := &executor{c: c, opts: opts, pic: newPicture(c, opts.Clock, opts.MaxAge), slots: newAIMD(opts.Parallelism, opts.OnParallelism)}
 	defer x.pic.wait()
 	defer stop()
 	for _, sd := range opts.Seeds {

@@ -67,6 +67,10 @@ type Lease struct {
 	ttl             time.Duration
 	clock           func() time.Time
 	anchor          lifecycle.ImageRef // zero: the family had no image to hold it
+	// anchorRead is the anchor as the verifying list returned it (labels
+	// and fingerprint), for Release to write from without reading it
+	// again; cleared by a renewal, whose write changes the fingerprint.
+	anchorRead *lifecycle.Image
 
 	mu      sync.Mutex
 	expires time.Time
@@ -107,7 +111,7 @@ func AcquireLease(ctx context.Context, c gce.Compute, project, family string, op
 	deadline := opts.Clock().Add(opts.Wait)
 	failures := 0
 	for {
-		leases, err := familyLeases(ctx, c, project, family)
+		leases, _, err := familyLeases(ctx, c, project, family)
 		if err != nil {
 			return nil, err
 		}
@@ -150,11 +154,12 @@ func AcquireLease(ctx context.Context, c gce.Compute, project, family string, op
 			return nil, fmt.Errorf("taking the lease of family %s of project %s: %w", family, project, err)
 		}
 		l.anchor, l.expires = anchor.Ref(), expires
-		leases, err = familyLeases(ctx, c, project, family)
+		leases, leased, err := familyLeases(ctx, c, project, family)
 		if err != nil {
 			l.Release(ctx)
 			return nil, err
 		}
+		l.anchorRead = ownAnchor(leased, l.anchor, opts.Holder)
 		if _, held := lifecycle.HeldByOther(leases, opts.Holder, opts.Clock()); held {
 			l.Release(ctx)
 			l.anchor = lifecycle.ImageRef{}
@@ -169,12 +174,28 @@ func AcquireLease(ctx context.Context, c gce.Compute, project, family string, op
 	}
 }
 
+// ownAnchor is the anchor as listed with the holder's lease on it, or nil.
+func ownAnchor(leased []lifecycle.Image, anchor lifecycle.ImageRef, holder string) *lifecycle.Image {
+	for _, img := range leased {
+		if img.Ref() != anchor || img.LabelFingerprint == "" {
+			continue
+		}
+		for _, l := range lifecycle.LeasesOf([]lifecycle.Image{img}) {
+			if l.Holder == holder {
+				c := img.Clone()
+				return &c
+			}
+		}
+	}
+	return nil
+}
+
 // familyLeases lists the leases on the family's images (one filtered list,
 // checked again here: the filter is a hint, the labels are the truth).
-func familyLeases(ctx context.Context, c gce.Compute, project, family string) ([]lifecycle.Lease, error) {
+func familyLeases(ctx context.Context, c gce.Compute, project, family string) ([]lifecycle.Lease, []lifecycle.Image, error) {
 	imgs, err := c.ListImages(ctx, project, fmt.Sprintf(`(family = "%s") (labels.%s:*)`, family, lifecycle.LabelLease))
 	if err != nil {
-		return nil, fmt.Errorf("reading the lease of family %s of project %s: %w", family, project, err)
+		return nil, nil, fmt.Errorf("reading the lease of family %s of project %s: %w", family, project, err)
 	}
 	var mine []lifecycle.Image
 	for _, img := range imgs {
@@ -182,7 +203,7 @@ func familyLeases(ctx context.Context, c gce.Compute, project, family string) ([
 			mine = append(mine, withProject(img, project))
 		}
 	}
-	return lifecycle.LeasesOf(mine), nil
+	return lifecycle.LeasesOf(mine), mine, nil
 }
 
 func leaseAnchor(ctx context.Context, c gce.Compute, project, family string) (lifecycle.Image, bool, error) {
@@ -244,6 +265,7 @@ func (l *Lease) renew() {
 		case err == nil:
 			l.expires = expires
 		}
+		l.anchorRead = nil
 		// Any other failure: try again at the next tick; Valid fails once
 		// the expiry comes without a renewal.
 		l.mu.Unlock()
@@ -285,8 +307,15 @@ func (l *Lease) Release(ctx context.Context) {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
+	from := lifecycle.Image{Project: l.anchor.Project, Name: l.anchor.Name}
+	l.mu.Lock()
+	if l.anchorRead != nil {
+		// Its fingerprint as read: a change since (a 412) reads it again.
+		from = *l.anchorRead
+	}
+	l.mu.Unlock()
 	for failures := 0; ; failures++ {
-		err := l.c.SetLabelsFrom(rctx, lifecycle.Image{Project: l.anchor.Project, Name: l.anchor.Name}, func(cur map[string]string) (map[string]string, error) {
+		err := l.c.SetLabelsFrom(rctx, from, func(cur map[string]string) (map[string]string, error) {
 			if v, ok := cur[lifecycle.LabelLease]; ok {
 				if holder, _, err := lifecycle.ParseLease(v); err == nil && holder == l.holder {
 					out := maps.Clone(cur)

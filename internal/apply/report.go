@@ -77,9 +77,9 @@ type resultJSON struct {
 	To           lifecycle.State  `json:"to"`
 	Reason       string           `json:"reason"`
 	Replacement  string           `json:"replacement,omitempty"`
-	Deprecated   *time.Time       `json:"deprecated"`
-	Obsolete     *time.Time       `json:"obsolete"`
-	Deleted      *time.Time       `json:"deleted"`
+	Deprecated   *textfmt.Instant `json:"deprecated"`
+	Obsolete     *textfmt.Instant `json:"obsolete"`
+	Deleted      *textfmt.Instant `json:"deleted"`
 	QuotaRetries int              `json:"quota_retries"`
 	Outcome      Outcome          `json:"outcome"`
 	Detail       string           `json:"detail,omitempty"`
@@ -89,7 +89,7 @@ type resultJSON struct {
 // MarshalJSON writes the stable form, the error as its message.
 func (r Result) MarshalJSON() ([]byte, error) {
 	j := resultJSON{Image: r.Image, Action: r.Action, From: r.From, To: r.To, Reason: r.Reason,
-		Replacement: r.Replacement, Deprecated: utc(r.Deprecated), Obsolete: utc(r.Obsolete), Deleted: utc(r.Deleted),
+		Replacement: r.Replacement, Deprecated: textfmt.AtPtr(r.Deprecated), Obsolete: textfmt.AtPtr(r.Obsolete), Deleted: textfmt.AtPtr(r.Deleted),
 		QuotaRetries: r.QuotaRetries, Outcome: r.Outcome, Detail: r.Detail}
 	if r.Err != nil {
 		j.Error = r.Err.Error()
@@ -105,7 +105,7 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*r = Result{Image: j.Image, Action: j.Action, From: j.From, To: j.To, Reason: j.Reason, Replacement: j.Replacement,
-		Deprecated: j.Deprecated, Obsolete: j.Obsolete, Deleted: j.Deleted, QuotaRetries: j.QuotaRetries,
+		Deprecated: j.Deprecated.Ptr(), Obsolete: j.Obsolete.Ptr(), Deleted: j.Deleted.Ptr(), QuotaRetries: j.QuotaRetries,
 		Outcome: j.Outcome, Detail: j.Detail}
 	if j.Error != "" {
 		r.Err = errors.New(j.Error)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce/gcetest"
@@ -43,7 +44,7 @@ func TestReportJSONIsStable(t *testing.T) {
 	if got := res[1].(map[string]any)["error"]; got == nil || !strings.Contains(got.(string), "bad") {
 		t.Errorf("failed result error = %v, want the message", got)
 	}
-	if got := generic["at"]; got != "2026-11-26T06:47:30Z" {
+	if got := generic["at"]; got != "2026-11-26T06:47:30.000Z" { // textfmt.Stamp: milliseconds, like Compute Engine
 		t.Errorf("at = %v", got)
 	}
 	var back Report
@@ -97,5 +98,25 @@ untouched:
 `
 	if buf.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", buf.String(), want)
+	}
+}
+
+func TestReportJSONWritesEveryTimeWithMilliseconds(t *testing.T) {
+	at := time.Date(2026, 12, 1, 19, 41, 38, 745523457, time.UTC)
+	next := at.Add(time.Hour)
+	rep := Report{Project: "p", Family: "web", At: at, Results: []Result{{Image: "web-v1", Action: lifecycle.ActionDeprecate,
+		Deprecated: &at, Outcome: OutcomeDone}}, Untouched: []Untouched{{Image: "web-v2", Why: lifecycle.WhyWaiting, Next: &next}}}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"at":"2026-12-01T19:41:38.745Z"`, `"deprecated":"2026-12-01T19:41:38.745Z"`, `"next":"2026-12-01T20:41:38.745Z"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("report JSON lacks %s:\n%s", want, b)
+		}
+	}
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil || !back.At.Equal(at.Truncate(time.Millisecond)) || back.Untouched[0].Next == nil {
+		t.Errorf("read back %+v, %v", back, err)
 	}
 }

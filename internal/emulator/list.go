@@ -113,16 +113,17 @@ func parseListQuery(q url.Values) (listQuery, error) {
 // each key's index is its item's position in items.
 func listKeys[T proto.Message](lq listQuery, items []T) []listKey {
 	keys := make([]listKey, 0, len(items))
-	// Images failing the filter's condition on their name or family (what a
-	// family listing and a batch of names ask) are skipped before they are
-	// converted: a listing then costs what it returns, not the project.
-	byName, hasByName := lq.expr.Prefilter("name")
-	byFamily, hasByFamily := lq.expr.Prefilter("family")
+	// Images failing the filter's condition on their name, family or a
+	// label (what a family listing, a batch of names and the search for a
+	// lease or an orphan ask) are skipped before they are converted: a
+	// listing then costs what it returns, not the project.
+	var pre []imagePrefilter
+	if lq.filtering {
+		pre = imagePrefilters(lq.expr)
+	}
 	for i, it := range items {
-		if img, ok := any(it).(*computepb.Image); ok && lq.filtering {
-			if hasByName && !byName(img.GetName(), img.Name != nil) || hasByFamily && !byFamily(img.GetFamily(), img.Family != nil) {
-				continue
-			}
+		if img, ok := any(it).(*computepb.Image); ok && !passes(pre, img) {
+			continue
 		}
 		if lq.filtering && !lq.expr.Match(genericObject(it)) {
 			continue
@@ -131,6 +132,42 @@ func listKeys[T proto.Message](lq listQuery, items []T) []listKey {
 	}
 	sort.Slice(keys, func(i, j int) bool { return lq.less(keys[i], keys[j]) })
 	return keys
+}
+
+// imagePrefilter is one necessary condition of a filter on a field of an
+// image read without converting it.
+type imagePrefilter struct {
+	read func(*computepb.Image) (string, bool)
+	test func(value string, present bool) bool
+}
+
+func imagePrefilters(expr *filter.Expr) []imagePrefilter {
+	var out []imagePrefilter
+	for _, field := range expr.PrefilterFields() {
+		var read func(*computepb.Image) (string, bool)
+		switch key, isLabel := strings.CutPrefix(field, "labels."); {
+		case field == "name":
+			read = func(img *computepb.Image) (string, bool) { return img.GetName(), img.Name != nil }
+		case field == "family":
+			read = func(img *computepb.Image) (string, bool) { return img.GetFamily(), img.Family != nil }
+		case isLabel && !strings.Contains(key, "."):
+			read = func(img *computepb.Image) (string, bool) { v, ok := img.GetLabels()[key]; return v, ok }
+		default:
+			continue
+		}
+		test, _ := expr.Prefilter(field)
+		out = append(out, imagePrefilter{read: read, test: test})
+	}
+	return out
+}
+
+func passes(pre []imagePrefilter, img *computepb.Image) bool {
+	for _, p := range pre {
+		if !p.test(p.read(img)) {
+			return false
+		}
+	}
+	return true
 }
 
 // less is the list order: by name, or with orderBy=creationTimestamp desc

@@ -112,7 +112,7 @@ func TestNewLooksForDefaultCredentialsOnce(t *testing.T) {
 		want string
 	}{
 		{"New, for the CLI", func(ctx context.Context, a pluginconfig.Auth) (Compute, error) { return New(ctx, a) }, "or set one of the credential options"},
-		{"Dial, for the components", Dial, "or set one of credentials_file, credentials_json, access_token or impersonate_service_account"},
+		{"Dial, for the components", func(ctx context.Context, a pluginconfig.Auth) (Compute, error) { return Dial(ctx, a) }, "or set one of credentials_file, credentials_json, access_token or impersonate_service_account"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", missing)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	compute "cloud.google.com/go/compute/apiv1"
@@ -29,6 +30,8 @@ type settings struct {
 	opTimeout    time.Duration
 	extra        []option.ClientOption
 	newRequestID func() string
+	httpLog      *slog.Logger
+	onRetry      func(Retry)
 }
 
 // WithBackoff replaces the retry policy (tests inject seeded jitter and a
@@ -55,6 +58,7 @@ type client struct {
 	disks     *compute.DisksClient
 
 	retry        *retrier
+	onRetry      func(Retry)
 	opTimeout    time.Duration
 	newRequestID func() string
 	// opened are the generated clients New built, for Close.
@@ -62,10 +66,11 @@ type client struct {
 }
 
 // Dial builds a Compute client from the authentication configuration with
-// the default settings: what a component uses unless a test replaces it.
-// A missing credential is told in the template's words.
-func Dial(ctx context.Context, auth pluginconfig.Auth) (Compute, error) {
-	c, err := New(ctx, auth)
+// the default settings and opts: what a component uses unless a test
+// replaces it (a component that logs its API calls passes WithHTTPLog and
+// WithRetryNotify). A missing credential is told in the template's words.
+func Dial(ctx context.Context, auth pluginconfig.Auth, opts ...Option) (Compute, error) {
+	c, err := New(ctx, auth, opts...)
 	var nc *NoCredentialsError
 	if errors.As(err, &nc) {
 		nc.Options = pluginconfig.FieldCredentialsFile + ", " + pluginconfig.FieldCredentialsJSON + ", " +
@@ -95,8 +100,17 @@ func New(ctx context.Context, auth pluginconfig.Auth, opts ...Option) (Compute, 
 		}
 		copts = append(copts, option.WithAuthCredentials(creds))
 	}
+	if s.httpLog != nil {
+		endpoint, err := auth.Endpoint()
+		if err != nil {
+			return nil, err
+		}
+		if copts, err = loggedClientOptions(ctx, copts, endpoint, s.httpLog); err != nil {
+			return nil, err
+		}
+	}
 	copts = append(copts, s.extra...)
-	c := &client{retry: newRetrier(s.backoff), opTimeout: s.opTimeout, newRequestID: s.newRequestID}
+	c := &client{retry: newRetrier(s.backoff), onRetry: s.onRetry, opTimeout: s.opTimeout, newRequestID: s.newRequestID}
 	err = errors.Join(
 		open(ctx, c, &c.images, "images", compute.NewImagesRESTClient, copts),
 		open(ctx, c, &c.families, "image family views", compute.NewImageFamilyViewsRESTClient, copts),
@@ -137,7 +151,13 @@ func (c *client) Close() error {
 // call runs fn under the retry policy and maps its error for method and
 // resource.
 func (c *client) call(ctx context.Context, method, resource string, fn func(ctx context.Context) error) error {
-	n, err := c.retry.do(ctx, fn)
+	var notify func(attempt int, err error, wait time.Duration)
+	if c.onRetry != nil {
+		notify = func(attempt int, err error, wait time.Duration) {
+			c.onRetry(Retry{Method: method, Resource: resource, Attempt: attempt, Err: err, Quota: isQuota(err), Wait: wait})
+		}
+	}
+	n, err := c.retry.do(ctx, fn, notify)
 	if err == nil {
 		return nil
 	}

@@ -104,7 +104,8 @@ func (r *retrier) delay(n int) time.Duration {
 // attempts run out, or ctx ends. It returns the attempts made and the last
 // error. A mutation's fn must send the same requestId every time: Compute
 // Engine then applies it at most once however many copies arrive.
-func (r *retrier) do(ctx context.Context, fn func(ctx context.Context) error) (int, error) {
+// onRetry, when not nil, hears of each retry before its pause.
+func (r *retrier) do(ctx context.Context, fn func(ctx context.Context) error, onRetry func(attempt int, err error, wait time.Duration)) (int, error) {
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx)
 		if err == nil || !Retryable(err) || attempt >= r.b.Attempts {
@@ -116,11 +117,33 @@ func (r *retrier) do(ctx context.Context, fn func(ctx context.Context) error) (i
 		if isQuota(err) {
 			NotifyQuota(ctx)
 		}
-		if serr := r.b.Sleep(ctx, r.delay(attempt)); serr != nil {
+		wait := r.delay(attempt)
+		if onRetry != nil {
+			onRetry(attempt, err, wait)
+		}
+		if serr := r.b.Sleep(ctx, wait); serr != nil {
 			return attempt, stopped(err, serr)
 		}
 	}
 }
+
+// Retry is one call about to be sent again (WithRetryNotify): the call, the
+// attempt that failed (1 for the first), its error, whether that was a quota
+// or rate limit, and the pause before the next attempt.
+type Retry struct {
+	Method   string
+	Resource string
+	Attempt  int
+	Err      error
+	Quota    bool
+	Wait     time.Duration
+}
+
+// WithRetryNotify makes the client call notify before each retry of any
+// call, so that a front end can say what is happening while calls are being
+// throttled (notify may be called concurrently). Without it, retries are
+// silent until a call gives up.
+func WithRetryNotify(notify func(Retry)) Option { return func(s *settings) { s.onRetry = notify } }
 
 type quotaNotifyKey struct{}
 

@@ -89,7 +89,7 @@ func TestRetryStopsAfterTheAttemptBoundWithFullJitterBackoff(t *testing.T) {
 	sleep := &recordingSleep{}
 	r := newRetrier(testBackoff(sleep))
 	calls := 0
-	n, err := r.do(t.Context(), func(context.Context) error { calls++; return apiErr(503, "backendError") })
+	n, err := r.do(t.Context(), func(context.Context) error { calls++; return apiErr(503, "backendError") }, nil)
 	if n != 6 || calls != 6 || err == nil {
 		t.Fatalf("do() = %d attempts, %d calls, %v; want 6 and the last error", n, calls, err)
 	}
@@ -106,7 +106,7 @@ func TestRetryStopsAfterTheAttemptBoundWithFullJitterBackoff(t *testing.T) {
 	// Seeded: the same seed gives the same schedule.
 	sleep2 := &recordingSleep{}
 	r2 := newRetrier(testBackoff(sleep2))
-	_, _ = r2.do(t.Context(), func(context.Context) error { return apiErr(503, "") }) // fails by design: only the schedule matters
+	_, _ = r2.do(t.Context(), func(context.Context) error { return apiErr(503, "") }, nil) // fails by design: only the schedule matters
 	if fmt.Sprint(sleep2.Pauses()) != fmt.Sprint(pauses) {
 		t.Errorf("schedules differ under one seed: %v vs %v", sleep2.Pauses(), pauses)
 	}
@@ -126,7 +126,7 @@ func TestRetryDelayIsCappedForLateRetries(t *testing.T) {
 func TestRetryGivesUpAtOnceOnAPermanentError(t *testing.T) {
 	sleep := &recordingSleep{}
 	r := newRetrier(testBackoff(sleep))
-	n, err := r.do(t.Context(), func(context.Context) error { return apiErr(404, "notFound") })
+	n, err := r.do(t.Context(), func(context.Context) error { return apiErr(404, "notFound") }, nil)
 	if n != 1 || len(sleep.Pauses()) != 0 || err == nil {
 		t.Fatalf("do() = %d attempts, %d pauses, %v; want 1, 0, the error", n, len(sleep.Pauses()), err)
 	}
@@ -138,7 +138,7 @@ func TestRetryEndsWhenTheContextIsCancelled(t *testing.T) {
 	calls := 0
 	start := time.Now()
 	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
-	n, err := r.do(ctx, func(context.Context) error { calls++; return apiErr(503, "") })
+	n, err := r.do(ctx, func(context.Context) error { calls++; return apiErr(503, "") }, nil)
 	if time.Since(start) > 5*time.Second || calls != 1 || n != 1 || !errors.Is(err, context.Canceled) || !Retryable(apiErr(503, "")) {
 		t.Fatalf("do() after cancel: %d attempts, %v, took %v", n, err, time.Since(start))
 	}
@@ -154,7 +154,7 @@ func TestRetrySucceedsOnceTheFailureClears(t *testing.T) {
 			return errors.Join(io.EOF)
 		}
 		return nil
-	})
+	}, nil)
 	if err != nil || n != 3 || len(sleep.Pauses()) != 2 {
 		t.Fatalf("do() = %d, %v with %d pauses; want 3, nil, 2", n, err, len(sleep.Pauses()))
 	}
@@ -176,7 +176,7 @@ func TestQuotaNotifyHearsEveryRetriedQuotaError(t *testing.T) {
 		e := answers[0]
 		answers = answers[1:]
 		return e
-	})
+	}, nil)
 	if err != nil || n != 5 {
 		t.Fatalf("do = %d attempts, %v; want success on the 5th", n, err)
 	}
@@ -189,12 +189,12 @@ func TestQuotaNotifyHearsEveryRetriedQuotaError(t *testing.T) {
 	heard = 0
 	b := testBackoff(sleep)
 	b.Attempts = 2
-	_, err = newRetrier(b).do(ctx, func(context.Context) error { return apiErr(429, "rateLimitExceeded") })
+	_, err = newRetrier(b).do(ctx, func(context.Context) error { return apiErr(429, "rateLimitExceeded") }, nil)
 	if err == nil || heard != 1 {
 		t.Errorf("exhausted: err %v, notified %d times; want the error and 1 notification", err, heard)
 	}
 	// No notify in the context: nothing to call.
-	if _, err := r.do(context.Background(), func(context.Context) error { return nil }); err != nil {
+	if _, err := r.do(context.Background(), func(context.Context) error { return nil }, nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,6 +1,7 @@
 package textfmt
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 )
@@ -40,5 +41,31 @@ func TestPluralAndCountAgreeWithTheNumber(t *testing.T) {
 		if got := Count(tt.n, "image"); got != tt.cnt {
 			t.Errorf("Count(%d) = %q, want %q", tt.n, got, tt.cnt)
 		}
+	}
+}
+
+func TestInstantWritesMillisecondsInUTCAndReadsAnyRFC3339(t *testing.T) {
+	tests := []struct {
+		in   time.Time
+		want string
+	}{
+		{time.Date(2026, 12, 1, 19, 41, 38, 745523457, time.UTC), `"2026-12-01T19:41:38.745Z"`},
+		{time.Date(2026, 12, 1, 19, 41, 54, 0, time.FixedZone("CET", 3600)), `"2026-12-01T18:41:54.000Z"`},
+	}
+	for _, tt := range tests {
+		b, err := json.Marshal(At(tt.in))
+		if err != nil || string(b) != tt.want {
+			t.Errorf("Marshal(At(%v)) = %s, %v; want %s", tt.in, b, err, tt.want)
+		}
+		var back Instant
+		if err := json.Unmarshal(b, &back); err != nil || !back.Equal(tt.in.Truncate(time.Millisecond)) {
+			t.Errorf("Unmarshal(%s) = %v, %v; want %v", b, back, err, tt.in)
+		}
+	}
+	var p struct {
+		T *Instant `json:"t"`
+	}
+	if err := json.Unmarshal([]byte(`{"t":null}`), &p); err != nil || p.T != nil || p.T.Ptr() != nil {
+		t.Errorf("null read as %v, %v; want nil", p.T, err)
 	}
 }

@@ -69,7 +69,9 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, source
 
 	newClient := p.newClient
 	if newClient == nil {
-		newClient = gce.Dial
+		newClient = func(ctx context.Context, auth pluginconfig.Auth) (gce.Compute, error) {
+			return gce.Dial(ctx, auth)
+		}
 	}
 	client, err := newClient(ctx, c.Auth)
 	if err != nil {

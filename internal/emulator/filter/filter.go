@@ -23,6 +23,7 @@ package filter
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -83,12 +84,43 @@ func (e *Expr) String() string {
 	return b.String()
 }
 
-// Prefilter is a necessary condition of the expression on one top-level
-// string field, for a caller that can read that field cheaply and skip the
-// resources that fail it before converting them for Match: Test(value,
-// present) false means Match is false. Only the terms of a top-level AND (or
-// a lone term) that compare one top-level field for equality (`family =
-// "web"`, `name eq "(a|b)"`) qualify; ok is false when none does.
+// PrefilterFields are the fields Prefilter yields a condition on, each
+// once, in the order the expression names them.
+func (e *Expr) PrefilterFields() []string {
+	if e == nil || e.root == nil {
+		return nil
+	}
+	terms := []node{e.root}
+	if and, isAnd := e.root.(andNode); isAnd {
+		terms = and
+	}
+	var fields []string
+	for _, t := range terms {
+		var path []string
+		switch x := t.(type) {
+		case *cmpNode:
+			if x.op == opEQ {
+				path = x.path
+			}
+		case *reNode:
+			if !x.ne {
+				path = x.path
+			}
+		}
+		if f := strings.Join(path, "."); f != "" && !slices.Contains(fields, f) {
+			fields = append(fields, f)
+		}
+	}
+	return fields
+}
+
+// Prefilter is a necessary condition of the expression on one string field
+// (a dotted path: "family", "labels.team"), for a caller that can read that
+// field cheaply and skip the resources that fail it before converting them
+// for Match: Test(value, present) false means Match is false. Only the terms
+// of a top-level AND (or a lone term) that compare the field for equality
+// (`family = "web"`, `name eq "(a|b)"`, `labels.team = "web"`) qualify; ok is
+// false when none does.
 func (e *Expr) Prefilter(field string) (test func(value string, present bool) bool, ok bool) {
 	if e == nil || e.root == nil {
 		return nil, false
@@ -101,11 +133,11 @@ func (e *Expr) Prefilter(field string) (test func(value string, present bool) bo
 	for _, t := range terms {
 		switch x := t.(type) {
 		case *cmpNode:
-			if x.op == opEQ && len(x.path) == 1 && x.path[0] == field {
+			if x.op == opEQ && strings.Join(x.path, ".") == field {
 				tests = append(tests, func(s string) bool { return x.test(s) })
 			}
 		case *reNode:
-			if !x.ne && len(x.path) == 1 && x.path[0] == field {
+			if !x.ne && strings.Join(x.path, ".") == field {
 				tests = append(tests, func(s string) bool { return x.test(s) })
 			}
 		}

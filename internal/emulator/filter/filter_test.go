@@ -381,6 +381,8 @@ func TestPrefilterNeverRejectsWhatMatchAccepts(t *testing.T) {
 		{"name": "api-v1", "family": "api"},
 		{"name": "web-v3"},
 		{"name": "solo", "family": ""},
+		{"name": "web-v4", "family": "web", "labels": map[string]any{"team": "api"}},
+		{"name": "web-v5", "family": "web", "labels": map[string]any{"owner": "web"}},
 	}
 	tests := []struct {
 		expr      string
@@ -398,6 +400,11 @@ func TestPrefilterNeverRejectsWhatMatchAccepts(t *testing.T) {
 		{`name ne "web-v1"`, "name", false},
 		{`labels.team = "web"`, "family", false},
 		{`family = ""`, "family", true},
+		{`labels.team = "web"`, "labels.team", true},
+		{`(family = "web") (labels.team = "web")`, "labels.team", true},
+		{`(family = "web") (labels.team:*)`, "labels.team", false},
+		{`labels.team != "web"`, "labels.team", false},
+		{`(labels.team = "web") OR (family = "api")`, "labels.team", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
@@ -412,14 +419,33 @@ func TestPrefilterNeverRejectsWhatMatchAccepts(t *testing.T) {
 			if !ok {
 				return
 			}
+			if fields := e.PrefilterFields(); slices.Contains(fields, tt.field) != ok {
+				t.Errorf("PrefilterFields() = %q: naming %s disagrees with Prefilter's ok %v", fields, tt.field, ok)
+			}
 			for _, r := range resources {
-				v, present := r[tt.field].(string)
+				v, present := fieldAt(r, tt.field)
 				if e.Match(r) && !test(v, present) {
 					t.Errorf("%v matches, but the prefilter rejects it", r)
 				}
 			}
 		})
 	}
+}
+
+// fieldAt reads a dotted path of string fields from r.
+func fieldAt(r map[string]any, path string) (string, bool) {
+	var cur any = r
+	for _, k := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		if cur, ok = m[k]; !ok {
+			return "", false
+		}
+	}
+	v, ok := cur.(string)
+	return v, ok
 }
 
 func TestAPlainAlternationMatchesAsItsRegexDoes(t *testing.T) {
