@@ -43,7 +43,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, _ packersdk.Hook) (p
 	newClient := b.newClient
 	if newClient == nil {
 		newClient = func(ctx context.Context, auth pluginconfig.Auth) (gce.Compute, error) {
-			return gce.Dial(ctx, auth)
+			return gce.Dial(ctx, auth, gce.StdLog("imagefamily-promote")...)
 		}
 	}
 	now := time.Now

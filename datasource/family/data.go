@@ -43,7 +43,7 @@ func (d *Datasource) Execute() (cty.Value, error) {
 	newClient := d.newClient
 	if newClient == nil {
 		newClient = func(ctx context.Context, auth pluginconfig.Auth) (gce.Compute, error) {
-			return gce.Dial(ctx, auth)
+			return gce.Dial(ctx, auth, gce.StdLog("imagefamily")...)
 		}
 	}
 	c, err := newClient(ctx, d.config.Auth)

@@ -58,6 +58,9 @@ type Request struct {
 	// lifecycle.ParseImageRef takes (a bare name means Project); "" when
 	// unknown: no parent lineage labels are written then.
 	Parent string
+	// ParentNote says why Parent is empty and what to do about it, when the
+	// caller knows; it is said in place of the default advice (set parent).
+	ParentNote string
 	// Labels are the user's labels, written over existing values.
 	Labels map[string]string
 	// Convention is what the name must follow; nil skips the check.
@@ -101,12 +104,6 @@ func (r Request) now() time.Time {
 // JSON report holds.
 func Run(ctx context.Context, c gce.Compute, req Request, rep Reporter) (out *Outcome, err error) {
 	r := &run{c: c, req: req, rep: rep, out: newOutcome(req)}
-	// The client's retries absorb most quota errors unseen; the log says
-	// each time one comes back. (The rotation's requests carry their own
-	// notice, which paces them: apply reports those per action.)
-	ctx = gce.WithQuotaNotify(ctx, func() {
-		log.Printf("[WARN] imagefamily-release: Compute Engine answered with a quota or rate-limit error: the call is sent again after a back-off")
-	})
 	defer func() {
 		if err != nil {
 			r.out.Error = err.Error()
@@ -372,8 +369,10 @@ func (r *run) lineageLabels(ctx context.Context) (map[string]string, error) {
 			l.ParentFamily = p.Family
 			r.out.ParentFamily = p.Family
 		}
+	} else if req.ParentNote != "" {
+		r.detail("no parent lineage labels are written: %s", req.ParentNote)
 	} else {
-		r.detail("the parent image is unknown: no parent lineage labels are written (set parent)")
+		r.detail("no parent lineage labels are written: the parent image is unknown (set parent)")
 	}
 	labels, err := lifecycle.LineageLabels(l)
 	if err != nil {

@@ -755,3 +755,31 @@ func TestACopyThatCannotBeDeletedAfterAFailedReleaseIsNamedInTheError(t *testing
 		t.Errorf("warnings = %q, want one saying to delete the copy by hand", out.Warnings)
 	}
 }
+
+func TestAnUnknownParentIsSaidOnceWithWhyAndWhatToDo(t *testing.T) {
+	for _, tc := range []struct {
+		name, note, want string
+	}{
+		{"the caller knows why", "the source image base-v7 was looked up without source_image_project_id, so its project is not known (set parent)",
+			"no parent lineage labels are written: the source image base-v7 was looked up without source_image_project_id, so its project is not known (set parent)"},
+		{"nobody knows why", "", "no parent lineage labels are written: the parent image is unknown (set parent)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := request()
+			req.Parent, req.ParentNote = "", tc.note
+			rep := &recorder{}
+			if _, err := releaser.Run(context.Background(), fake(older(1)...), req, rep); err != nil {
+				t.Fatalf("Run: %v\n%s", err, rep.all())
+			}
+			var said []string
+			for _, m := range rep.lines {
+				if strings.Contains(m, "parent") {
+					said = append(said, m)
+				}
+			}
+			if want := []string{"msg " + tc.want}; !slices.Equal(said, want) {
+				t.Errorf("about the parent:\n%s\nwant:\n%s", strings.Join(said, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}

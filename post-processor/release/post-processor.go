@@ -63,14 +63,11 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, source
 	if err != nil {
 		return p.unread(ui, b, err)
 	}
-	if req.Parent == "" && b.ParentNote != "" {
-		ui.Say(fmt.Sprintf("image %s: no parent recorded: %s; set parent to record it", b.Image, b.ParentNote))
-	}
 
 	newClient := p.newClient
 	if newClient == nil {
 		newClient = func(ctx context.Context, auth pluginconfig.Auth) (gce.Compute, error) {
-			return gce.Dial(ctx, auth)
+			return gce.Dial(ctx, auth, gce.StdLog("imagefamily-release")...)
 		}
 	}
 	client, err := newClient(ctx, c.Auth)
@@ -133,7 +130,8 @@ func (p *PostProcessor) keepFailed(ui packersdk.Ui, b built, family string, err 
 	if project == "" {
 		project = c.ProjectID
 	}
-	msg = fmt.Sprintf("image %s, family %s: WARNING: %s", b.Image, c.Family, msg)
+	ui.Say(fmt.Sprintf("Releasing image %s into family %s of project %s", b.Image, c.Family, project))
+	msg = "WARNING: " + msg
 	ui.Error(msg)
 	out := &releaser.Outcome{Project: project, Family: c.Family, Image: b.Image, BuiltImage: b.Image, BuiltFamily: family,
 		SelfLink: lifecycle.ImageRef{Project: project, Name: b.Image}.SelfLink(), DryRun: c.DryRun,
@@ -149,10 +147,10 @@ func (p *PostProcessor) report(ui packersdk.Ui, out *releaser.Outcome) {
 		return
 	}
 	if err := out.WriteFile(c.ReportFile); err != nil {
-		ui.Error(fmt.Sprintf("image %s: could not write report_file %s: %v", out.Image, c.ReportFile, err))
+		ui.Error(fmt.Sprintf("could not write the release report to report_file %s: %v", c.ReportFile, err))
 		return
 	}
-	ui.Say(fmt.Sprintf("image %s: wrote the release report to %s", out.Image, c.ReportFile))
+	ui.Say(fmt.Sprintf("Wrote the release report, with every rotation action and why, to %s", c.ReportFile))
 }
 
 // request turns the configuration and the artifact into a release request.
@@ -175,7 +173,7 @@ func (p *PostProcessor) request(b built) (releaser.Request, error) {
 		parallelism = *c.Rotation.Parallelism
 	}
 	return releaser.Request{
-		Project: c.ProjectID, Family: c.Family, Image: b.Image, Parent: parent,
+		Project: c.ProjectID, Family: c.Family, Image: b.Image, Parent: parent, ParentNote: b.ParentNote,
 		Labels: c.Labels, Convention: c.convention(), Rename: rename, Description: c.Description,
 		Policy: policy, InUseProjects: c.Rotation.InUseProjects, Parallelism: parallelism,
 		DryRun: c.DryRun, FailOnRotationError: c.FailOnRotationError,

@@ -312,7 +312,7 @@ func TestArtifactStateAndReport(t *testing.T) {
 		len(got.Rotation.Results) != 1 || got.Rotation.Results[0].Image != "app-v1" || got.Rotation.Results[0].Action != "deprecate" {
 		t.Errorf("report = %s", b)
 	}
-	if !strings.Contains(u.out.String(), "wrote the release report to "+report) {
+	if !strings.Contains(u.out.String(), "Wrote the release report, with every rotation action and why, to "+report) {
 		t.Errorf("output:\n%s", u.out.String())
 	}
 }

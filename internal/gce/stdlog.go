@@ -1,0 +1,91 @@
+package gce
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"log/slog"
+	"strings"
+)
+
+// StdLog are the options a Packer component dials with: each API request
+// and its answer (WithHTTPLog, at info: method, URL, status, duration; the
+// credentials redacted) and each retry (WithRetryNotify) logged on the
+// standard log package as "[INFO] component: …" and "[WARN] component: …"
+// lines. A plugin's standard error is Packer's log, shown with PACKER_LOG=1.
+func StdLog(component string) []Option {
+	logger := slog.New(&stdHandler{component: component, level: slog.LevelInfo})
+	return []Option{WithHTTPLog(logger), WithRetryNotify(func(r Retry) { LogRetry(component, r) })}
+}
+
+// LogRetry logs a retry on the standard log package, as StdLog does.
+func LogRetry(component string, r Retry) {
+	what := "error"
+	if r.Quota {
+		what = "quota or rate-limit error"
+	}
+	call := r.Method
+	if r.Resource != "" {
+		call += " " + r.Resource
+	}
+	log.Printf("[WARN] %s: retry: %s: attempt %d answered with a %s (%s): sending it again in %s",
+		component, call, r.Attempt, what, oneLine(fmt.Sprint(r.Err)), r.Wait.Round(1e6))
+}
+
+// stdHandler writes slog records on the standard log package in Packer's
+// style, "[LEVEL] component: message key=value …", one line each.
+type stdHandler struct {
+	component string
+	level     slog.Level
+	attrs     []slog.Attr
+}
+
+func (h *stdHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
+
+func (h *stdHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s] %s: %s", packerLevel(r.Level), h.component, r.Message)
+	write := func(a slog.Attr) bool {
+		if a.Equal(slog.Attr{}) {
+			return true
+		}
+		v := a.Value.Resolve().String()
+		if v == "" || strings.ContainsAny(v, " \t\n\"=") {
+			v = fmt.Sprintf("%q", v)
+		}
+		fmt.Fprintf(&b, " %s=%s", a.Key, v)
+		return true
+	}
+	for _, a := range h.attrs {
+		write(a)
+	}
+	r.Attrs(write)
+	log.Print(b.String())
+	return nil
+}
+
+func (h *stdHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	c := *h
+	c.attrs = append(append([]slog.Attr(nil), h.attrs...), attrs...)
+	return &c
+}
+
+// WithGroup is not used by this package's loggers; a group's attributes are
+// written without its name.
+func (h *stdHandler) WithGroup(string) slog.Handler { return h }
+
+// packerLevel is the bracketed level Packer's log readers look for.
+func packerLevel(l slog.Level) string {
+	switch {
+	case l >= slog.LevelError:
+		return "ERROR"
+	case l >= slog.LevelWarn:
+		return "WARN"
+	case l >= slog.LevelInfo:
+		return "INFO"
+	}
+	return "DEBUG"
+}
+
+// oneLine keeps a message on its line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
