@@ -185,7 +185,7 @@ func TestReleaseLabelsMovesTheFamilyAndRotates(t *testing.T) {
 		"say Moved the family pointer: app-v2 -> " + name,
 		"say Verified: the family resolves to " + name,
 		"say Rotating the family: 1 action, at most 2 requests in flight",
-		"say Rotated the family (head " + name + "): 1 action, 1 done, 0 skipped, 0 failed",
+		"say Rotated the family: 1 action, 1 done, 0 skipped, 0 failed",
 		"msg done: deprecate 1",
 		"msg untouched: 2 images (head 1, keep_active 1)",
 	}

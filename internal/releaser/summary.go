@@ -16,25 +16,23 @@ import (
 const listed = 5
 
 // rotationSummary reports a rotation in a few lines, whatever the family's
-// size: one step with the head and the actions counted by outcome, a detail
+// size: one step with the actions counted by outcome, a detail
 // per outcome counting its actions by kind, the untouched images counted by
 // why, and the first few failures and skips. Every action with its reason
 // and every untouched image with why are in the log (logPlan, logResult)
 // and in the report.
 func (r *run) rotationSummary(rep apply.Report) {
-	head := rep.Head
-	if head == "" {
-		head = "(none)"
-	}
+	// The head is not named again: the step before said it (verified, or
+	// what a dry run would move the pointer to).
 	n := len(rep.Results)
 	switch {
 	case n == 0:
-		r.step("Rotation: nothing to do (head %s)", head)
+		r.step("Rotation: nothing to do")
 	case rep.DryRun:
-		r.step("DRY RUN: the rotation would take %s (head %s)", textfmt.Count(n, "action"), head)
+		r.step("DRY RUN: the rotation would take %s", textfmt.Count(n, "action"))
 		r.detail("would %s", byAction(rep.Results))
 	default:
-		r.step("Rotated the family (head %s): %s, %d done, %d skipped, %d failed", head, textfmt.Count(n, "action"), rep.Done(), rep.Skipped(), rep.Failed())
+		r.step("Rotated the family: %s, %d done, %d skipped, %d failed", textfmt.Count(n, "action"), rep.Done(), rep.Skipped(), rep.Failed())
 		for _, o := range []apply.Outcome{apply.OutcomeDone, apply.OutcomeSkipped, apply.OutcomeFailed} {
 			if rs := withOutcome(rep.Results, o); len(rs) > 0 {
 				r.detail("%s: %s", o, byAction(rs))

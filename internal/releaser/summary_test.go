@@ -54,15 +54,15 @@ func TestTheRotationIsSaidInAFewLinesWhateverItsSize(t *testing.T) {
 		want []string
 	}{
 		{"nothing to do", apply.Report{Head: "web-v99", Untouched: untouched[:2]}, []string{
-			"say Rotation: nothing to do (head web-v99)",
+			"say Rotation: nothing to do",
 			"msg untouched: 2 images (head 1, keep_active 1)",
 		}},
-		{"a family with no head", apply.Report{}, []string{"say Rotation: nothing to do (head (none))"}},
+		{"an empty family: no untouched line", apply.Report{}, []string{"say Rotation: nothing to do"}},
 		{"hundreds of actions: counted, the failures and skips named up to five each", apply.Report{Head: "web-v99", Untouched: untouched,
 			Results: slices.Concat(results(lifecycle.ActionPurge, apply.OutcomeDone, 150, 1), results(lifecycle.ActionDeprecate, apply.OutcomeDone, 340, 200),
 				results(lifecycle.ActionDeprecate, apply.OutcomeSkipped, 6, 600), results(lifecycle.ActionObsolete, apply.OutcomeFailed, 7, 700))},
 			[]string{
-				"say Rotated the family (head web-v99): 503 actions, 490 done, 6 skipped, 7 failed",
+				"say Rotated the family: 503 actions, 490 done, 6 skipped, 7 failed",
 				"msg done: deprecate 340, purge 150",
 				"msg skipped: deprecate 6",
 				"msg failed: obsolete 7",
@@ -83,7 +83,7 @@ func TestTheRotationIsSaidInAFewLinesWhateverItsSize(t *testing.T) {
 		{"a dry run says what it would do", apply.Report{Head: "web-v99", DryRun: true, Untouched: untouched[:1],
 			Results: slices.Concat(results(lifecycle.ActionDeprecate, apply.OutcomePlanned, 2, 1), results(lifecycle.ActionSchedule, apply.OutcomePlanned, 1, 5))},
 			[]string{
-				"say DRY RUN: the rotation would take 3 actions (head web-v99)",
+				"say DRY RUN: the rotation would take 3 actions",
 				"msg would schedule 1, deprecate 2",
 				"msg untouched: 1 image (head 1)",
 			}},

@@ -81,7 +81,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, source
 		return p.elsewhere(ctx, ui, client, b, err)
 	}
 
-	out, err := releaser.Run(ctx, client, req, ui)
+	out, err := releaser.Run(ctx, client, req, details{ui})
 	p.report(ui, out)
 	if err != nil {
 		// No family is known to hold the image (err says what state it is
@@ -179,3 +179,10 @@ func (p *PostProcessor) request(b built) (releaser.Request, error) {
 		DryRun: c.DryRun, FailOnRotationError: c.FailOnRotationError,
 	}, nil
 }
+
+// details indents the release's details under its steps. Packer (v1.14.3,
+// packer/ui.go) prints a post-processor's ui.Message exactly as its ui.Say,
+// "==> build (type): ", so the step a detail belongs to would not show.
+type details struct{ packersdk.Ui }
+
+func (d details) Message(s string) { d.Ui.Message("  " + s) }
