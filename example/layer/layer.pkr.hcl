@@ -28,11 +28,16 @@ data "imagefamily" "parent" {
   custom_endpoints = local.custom_endpoints
 }
 
-# A conventional, unique name, known before the build.
-data "imagefamily-name" "image" {
-  os       = var.os
-  software = var.software
-  version  = var.version
+# A conventional, unique name, known before the build and to a plain
+# `packer validate`: {os}-{software}-{version}-v{timestamp}, each part
+# lower-cased with every run of other characters than a-z and 0-9 made one
+# "-" (the convention's rule), the timestamp the build's start in UTC. The
+# release's naming block checks it again. (data "imagefamily-name" makes the
+# same name, shortened when it would pass 63 characters, but a data source is
+# unknown to `packer validate` without -evaluate-datasources.)
+locals {
+  name_parts = [for part in [var.os, var.software, var.version] : trim(regex_replace(lower(part), "[^a-z0-9]+", "-"), "-")]
+  image_name = "${join("-", local.name_parts)}-v${lower(formatdate("YYYYMMDD'T'hhmmss", timestamp()))}"
 }
 
 source "googlecompute" "layer" {
@@ -40,7 +45,7 @@ source "googlecompute" "layer" {
   zone                    = var.zone
   source_image            = data.imagefamily.parent.name
   source_image_project_id = [data.imagefamily.parent.project_id]
-  image_name              = data.imagefamily-name.image.name
+  image_name              = local.image_name
   image_description       = "${var.software} ${var.version} on ${data.imagefamily.parent.project_id}/${data.imagefamily.parent.name}"
   # No image_family: the family moves only once the release checks pass.
   communicator     = var.communicator
@@ -63,7 +68,7 @@ build {
       family     = var.family
       # Recorded in the lineage labels: parent image, family and project.
       parent = data.imagefamily.parent.self_link
-      # The name must follow the same convention as data.imagefamily-name.
+      # The name must follow the convention local.image_name follows.
       naming {
         os       = var.os
         software = var.software
