@@ -58,8 +58,8 @@ build {
 	}
 	want := []string{
 		"==> Releasing image " + image + " into family app-nginx of project acme-images",
-		"   the name follows the naming convention {os}-{software}-{version}-v{timestamp}",
 		"   the family points to app-v1 now",
+		"   the name follows the naming convention {os}-{software}-{version}-v{timestamp}",
 		"==> Wrote 7 labels, and the mark imagefamily-releasing-into=app-nginx until the family holds the image",
 		"   imagefamily-parent-image=base-v1",
 		"==> Moved the family pointer: app-v1 -> " + image,

@@ -61,6 +61,12 @@ type Request struct {
 	// ParentNote says why Parent is empty and what to do about it, when the
 	// caller knows; it is said in place of the default advice (set parent).
 	ParentNote string
+	// ContentDigest is lifecycle.ContentDigest of the build's content
+	// manifest, "" for none. It is written as a label; when the family's
+	// head carries the same, the build changed nothing: the family is not
+	// moved nor rotated, and the built image is deleted (see
+	// lifecycle.DecideUnchanged).
+	ContentDigest string
 	// Labels are the user's labels, written over existing values.
 	Labels map[string]string
 	// Convention is what the name must follow; nil skips the check.
@@ -132,6 +138,10 @@ func Run(ctx context.Context, c gce.Compute, req Request, rep Reporter) (out *Ou
 		}
 		return r.out, r.fail(ctx, err)
 	}
+	if r.same.Same {
+		r.unchanged(ctx)
+		return r.out, nil
+	}
 	if req.DryRun {
 		r.dryRun(ctx)
 		return r.out, nil
@@ -181,6 +191,8 @@ type run struct {
 
 	built   lifecycle.Image // the image the build made, as read
 	readAt  time.Time       // when built was read
+	head    *lifecycle.Image
+	same    lifecycle.Unchanged // the build repeats the head's content
 	target  string          // the name to release: built's, or the copy's
 	copy    bool            // a copy is to be (or was) made
 	copied  bool            // the copy exists
@@ -288,19 +300,31 @@ func (r *run) prepare(ctx context.Context) error {
 		r.detail("the builder already put the image in the family (googlecompute's image_family) before the release checks: leave image_family out, so that the family moves only once they pass")
 	}
 
-	if err := r.checkName(); err != nil {
-		return err
-	}
-
 	head, err := r.c.GetFromFamily(ctx, req.Project, req.Family)
 	switch {
 	case err == nil:
+		r.head = &head
 		r.out.PreviousHead = head.Name
 		r.detail("the family points to %s now", head.Name)
 	case errors.Is(err, gce.ErrNotFound):
 		r.detail("the family resolves to no image yet: this is its first release")
 	default:
 		r.warn(fmt.Sprintf("could not read the family's head before the release: %v", err))
+	}
+	if req.ContentDigest != "" {
+		r.out.ContentDigest = req.ContentDigest
+		// A build that changed nothing is not checked further: it is not
+		// released.
+		if r.same = lifecycle.DecideUnchanged(built, r.head, req.ContentDigest, req.Policy); r.same.Same {
+			return nil
+		}
+		if r.head != nil {
+			r.detail("the content manifest's digest %s differs from the head's (%s)", req.ContentDigest, orNone(r.head.Labels[lifecycle.LabelContentDigest]))
+		}
+	}
+
+	if err := r.checkName(); err != nil {
+		return err
 	}
 
 	r.lineage, err = r.lineageLabels(ctx)
@@ -347,7 +371,7 @@ func (r *run) checkName() error {
 // lineageLabels computes the labels the release owns.
 func (r *run) lineageLabels(ctx context.Context) (map[string]string, error) {
 	req := r.req
-	l := lifecycle.Lineage{ReleasedAt: req.now()}
+	l := lifecycle.Lineage{ReleasedAt: req.now(), ContentDigest: req.ContentDigest}
 	r.out.ReleasedAt = &l.ReleasedAt
 	if c := req.Convention; c != nil {
 		l.OS, l.Software, l.Version = c.OS, c.Software, c.Version
@@ -686,4 +710,48 @@ func (r *run) listLabels() {
 	for _, k := range slices.Sorted(maps.Keys(all)) {
 		r.detail("%s=%s", k, all[k])
 	}
+}
+
+// unchanged ends a release whose build repeats the head's content (r.same):
+// the family is not moved nor rotated, and the built image, identical to the
+// head, is deleted unless it must stay. Nothing here fails the build.
+func (r *run) unchanged(ctx context.Context) {
+	req, u := r.req, r.same
+	r.out.Unchanged = true
+	r.out.Head = u.Head
+	prefix := ""
+	if req.DryRun {
+		prefix = "DRY RUN: "
+	}
+	r.step("%sunchanged: same content as HEAD %s (content digest %s): the family is not moved, nor rotated", prefix, u.Head, req.ContentDigest)
+	switch {
+	case !u.Discard:
+		r.warn(fmt.Sprintf("the built image %s, identical to %s, is not deleted: %s", r.built.Name, u.Head, u.KeepReason))
+		return
+	case req.DryRun:
+		r.detail("would delete the built image %s: it is identical, and in no family", r.built.Name)
+		r.step("DRY RUN: nothing was changed")
+		return
+	}
+	phases := lifecycle.PlanUnchanged(req.Project, req.Family, r.built, u.Head, req.Policy.ProtectLabel)
+	seed := lifecycle.Snapshot{Project: req.Project, Images: []lifecycle.Image{r.built}}
+	results := apply.Execute(ctx, r.c, phases, apply.Options{Parallelism: 1, Seeds: []apply.Seed{{Snapshot: seed, At: r.readAt}}})
+	for _, res := range results {
+		switch res.Outcome {
+		case apply.OutcomeDone:
+			r.out.BuiltDeleted = true
+			r.step("Deleted the built image %s: it is identical to %s", r.built.Name, u.Head)
+		case apply.OutcomeSkipped:
+			r.warn(fmt.Sprintf("the built image %s, identical to %s, was left alone: %s; delete it by hand once nothing uses it", r.built.Name, u.Head, oneLine(res.Detail)))
+		default:
+			r.warn(fmt.Sprintf("could not delete the built image %s, identical to %s: %s; delete it by hand once nothing uses it", r.built.Name, u.Head, oneLine(errText(res.Err))))
+		}
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

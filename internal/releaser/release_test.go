@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -171,8 +172,8 @@ func TestReleaseLabelsMovesTheFamilyAndRotates(t *testing.T) {
 	// in the first step; the rotation as a summary, not a table.
 	want := []string{
 		"say Releasing image " + name + " into family app-nginx of project acme-images",
-		"msg the name follows the naming convention {os}-{software}-{version}-v{timestamp}",
 		"msg the family points to app-v2 now",
+		"msg the name follows the naming convention {os}-{software}-{version}-v{timestamp}",
 		"say Wrote 8 labels, and the mark imagefamily-releasing-into=app-nginx until the family holds the image",
 		"msg imagefamily-os=debian-12",
 		"msg imagefamily-parent-family=base-debian-12",
@@ -682,7 +683,7 @@ func TestOutcomeWritesTheJSONReport(t *testing.T) {
 	for k, want := range map[string]any{
 		"image": built().Name, "family": family, "previous_head": "app-v2", "head": built().Name,
 		"released": true, "dry_run": false, "renamed": false, "parent": "projects/acme-base/global/images/base-v7",
-		"parent_family": "base-debian-12", "released_at": "2026-11-26T06:47:30Z",
+		"parent_family": "base-debian-12", "released_at": "2026-11-26T06:47:30.000Z", "format_version": float64(releaser.ReportFormatVersion),
 	} {
 		if got[k] != want {
 			t.Errorf("report %s = %v, want %v", k, got[k], want)
@@ -779,6 +780,78 @@ func TestAnUnknownParentIsSaidOnceWithWhyAndWhatToDo(t *testing.T) {
 			}
 			if want := []string{"msg " + tc.want}; !slices.Equal(said, want) {
 				t.Errorf("about the parent:\n%s\nwant:\n%s", strings.Join(said, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+// TestARebuildOfTheHeadsContentReleasesNothing: a build whose content
+// manifest has the digest the head carries is not released; its image is
+// deleted, the family and its older images left as they are, and the build
+// succeeds. Any other digest is released and recorded.
+func TestARebuildOfTheHeadsContentReleasesNothing(t *testing.T) {
+	same := lifecycle.ContentDigest([]byte("nginx 1.26.0-1\n"))
+	other := lifecycle.ContentDigest([]byte("nginx 1.26.1-1\n"))
+	name := built().Name
+	for _, tc := range []struct {
+		name      string
+		digest    string
+		dryRun    bool
+		builtTags map[string]string // more labels on the built image
+		wantCalls []string
+		wantSaid  string
+		wantWarn  string
+		unchanged bool
+		deleted   bool
+	}{
+		{name: "same content: the built image is deleted, nothing else changes", digest: same,
+			wantCalls: []string{"DeleteImage(acme-images, " + name + ")"},
+			wantSaid:  "say unchanged: same content as HEAD app-v2 (content digest " + same + "): the family is not moved, nor rotated",
+			unchanged: true, deleted: true},
+		{name: "same content, dry run: nothing changes", digest: same, dryRun: true,
+			wantSaid: "say DRY RUN: unchanged: same content as HEAD app-v2", unchanged: true},
+		{name: "same content, the built image protected: kept, and said", digest: same, builtTags: map[string]string{lifecycle.DefaultProtectLabel: "true"},
+			wantWarn: "is not deleted: it carries the protect label", unchanged: true},
+		{name: "other content: released, the digest recorded", digest: other,
+			wantCalls: []string{"SetLabels(acme-images, app-v2)", "SetLabels(acme-images, " + name + ")", "SetFamily(acme-images, " + name + ", app-nginx)",
+				"SetLabels(acme-images, " + name + ")", "Deprecate(acme-images, app-v1, DEPRECATED)", "SetLabels(acme-images, app-v2)"},
+			wantSaid: "msg the content manifest's digest " + other + " differs from the head's (" + same + ")"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			images := older(2)
+			images[1].Labels = map[string]string{lifecycle.LabelContentDigest: same}
+			f := fake(images...)
+			b := built()
+			maps.Copy(b.Labels, tc.builtTags)
+			f.Put(b)
+			req := request()
+			req.ContentDigest, req.DryRun = tc.digest, tc.dryRun
+			rep := &recorder{}
+			out, err := releaser.Run(context.Background(), f, req, rep)
+			if err != nil {
+				t.Fatalf("Run: %v\n%s", err, rep.all())
+			}
+			if got := mutatingCalls(f); !slices.Equal(got, tc.wantCalls) {
+				t.Errorf("mutations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.wantCalls, "\n"))
+			}
+			if !strings.Contains(rep.all(), tc.wantSaid) || !strings.Contains(strings.Join(rep.errs, "\n"), tc.wantWarn) {
+				t.Errorf("output lacks %q or the warning %q:\n%s", tc.wantSaid, tc.wantWarn, rep.all())
+			}
+			if tc.wantWarn == "" && len(rep.errs) > 0 {
+				t.Errorf("unexpected errors: %q", rep.errs)
+			}
+			if out.Unchanged != tc.unchanged || out.BuiltDeleted != tc.deleted || out.Released == tc.unchanged || out.ContentDigest != tc.digest {
+				t.Errorf("outcome: unchanged %v deleted %v released %v digest %q", out.Unchanged, out.BuiltDeleted, out.Released, out.ContentDigest)
+			}
+			head, _ := f.GetFromFamily(context.Background(), project, family)
+			switch {
+			case tc.unchanged && head.Name != "app-v2":
+				t.Errorf("the family moved to %s", head.Name)
+			case !tc.unchanged && (head.Name != name || head.Labels[lifecycle.LabelContentDigest] != tc.digest):
+				t.Errorf("head %s with digest %q, want %s with %q", head.Name, head.Labels[lifecycle.LabelContentDigest], name, tc.digest)
+			}
+			if _, kept := f.Image(project, name); kept == tc.deleted {
+				t.Errorf("built image kept: %v, want %v", kept, !tc.deleted)
 			}
 		})
 	}

@@ -1,0 +1,82 @@
+package lifecycle
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+)
+
+// LabelContentDigest records what a build put in the image: the digest of a
+// content manifest the build wrote (the installed package list, say), as
+// ContentDigest spells it. A release whose manifest has the digest the
+// family's head carries released nothing new (see PlanUnchanged).
+const LabelContentDigest = "imagefamily-content-digest"
+
+// contentDigestHex is how many hex digits of the SHA-256 a digest keeps:
+// "sha256-" and 56 digits (224 bits) are 63 characters, the longest label
+// value. `sha256sum FILE | cut -c1-56` shows the same digits.
+const contentDigestHex = 56
+
+// ContentDigest is the label value recording a content manifest:
+// "sha256-" and the first 56 hex digits of its SHA-256.
+func ContentDigest(manifest []byte) string {
+	sum := sha256.Sum256(manifest)
+	return "sha256-" + hex.EncodeToString(sum[:])[:contentDigestHex]
+}
+
+// Unchanged is the decision on a build whose content manifest has a digest.
+type Unchanged struct {
+	// Same: the build's content is the head's; the release neither moves the
+	// family nor rotates.
+	Same bool
+	// Discard: the built image is deleted (PlanUnchanged). False when Same
+	// and the image must stay: KeepReason says why.
+	Discard    bool
+	KeepReason string
+	// Head is the image whose content the build repeats.
+	Head string
+}
+
+// DecideUnchanged compares a build's content digest with the family head's.
+// The build changed nothing when the head carries the same digest and is
+// another image. The built image is then deleted, being identical, unless
+// it is in a family (the builder put it there: things may resolve to it) or
+// protected; the release does not move the family either way. head is nil
+// when the family resolves to no image.
+func DecideUnchanged(built Image, head *Image, digest string, p Policy) Unchanged {
+	if digest == "" || head == nil || head.Labels[LabelContentDigest] != digest || head.Name == built.Name {
+		return Unchanged{}
+	}
+	u := Unchanged{Same: true, Head: head.Name}
+	v, protected := p.protects(built)
+	switch {
+	case built.Family != "":
+		u.KeepReason = fmt.Sprintf("it is in family %s, where the builder put it (googlecompute's image_family); delete it once nothing resolves to it there", built.Family)
+	case protected:
+		u.KeepReason = fmt.Sprintf("it carries the protect label %s=%q", p.ProtectLabel, v)
+	default:
+		u.Discard = true
+	}
+	return u
+}
+
+// PhaseDiscard is the phase deleting a build that changed nothing.
+const PhaseDiscard = "delete the built image: same content as the family head"
+
+// PlanUnchanged plans the delete of a built image whose content is the
+// head's (DecideUnchanged said Discard). The delete relies on the image
+// being exactly the one the build made, as read: the same numeric id, in no
+// family, no release under way on it (LabelReleasingInto absent), the
+// protect label as read; and on the family still resolving to the head it
+// repeats. The applier re-reads all of it right before the delete and skips
+// the delete when any of it changed, so that nothing but this build's own
+// image, still unreleased, is ever deleted.
+func PlanUnchanged(project, family string, built Image, head string, protectLabel string) []Phase {
+	expect := ExpectImage(built, LabelReleasingInto, protectLabel)
+	expect.Ref = ImageRef{Project: project, Name: built.Name}
+	return []Phase{{Name: PhaseDiscard, Required: true, Entries: []Entry{{
+		Image: built, Action: ActionDelete, Why: WhyDue, From: built.State(), To: built.State(),
+		Reason: fmt.Sprintf("same content as the head %s of family %s: the image is identical", head, family),
+		Expect: Preconditions{Images: []ImageExpect{expect}, Head: &HeadExpect{Project: project, Family: family, Name: head}},
+	}}}}
+}
