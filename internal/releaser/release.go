@@ -193,9 +193,9 @@ type run struct {
 	readAt  time.Time       // when built was read
 	head    *lifecycle.Image
 	same    lifecycle.Unchanged // the build repeats the head's content
-	target  string          // the name to release: built's, or the copy's
-	copy    bool            // a copy is to be (or was) made
-	copied  bool            // the copy exists
+	target  string              // the name to release: built's, or the copy's
+	copy    bool                // a copy is to be (or was) made
+	copied  bool                // the copy exists
 	lineage map[string]string
 	lease   *apply.Lease
 	scans   *apply.Scans // nil without the in-use check
