@@ -69,6 +69,18 @@ type Config struct {
 	// created): the image, the previous and new head, the labels, the
 	// rotation plan and the outcome of each rotation action.
 	ReportFile string `mapstructure:"report_file" required:"false"`
+	// A file the build wrote that says what the image holds, e.g. the
+	// installed package list a `file` provisioner downloaded
+	// (`dpkg-query -W > packages.txt` on the machine). Its digest
+	// (`sha256-` and the first 56 hex digits of its SHA-256) is written as
+	// the label `imagefamily-content-digest`. When the family's head
+	// carries the same digest, the build changed nothing: the release does
+	// not move the family nor rotate, deletes the built image (identical,
+	// and in no family) and says `unchanged: same content as HEAD`; the
+	// build succeeds. A path relative to the directory Packer runs in; the
+	// file is read when the release runs, and a file that cannot be read
+	// then fails it.
+	ContentManifest string `mapstructure:"content_manifest" required:"false"`
 	// Fail the build on rotation problems that can be known before the
 	// family moves: the family or what uses its images (instance templates,
 	// instances, in `in_use_projects` too) cannot be read. They are read
@@ -192,8 +204,13 @@ func (c *Config) prepare(raws ...interface{}) error {
 			add(err)
 		}
 	}
-	if strings.TrimSpace(c.ReportFile) != c.ReportFile {
-		add(fmt.Errorf("report_file %q starts or ends with white space", c.ReportFile))
+	for _, f := range []struct{ field, path string }{{"report_file", c.ReportFile}, {"content_manifest", c.ContentManifest}} {
+		if err := pluginconfig.CheckFilePath(f.field, f.path); err != nil {
+			add(err)
+		}
+	}
+	if c.ContentManifest != "" && c.ContentManifest == c.ReportFile && !pluginconfig.Unknown(c.ContentManifest) {
+		add(fmt.Errorf("content_manifest %q is report_file too: the release would read its own report as the build's content; name the file the build wrote", c.ContentManifest))
 	}
 	if errs != nil && len(errs.Errors) > 0 {
 		return errs

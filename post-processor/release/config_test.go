@@ -127,6 +127,11 @@ func TestConfigureRejectsEveryBadValueNamingTheOption(t *testing.T) {
 		{"two credentials", with(map[string]interface{}{"access_token": "x", "credentials_json": `{"type":"service_account"}`}), []string{"credentials_json and access_token"}},
 		{"endpoint bad", with(map[string]interface{}{"custom_endpoints": map[string]string{"compute": "127.0.0.1:8080"}}), []string{"custom_endpoints.compute"}},
 		{"unknown option", with(map[string]interface{}{"image_family": "x"}), []string{"image_family"}},
+		{"content_manifest a directory", with(map[string]interface{}{"content_manifest": "manifests/"}), []string{`content_manifest "manifests/" ends with "/": name a file, not a directory`}},
+		{"content_manifest padded", with(map[string]interface{}{"content_manifest": "packages.txt "}), []string{`content_manifest "packages.txt " starts or ends with white space`}},
+		{"content_manifest is the report", with(map[string]interface{}{"content_manifest": "out/release.json", "report_file": "out/release.json"}),
+			[]string{`content_manifest "out/release.json" is report_file too`}},
+		{"report_file padded", with(map[string]interface{}{"report_file": " out.json"}), []string{`report_file " out.json" starts or ends with white space`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var p PostProcessor

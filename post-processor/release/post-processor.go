@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -168,6 +170,19 @@ func (p *PostProcessor) request(b built) (releaser.Request, error) {
 	if parent == "" {
 		parent = b.Parent
 	}
+	digest := ""
+	if c.ContentManifest != "" {
+		b, err := os.ReadFile(c.ContentManifest)
+		switch {
+		case err != nil:
+			return releaser.Request{}, fmt.Errorf("content_manifest %q cannot be read: %v (the build must write it, e.g. with a file provisioner, direction = \"download\")", c.ContentManifest, unwrapPath(err))
+		case len(b) == 0:
+			// An empty manifest is a listing that failed: its digest would
+			// call every later empty one unchanged.
+			return releaser.Request{}, fmt.Errorf("content_manifest %q is empty: the build wrote no content list, so there is nothing to compare with the head's", c.ContentManifest)
+		}
+		digest = lifecycle.ContentDigest(b)
+	}
 	parallelism := 0 // apply's default
 	if c.Rotation.Parallelism != nil {
 		parallelism = *c.Rotation.Parallelism
@@ -176,7 +191,7 @@ func (p *PostProcessor) request(b built) (releaser.Request, error) {
 		Project: c.ProjectID, Family: c.Family, Image: b.Image, Parent: parent, ParentNote: b.ParentNote,
 		Labels: c.Labels, Convention: c.convention(), Rename: rename, Description: c.Description,
 		Policy: policy, InUseProjects: c.Rotation.InUseProjects, Parallelism: parallelism,
-		DryRun: c.DryRun, FailOnRotationError: c.FailOnRotationError,
+		DryRun: c.DryRun, FailOnRotationError: c.FailOnRotationError, ContentDigest: digest,
 	}, nil
 }
 
@@ -186,3 +201,13 @@ func (p *PostProcessor) request(b built) (releaser.Request, error) {
 type details struct{ packersdk.Ui }
 
 func (d details) Message(s string) { d.Ui.Message("  " + s) }
+
+// unwrapPath drops the path an *fs.PathError repeats: the message names the
+// file already.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
