@@ -13,6 +13,7 @@ require (
 	github.com/hashicorp/packer-plugin-sdk v0.6.10
 	github.com/mitchellh/mapstructure v1.5.0
 	github.com/robfig/cron/v3 v3.0.1
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/zclconf/go-cty v1.16.3
 	golang.org/x/oauth2 v0.38.0
 	google.golang.org/api v0.312.0

@@ -1,13 +1,18 @@
 package e2e_test
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/modroot"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/packerrun"
 )
 
@@ -100,6 +105,18 @@ build {
 		if !regexp.MustCompile(re).MatchString(stderr) {
 			t.Errorf("Packer's log lacks %s", re)
 		}
+	}
+	// The report real packer had written follows its documented schema.
+	schema, err := jsonschema.NewCompiler().Compile(filepath.Join(modroot.Dir(t), "docs", "schemas", "release-report.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(report); err != nil {
+		t.Error(err)
+	} else if doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b)); err != nil {
+		t.Errorf("the report is not JSON: %v", err)
+	} else if err := schema.Validate(doc); err != nil {
+		t.Errorf("the report does not follow docs/schemas/release-report.schema.json: %v\n%s", err, b)
 	}
 	if strings.Contains(stderr, "emulator-token-not-a-secret") {
 		t.Errorf("the access token reached Packer's log")

@@ -319,7 +319,7 @@ func (r *run) prepare(ctx context.Context) error {
 			return nil
 		}
 		if r.head != nil {
-			r.detail("the content manifest's digest %s differs from the head's (%s)", req.ContentDigest, orNone(r.head.Labels[lifecycle.LabelContentDigest]))
+			r.detail("content changed: digest %s, the head's %s", shortDigest(req.ContentDigest), shortDigest(r.head.Labels[lifecycle.LabelContentDigest]))
 		}
 	}
 
@@ -723,7 +723,8 @@ func (r *run) unchanged(ctx context.Context) {
 	if req.DryRun {
 		prefix = "DRY RUN: "
 	}
-	r.step("%sunchanged: same content as HEAD %s (content digest %s): the family is not moved, nor rotated", prefix, u.Head, req.ContentDigest)
+	r.step("%sunchanged: same content as HEAD %s: the family is not moved, nor rotated", prefix, u.Head)
+	r.detail("content digest %s, the head's too", shortDigest(req.ContentDigest))
 	switch {
 	case !u.Discard:
 		r.warn(fmt.Sprintf("the built image %s, identical to %s, is not deleted: %s", r.built.Name, u.Head, u.KeepReason))
@@ -749,9 +750,16 @@ func (r *run) unchanged(ctx context.Context) {
 	}
 }
 
-func orNone(s string) string {
-	if s == "" {
+// shortDigest is a content digest as the build output shows it: enough
+// digits to tell two apart at a glance; the labels listed and the report
+// have it whole.
+func shortDigest(d string) string {
+	const keep = len("sha256-") + 12
+	switch {
+	case d == "":
 		return "none"
+	case len(d) > keep:
+		return d[:keep] + "…"
 	}
-	return s
+	return d
 }
