@@ -39,7 +39,9 @@ func TestANightlyRebuildThatChangedNothingReleasesNothing(t *testing.T) {
 				{Name: proto.String("base-v1"), Family: proto.String("base-debian-12"), DiskSizeGb: proto.Int64(10), CreationTimestamp: proto.String("2026-11-01T00:00:00.000Z")},
 				{Name: proto.String("app-v0"), Family: proto.String("app-nginx"), DiskSizeGb: proto.Int64(10), CreationTimestamp: proto.String("2026-11-01T00:00:00.000Z")},
 				{Name: proto.String("app-v1"), Family: proto.String("app-nginx"), DiskSizeGb: proto.Int64(10), CreationTimestamp: proto.String("2026-11-02T00:00:00.000Z"),
-					Labels: map[string]string{lifecycle.LabelContentDigest: lifecycle.ContentDigest([]byte(packages))}},
+					Labels: map[string]string{lifecycle.LabelContentDigest: lifecycle.ContentDigest([]byte(packages)),
+						lifecycle.LabelParentImage: "base-v1", lifecycle.LabelParentProject: project,
+						lifecycle.LabelOS: "debian-12", lifecycle.LabelSoftware: "nginx", lifecycle.LabelVersion: "1-26"}},
 			} {
 				if err := emu.Server.PutImage(project, img); err != nil {
 					t.Fatal(err)

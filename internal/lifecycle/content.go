@@ -37,15 +37,28 @@ type Unchanged struct {
 	Head string
 }
 
-// DecideUnchanged compares a build's content digest with the family head's.
-// The build changed nothing when the head carries the same digest and is
-// another image. The built image is then deleted, being identical, unless
-// it is in a family (the builder put it there: things may resolve to it) or
-// protected; the release does not move the family either way. head is nil
-// when the family resolves to no image.
-func DecideUnchanged(built Image, head *Image, digest string, p Policy) Unchanged {
-	if digest == "" || head == nil || head.Labels[LabelContentDigest] != digest || head.Name == built.Name {
+// sameContentKeys are the labels a build must share with the head to be
+// the same content: the manifest's digest, and what the build was made of
+// and as (its parent, the convention's parts). A rebuild on a new parent, or
+// of another version, is a change whatever its manifest says.
+var sameContentKeys = []string{LabelContentDigest, LabelParentImage, LabelParentProject, LabelOS, LabelSoftware, LabelVersion}
+
+// DecideUnchanged compares what a build is (lineage: the labels its release
+// would write, LineageLabels) with the family head. The build changed
+// nothing when its lineage has a content digest and the head, another image,
+// carries the same digest, parent and convention parts. The built image is
+// then deleted, being identical, unless it is in a family (the builder put
+// it there: things may resolve to it) or protected; the release does not
+// move the family either way. head is nil when the family resolves to no
+// image.
+func DecideUnchanged(built Image, head *Image, lineage map[string]string, p Policy) Unchanged {
+	if lineage[LabelContentDigest] == "" || head == nil || head.Name == built.Name {
 		return Unchanged{}
+	}
+	for _, k := range sameContentKeys {
+		if head.Labels[k] != lineage[k] {
+			return Unchanged{}
+		}
 	}
 	u := Unchanged{Same: true, Head: head.Name}
 	v, protected := p.protects(built)

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"strings"
 	"testing"
 )
@@ -25,36 +26,50 @@ func TestContentDigestIsAValidLabelValueAndTheSha256sumPrefix(t *testing.T) {
 
 func TestDecideUnchangedComparesWithTheHeadAndKeepsWhatMayBeUsed(t *testing.T) {
 	digest := ContentDigest([]byte("nginx 1.26.0-1\n"))
-	head := Image{Name: "web-v1", Project: "acme", Family: "web", Labels: map[string]string{LabelContentDigest: digest}}
+	lineage := map[string]string{LabelContentDigest: digest, LabelParentImage: "base-v7", LabelParentProject: "acme",
+		LabelOS: "debian-12", LabelSoftware: "nginx", LabelVersion: "1-26", LabelReleasedAt: "20261126t064730z"}
+	with := func(k, v string) map[string]string {
+		m := maps.Clone(lineage)
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	headLabels := maps.Clone(lineage)
+	headLabels[LabelReleasedAt] = "20261125t064730z" // released another day: not compared
+	head := Image{Name: "web-v1", Project: "acme", Family: "web", Labels: headLabels}
 	built := Image{Name: "web-v2", Project: "acme"}
 	inFamily := built
-	inFamily.Family = "web"
+	inFamily.Family = "other"
 	protected := built
 	protected.Labels = map[string]string{DefaultProtectLabel: "true"}
-	other := head
-	other.Labels = map[string]string{LabelContentDigest: ContentDigest([]byte("nginx 1.26.1-1\n"))}
-	unlabelled := head
-	unlabelled.Labels = nil
 	policy := DefaultPolicy()
+	same := Unchanged{Same: true, Discard: true, Head: "web-v1"}
+	kept := Unchanged{Same: true, Head: "web-v1"}
 	for _, tc := range []struct {
-		name   string
-		built  Image
-		head   *Image
-		digest string
-		want   Unchanged
-		keep   string
+		name    string
+		built   Image
+		head    *Image
+		lineage map[string]string
+		want    Unchanged
+		keep    string
 	}{
-		{"same digest: the build is discarded", built, &head, digest, Unchanged{Same: true, Discard: true, Head: "web-v1"}, ""},
-		{"another digest: released", built, &other, digest, Unchanged{}, ""},
-		{"a head without a digest: released", built, &unlabelled, digest, Unchanged{}, ""},
-		{"no head: the first release", built, nil, digest, Unchanged{}, ""},
-		{"no manifest: released", built, &head, "", Unchanged{}, ""},
-		{"the head is the built image itself: released", head, &head, digest, Unchanged{}, ""},
-		{"in a family the builder chose: kept", inFamily, &head, digest, Unchanged{Same: true, Head: "web-v1"}, "in family web"},
-		{"protected: kept", protected, &head, digest, Unchanged{Same: true, Head: "web-v1"}, `imagefamily-protect="true"`},
+		{"same digest, parent and version: the build is discarded", built, &head, lineage, same, ""},
+		{"another digest: released", built, &head, with(LabelContentDigest, ContentDigest([]byte("nginx 1.26.1-1\n"))), Unchanged{}, ""},
+		{"another parent: released", built, &head, with(LabelParentImage, "base-v8"), Unchanged{}, ""},
+		{"another version: released", built, &head, with(LabelVersion, "1-27"), Unchanged{}, ""},
+		{"no parent known, the head's known: released", built, &head, with(LabelParentImage, ""), Unchanged{}, ""},
+		{"a head without a digest: released", built, &Image{Name: "web-v1", Labels: with(LabelContentDigest, "")}, lineage, Unchanged{}, ""},
+		{"no head: the first release", built, nil, lineage, Unchanged{}, ""},
+		{"no manifest: released", built, &Image{Name: "web-v1", Labels: with(LabelContentDigest, "")}, with(LabelContentDigest, ""), Unchanged{}, ""},
+		{"the head is the built image itself: released", head, &head, lineage, Unchanged{}, ""},
+		{"in a family the builder chose: kept", inFamily, &head, lineage, kept, "in family other"},
+		{"protected: kept", protected, &head, lineage, kept, `imagefamily-protect="true"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := DecideUnchanged(tc.built, tc.head, tc.digest, policy)
+			got := DecideUnchanged(tc.built, tc.head, tc.lineage, policy)
 			keep := got.KeepReason
 			got.KeepReason = ""
 			if got != tc.want || (tc.keep == "") != (keep == "") || !strings.Contains(keep, tc.keep) {

@@ -311,26 +311,24 @@ func (r *run) prepare(ctx context.Context) error {
 	default:
 		r.warn(fmt.Sprintf("could not read the family's head before the release: %v", err))
 	}
+	r.lineage, err = r.lineageLabels(ctx)
+	if err != nil {
+		return err
+	}
 	if req.ContentDigest != "" {
 		r.out.ContentDigest = req.ContentDigest
 		// A build that changed nothing is not checked further: it is not
 		// released.
-		if r.same = lifecycle.DecideUnchanged(built, r.head, req.ContentDigest, req.Policy); r.same.Same {
+		if r.same = lifecycle.DecideUnchanged(built, r.head, r.lineage, req.Policy); r.same.Same {
 			return nil
 		}
-		if r.head != nil {
-			r.detail("content changed: digest %s, the head's %s", shortDigest(req.ContentDigest), shortDigest(r.head.Labels[lifecycle.LabelContentDigest]))
-		}
+		r.sayChanged()
 	}
 
 	if err := r.checkName(); err != nil {
 		return err
 	}
 
-	r.lineage, err = r.lineageLabels(ctx)
-	if err != nil {
-		return err
-	}
 	// Check the merge now against the labels as read, so that a collision
 	// fails before anything is written; SetLabels merges again on the
 	// labels current at the time of writing.
@@ -762,4 +760,28 @@ func shortDigest(d string) string {
 		return d[:keep] + "…"
 	}
 	return d
+}
+
+// sayChanged details why a build with a content manifest is released: what
+// differs from the head.
+func (r *run) sayChanged() {
+	if r.head == nil {
+		return
+	}
+	hl := r.head.Labels
+	switch {
+	case hl[lifecycle.LabelContentDigest] != r.req.ContentDigest:
+		r.detail("content changed: digest %s, the head's %s", shortDigest(r.req.ContentDigest), shortDigest(hl[lifecycle.LabelContentDigest]))
+	case hl[lifecycle.LabelParentImage] != r.lineage[lifecycle.LabelParentImage] || hl[lifecycle.LabelParentProject] != r.lineage[lifecycle.LabelParentProject]:
+		r.detail("same content digest as the head, on another parent (the head's: %s): released", orNone(hl[lifecycle.LabelParentImage]))
+	default:
+		r.detail("same content digest as the head, of another os, software or version: released")
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

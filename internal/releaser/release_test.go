@@ -798,6 +798,7 @@ func TestARebuildOfTheHeadsContentReleasesNothing(t *testing.T) {
 		digest    string
 		dryRun    bool
 		builtTags map[string]string // more labels on the built image
+		headTags  map[string]string // other labels on the head
 		wantCalls []string
 		wantSaid  string
 		wantWarn  string
@@ -812,6 +813,10 @@ func TestARebuildOfTheHeadsContentReleasesNothing(t *testing.T) {
 			wantSaid: "say DRY RUN: unchanged: same content as HEAD app-v2", unchanged: true},
 		{name: "same content, the built image protected: kept, and said", digest: same, builtTags: map[string]string{lifecycle.DefaultProtectLabel: "true"},
 			wantWarn: "is not deleted: it carries the protect label", unchanged: true},
+		{name: "same content on another parent: released", digest: same, headTags: map[string]string{lifecycle.LabelParentImage: "base-v6"},
+			wantCalls: []string{"SetLabels(acme-images, app-v2)", "SetLabels(acme-images, " + name + ")", "SetFamily(acme-images, " + name + ", app-nginx)",
+				"SetLabels(acme-images, " + name + ")", "Deprecate(acme-images, app-v1, DEPRECATED)", "SetLabels(acme-images, app-v2)"},
+			wantSaid: "msg same content digest as the head, on another parent (the head's: base-v6): released"},
 		{name: "other content: released, the digest recorded", digest: other,
 			wantCalls: []string{"SetLabels(acme-images, app-v2)", "SetLabels(acme-images, " + name + ")", "SetFamily(acme-images, " + name + ", app-nginx)",
 				"SetLabels(acme-images, " + name + ")", "Deprecate(acme-images, app-v1, DEPRECATED)", "SetLabels(acme-images, app-v2)"},
@@ -819,7 +824,8 @@ func TestARebuildOfTheHeadsContentReleasesNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			images := older(2)
-			images[1].Labels = map[string]string{lifecycle.LabelContentDigest: same}
+			images[1].Labels = headLineage(same)
+			maps.Copy(images[1].Labels, tc.headTags)
 			f := fake(images...)
 			b := built()
 			maps.Copy(b.Labels, tc.builtTags)
@@ -855,4 +861,12 @@ func TestARebuildOfTheHeadsContentReleasesNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// headLineage are the labels a release of request() wrote on the head, with
+// the content digest digest.
+func headLineage(digest string) map[string]string {
+	return map[string]string{lifecycle.LabelContentDigest: digest, lifecycle.LabelParentImage: "base-v7", lifecycle.LabelParentProject: "acme-base",
+		lifecycle.LabelParentFamily: "base-debian-12", lifecycle.LabelOS: "debian-12", lifecycle.LabelSoftware: "nginx", lifecycle.LabelVersion: "1-26",
+		lifecycle.LabelReleasedAt: "20261125t064730z"}
 }

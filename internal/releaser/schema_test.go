@@ -56,7 +56,7 @@ func TestEveryKindOfReportFollowsItsSchema(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			images := older(2)
-			images[1].Labels = map[string]string{lifecycle.LabelContentDigest: same}
+			images[1].Labels = headLineage(same)
 			b := built()
 			if tc.image != "" {
 				b.Name = tc.image

@@ -74,7 +74,8 @@ type Config struct {
 	// (`dpkg-query -W > packages.txt` on the machine). Its digest
 	// (`sha256-` and the first 56 hex digits of its SHA-256) is written as
 	// the label `imagefamily-content-digest`. When the family's head
-	// carries the same digest, the build changed nothing: the release does
+	// carries the same digest, parent and naming parts, the build changed
+	// nothing: the release does
 	// not move the family nor rotate, deletes the built image (identical,
 	// and in no family) and says `unchanged: same content as HEAD`; the
 	// build succeeds. A path relative to the directory Packer runs in; the

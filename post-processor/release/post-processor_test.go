@@ -487,7 +487,9 @@ func TestPostProcessOfARebuildThatChangedNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			imgs := images(goodName)
-			imgs[1].Labels = map[string]string{lifecycle.LabelContentDigest: lifecycle.ContentDigest([]byte(list))}
+			imgs[1].Labels = map[string]string{lifecycle.LabelContentDigest: lifecycle.ContentDigest([]byte(list)),
+				lifecycle.LabelParentImage: "base-v1", lifecycle.LabelParentProject: "acme-base",
+				lifecycle.LabelOS: "debian-12", lifecycle.LabelSoftware: "nginx", lifecycle.LabelVersion: "1-26"}
 			f := gcetest.New(imgs...)
 			path := filepath.Join(t.TempDir(), "packages.txt")
 			if tc.manifest != nil {
