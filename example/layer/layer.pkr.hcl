@@ -62,6 +62,34 @@ build {
   # The layer's provisioners go here (they need communicator = "ssh"), e.g.
   # one shell provisioner running the script the layer's variables file names.
 
+  # Then what the image holds, for the release to tell a rebuild that changed
+  # nothing (content_manifest): the installed packages, listed on the
+  # machine and downloaded next to the reports.
+  dynamic "provisioner" {
+    for_each = var.communicator == "ssh" ? ["list"] : []
+    labels   = ["shell"]
+    content {
+      inline = ["dpkg-query -W -f '$${Package} $${Version}\\n' | sort > /tmp/packages.txt"]
+    }
+  }
+  dynamic "provisioner" {
+    for_each = var.communicator == "ssh" ? ["download"] : []
+    labels   = ["file"]
+    content {
+      direction   = "download"
+      source      = "/tmp/packages.txt"
+      destination = local.packages_file
+    }
+  }
+  # Without a machine there is nothing to list: a file stands for the list.
+  dynamic "provisioner" {
+    for_each = var.communicator != "ssh" && var.packages_stand_in != "" ? ["stand-in"] : []
+    labels   = ["shell-local"]
+    content {
+      inline = ["mkdir -p '${var.report_dir}'", "cp '${var.packages_stand_in}' '${local.packages_file}'"]
+    }
+  }
+
   post-processors {
     post-processor "imagefamily-release" {
       project_id = var.project_id
@@ -86,6 +114,9 @@ build {
         check_in_use    = true
         in_use_projects = var.in_use_projects
       }
+      # A build whose packages, parent and version are the head's releases
+      # nothing: its image is deleted and the family stays.
+      content_manifest = local.content_manifest
       report_file      = "${var.report_dir}/${var.layer}-release.json"
       access_token     = var.access_token
       custom_endpoints = local.custom_endpoints
