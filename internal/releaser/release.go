@@ -29,7 +29,8 @@ const cleanupTimeout = 2 * time.Minute
 type Reporter interface {
 	// Say reports a step.
 	Say(string)
-	// Message reports a detail of the step last said.
+	// Message reports a detail of the step last said (the post-processor
+	// says it indented: Packer prints a ui.Message as a ui.Say).
 	Message(string)
 	// Error reports a problem: a warning after the release, or what stops it.
 	Error(string)

@@ -195,12 +195,14 @@ func (p *PostProcessor) request(b built) (releaser.Request, error) {
 	}, nil
 }
 
-// details indents the release's details under its steps. Packer (v1.14.3,
-// packer/ui.go) prints a post-processor's ui.Message exactly as its ui.Say,
-// "==> build (type): ", so the step a detail belongs to would not show.
+// details writes the release's details indented under its steps. The SDK
+// (v0.6) deprecates ui.Message ("Use Say instead"), and Packer (v1.14.3,
+// packer/ui.go) prints a post-processor's Message exactly as its Say,
+// "==> build (type): ", so the step a detail belongs to would not show: a
+// detail is said, indented.
 type details struct{ packersdk.Ui }
 
-func (d details) Message(s string) { d.Ui.Message("  " + s) }
+func (d details) Message(s string) { d.Ui.Say("  " + s) }
 
 // unwrapPath drops the path an *fs.PathError repeats: the message names the
 // file already.
