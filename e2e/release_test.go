@@ -260,6 +260,7 @@ build {
 	if err != nil {
 		t.Fatalf("packer build: %v\n%s\n%s", err, stdout, stderr)
 	}
+	t.Logf("packer build:\n%s", stdout)
 	out := readOutcome(t, report)
 	const promoted = "debian-12-nginx-1-26-v20261126t090000"
 	if !out.Released || out.Image != promoted || out.PreviousHead != "debian-12-nginx-1-26-v20261101t000000" || out.Project != "acme-prod" {

@@ -135,6 +135,6 @@ func promoteSource(a packersdk.Artifact, b built) (built, error) {
 	}
 	// A promoted image is a copy: its parent is the copy's source's parent,
 	// which its lineage labels already carry. Nothing to add here.
-	b.ParentNote = "a promoted image keeps the lineage labels of the image it copies"
+	b.ParentNote = "a promoted image keeps those of the image it copies"
 	return b, nil
 }
