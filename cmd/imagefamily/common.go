@@ -218,12 +218,18 @@ type commonFlags struct {
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
+	c.registerConnection(fs)
+	registerFormat(fs, &c.format)
+}
+
+// registerConnection registers the flags without --format, for a command
+// whose output formats are its own (lineage).
+func (c *commonFlags) registerConnection(fs *flag.FlagSet) {
 	fs.StringVar(&c.endpoint, "endpoint", "", "")
 	fs.StringVar(&c.credentialsFile, "credentials-file", "", "")
 	fs.StringVar(&c.accessToken, "access-token", "", "")
 	fs.StringVar(&c.impersonate, "impersonate-service-account", "", "")
 	fs.StringVar(&c.project, "project", "", "")
-	registerFormat(fs, &c.format)
 }
 
 func registerFormat(fs *flag.FlagSet, p *string) { fs.StringVar(p, "format", "table", "") }
@@ -246,6 +252,11 @@ func (c *commonFlags) check(e *env) error {
 	if err := checkFormat(c.format); err != nil {
 		return err
 	}
+	return c.checkConnection(e)
+}
+
+// checkConnection is check without --format (see registerConnection).
+func (c *commonFlags) checkConnection(e *env) error {
 	if c.project == "" {
 		return usagef("--project is required: name the project that holds the images, e.g. --project acme-images")
 	}

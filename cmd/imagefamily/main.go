@@ -1,6 +1,6 @@
 // Command imagefamily is the operator's side of the suite: status, rotation,
-// rollback, revoke, outdated-children report, naming, and the local Compute
-// Engine emulator. Flags and output live here; decisions live in
+// rollback, revoke, outdated-children report, the lineage picture, naming,
+// and the local Compute Engine emulator. Flags and output live here; decisions live in
 // internal/lifecycle, execution of rotation plans in internal/apply.
 // docs/cli.md documents every command, flag, output format and exit code.
 package main
@@ -43,6 +43,7 @@ var commands = []command{
 	{"rollback", "move a family back to an older image (never un-deprecates)", cmdRollback},
 	{"revoke", "make an image (and its descendants) OBSOLETE now, with a reason", cmdRevoke},
 	{"outdated", "family heads built on a parent that is no longer its family's head", cmdOutdated},
+	{"lineage", "draw the image hierarchy (Mermaid or DOT): heads, parents, outdated, revoked", cmdLineage},
 	{"name", "print the conventional name of an image", cmdName},
 	{"emulator", "run the local Compute Engine emulator", nil},
 }
