@@ -718,6 +718,7 @@ func (r *run) unchanged(ctx context.Context) {
 	req, u := r.req, r.same
 	r.out.Unchanged = true
 	r.out.Head = u.Head
+	r.out.ReleasedAt = nil // nothing is released
 	prefix := ""
 	if req.DryRun {
 		prefix = "DRY RUN: "

@@ -846,8 +846,9 @@ func TestARebuildOfTheHeadsContentReleasesNothing(t *testing.T) {
 			if tc.wantWarn == "" && len(rep.errs) > 0 {
 				t.Errorf("unexpected errors: %q", rep.errs)
 			}
-			if out.Unchanged != tc.unchanged || out.BuiltDeleted != tc.deleted || out.Released == tc.unchanged || out.ContentDigest != tc.digest {
-				t.Errorf("outcome: unchanged %v deleted %v released %v digest %q", out.Unchanged, out.BuiltDeleted, out.Released, out.ContentDigest)
+			if out.Unchanged != tc.unchanged || out.BuiltDeleted != tc.deleted || out.Released == tc.unchanged || out.ContentDigest != tc.digest ||
+				!tc.dryRun && (out.ReleasedAt == nil) != tc.unchanged {
+				t.Errorf("outcome: unchanged %v deleted %v released %v (at %v) digest %q", out.Unchanged, out.BuiltDeleted, out.Released, out.ReleasedAt, out.ContentDigest)
 			}
 			head, _ := f.GetFromFamily(context.Background(), project, family)
 			switch {
