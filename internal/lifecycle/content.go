@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // LabelContentDigest records what a build put in the image: the digest of a
@@ -79,13 +81,14 @@ const PhaseDiscard = "delete the built image: same content as the family head"
 // PlanUnchanged plans the delete of a built image whose content is the
 // head's (DecideUnchanged said Discard). The delete relies on the image
 // being exactly the one the build made, as read: the same numeric id, in no
-// family, no release under way on it (LabelReleasingInto absent), the
-// protect label as read; and on the family still resolving to the head it
-// repeats. The applier re-reads all of it right before the delete and skips
+// family, its labels as read, no release under way on it (LabelReleasingInto
+// absent), the protect label as read; and on the family still resolving to
+// the head it repeats. The applier re-reads all of it right before the delete and skips
 // the delete when any of it changed, so that nothing but this build's own
 // image, still unreleased, is ever deleted.
 func PlanUnchanged(project, family string, built Image, head string, protectLabel string) []Phase {
-	expect := ExpectImage(built, LabelReleasingInto, protectLabel)
+	keys := append(slices.Sorted(maps.Keys(built.Labels)), LabelReleasingInto, protectLabel)
+	expect := ExpectImage(built, keys...)
 	expect.Ref = ImageRef{Project: project, Name: built.Name}
 	return []Phase{{Name: PhaseDiscard, Required: true, Entries: []Entry{{
 		Image: built, Action: ActionDelete, Why: WhyDue, From: built.State(), To: built.State(),

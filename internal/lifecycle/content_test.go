@@ -102,6 +102,7 @@ func TestPlanUnchangedDeletesOnlyTheBuiltImageAsRead(t *testing.T) {
 		{"made again under the name", Image{Name: "web-v2", Project: "acme", ID: 43, Status: StatusReady}, true, "another image"},
 		{"put in a family meanwhile", Image{Name: "web-v2", Project: "acme", ID: 42, Status: StatusReady, Family: "web"}, true, "in family web"},
 		{"a release started on it", Image{Name: "web-v2", Project: "acme", ID: 42, Status: StatusReady, Labels: map[string]string{LabelReleasingInto: "web"}}, true, LabelReleasingInto},
+		{"relabelled meanwhile", Image{Name: "web-v2", Project: "acme", ID: 42, Status: StatusReady, Labels: map[string]string{"team": "db"}}, true, "team"},
 		{"protected meanwhile", Image{Name: "web-v2", Project: "acme", ID: 42, Status: StatusReady, Labels: map[string]string{DefaultProtectLabel: "true"}}, true, DefaultProtectLabel},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
