@@ -5,16 +5,27 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"os"
 	"strings"
 )
 
+// LogLevelEnv raises StdLog's HTTP log to debug when set to "debug": the
+// request and response bodies too (redacted, each cut at 8 KiB). Packer
+// passes its environment to plugins, and has no log level of its own.
+const LogLevelEnv = "IMAGEFAMILY_LOG"
+
 // StdLog are the options a Packer component dials with: each API request
 // and its answer (WithHTTPLog, at info: method, URL, status, duration; the
-// credentials redacted) and each retry (WithRetryNotify) logged on the
-// standard log package as "[INFO] component: …" and "[WARN] component: …"
-// lines. A plugin's standard error is Packer's log, shown with PACKER_LOG=1.
+// credentials redacted; the bodies too with IMAGEFAMILY_LOG=debug) and each
+// retry (WithRetryNotify) logged on the standard log package as
+// "[INFO] component: …" and "[WARN] component: …" lines. A plugin's
+// standard error is Packer's log, shown with PACKER_LOG=1.
 func StdLog(component string) []Option {
-	logger := slog.New(&stdHandler{component: component, level: slog.LevelInfo})
+	level := slog.LevelInfo
+	if strings.EqualFold(os.Getenv(LogLevelEnv), "debug") {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(&stdHandler{component: component, level: level})
 	return []Option{WithHTTPLog(logger), WithRetryNotify(func(r Retry) { LogRetry(component, r) })}
 }
 

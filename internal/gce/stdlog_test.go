@@ -30,12 +30,17 @@ func TestStdLogPutsEachCallAndRetryInPackersLogWithoutTheToken(t *testing.T) {
 	tests := []struct {
 		name   string
 		faults string
+		level  string // IMAGEFAMILY_LOG
 		want   []string // the log's lines, as regular expressions
 	}{
-		{"an answered call is one line", "", []string{
+		{"an answered call is one line", "", "", []string{
 			`^\[INFO\] imagefamily-release: http method=GET url=URL/compute/v1/projects/acme-images/global/images/web-v1 status=404 duration=[0-9.]+(ms|s)$`,
 		}},
-		{"a throttled call: each attempt and the retry between", "images.get=429:1", []string{
+		{"at debug, the answer's body and the headers, the token redacted", "", "debug", []string{
+			`^\[INFO\] imagefamily-release: http method=GET url=URL/compute/v1/projects/acme-images/global/images/web-v1 status=404 duration=[0-9.]+(ms|s) ` +
+				`request_headers=".*Authorization: Bearer REDACTED.*" .*response_body=".*web-v1.*was not found.*"$`,
+		}},
+		{"a throttled call: each attempt and the retry between", "images.get=429:1", "", []string{
 			`^\[INFO\] imagefamily-release: http method=GET url=URL/compute/v1/projects/acme-images/global/images/web-v1 status=429 duration=[0-9.]+(ms|s)$`,
 			`^\[WARN\] imagefamily-release: retry: images.get projects/acme-images/global/images/web-v1: attempt 1 answered with a quota or rate-limit error \(.*429.*\): sending it again in \d+(\.\d+)?m?s$`,
 			`^\[INFO\] imagefamily-release: http method=GET url=URL/compute/v1/projects/acme-images/global/images/web-v1 status=429 duration=[0-9.]+(ms|s)$`,
@@ -47,6 +52,7 @@ func TestStdLogPutsEachCallAndRetryInPackersLogWithoutTheToken(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Setenv(LogLevelEnv, tt.level)
 			env := emulatortest.Start(t, emulator.Options{Faults: faults})
 			out := captureLog(t)
 			opts := append(StdLog("imagefamily-release"), WithBackoff(Backoff{Attempts: 2, Sleep: noSleep}))
