@@ -30,7 +30,7 @@ func TestStdLogPutsEachCallAndRetryInPackersLogWithoutTheToken(t *testing.T) {
 	tests := []struct {
 		name   string
 		faults string
-		level  string // IMAGEFAMILY_LOG
+		level  string   // IMAGEFAMILY_LOG
 		want   []string // the log's lines, as regular expressions
 	}{
 		{"an answered call is one line", "", "", []string{
