@@ -19,14 +19,27 @@ const LogLevelEnv = "IMAGEFAMILY_LOG"
 // credentials redacted; the bodies too with IMAGEFAMILY_LOG=debug) and each
 // retry (WithRetryNotify) logged on the standard log package as
 // "[INFO] component: …" and "[WARN] component: …" lines. A plugin's
-// standard error is Packer's log, shown with PACKER_LOG=1.
+// standard error is Packer's log. The requests are logged only while Packer
+// keeps its log (PACKER_LOG or PACKER_LOG_PATH set, as Packer decides): the
+// logging transport is not built for a log nobody reads.
 func StdLog(component string) []Option {
+	opts := []Option{WithRetryNotify(func(r Retry) { LogRetry(component, r) })}
+	if !packerLogs() {
+		return opts
+	}
 	level := slog.LevelInfo
 	if strings.EqualFold(os.Getenv(LogLevelEnv), "debug") {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(&stdHandler{component: component, level: level})
-	return []Option{WithHTTPLog(logger), WithRetryNotify(func(r Retry) { LogRetry(component, r) })}
+	return append(opts, WithHTTPLog(slog.New(&stdHandler{component: component, level: level})))
+}
+
+// packerLogs is Packer's own test (v1.14.3, log.go) of whether it keeps the
+// log: PACKER_LOG_PATH set, or PACKER_LOG set to anything but "0". Packer
+// passes its environment to its plugins.
+func packerLogs() bool {
+	v := os.Getenv("PACKER_LOG")
+	return os.Getenv("PACKER_LOG_PATH") != "" || v != "" && v != "0"
 }
 
 // LogRetry logs a retry on the standard log package, as StdLog does.

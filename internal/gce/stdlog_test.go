@@ -28,26 +28,32 @@ func TestStdLogPutsEachCallAndRetryInPackersLogWithoutTheToken(t *testing.T) {
 	const token = "ya29.secret-token-value"
 	noSleep := func(ctx context.Context, d time.Duration) error { return ctx.Err() }
 	tests := []struct {
-		name   string
-		faults string
-		level  string   // IMAGEFAMILY_LOG
-		want   []string // the log's lines, as regular expressions
+		name      string
+		faults    string
+		level     string   // IMAGEFAMILY_LOG
+		packerLog string   // PACKER_LOG
+		want      []string // the log's lines, as regular expressions
 	}{
-		{"an answered call is one line", "", "", []string{
+		{"an answered call is one line", "", "", "1", []string{
 			`^\[INFO\] imagefamily-release: http method=GET url=URL/compute/v1/projects/acme-images/global/images/web-v1 status=404 duration=[0-9.]+(ms|s)$`,
 		}},
-		{"at debug, the answer's body and the headers, the token redacted", "", "debug", []string{
+		{"at debug, the answer's body and the headers, the token redacted", "", "debug", "1", []string{
 			`^\[INFO\] imagefamily-release: http method=GET url=URL/compute/v1/projects/acme-images/global/images/web-v1 status=404 duration=[0-9.]+(ms|s) ` +
 				`request_headers=".*Authorization: Bearer REDACTED.*" .*response_body=".*web-v1.*was not found.*"$`,
 		}},
-		{"a throttled call: each attempt and the retry between", "images.get=429:1", "", []string{
+		{"a throttled call: each attempt and the retry between", "images.get=429:1", "", "1", []string{
 			`^\[INFO\] imagefamily-release: http method=GET url=URL/compute/v1/projects/acme-images/global/images/web-v1 status=429 duration=[0-9.]+(ms|s)$`,
 			`^\[WARN\] imagefamily-release: retry: images.get projects/acme-images/global/images/web-v1: attempt 1 answered with a quota or rate-limit error \(.*429.*\): sending it again in \d+(\.\d+)?m?s$`,
 			`^\[INFO\] imagefamily-release: http method=GET url=URL/compute/v1/projects/acme-images/global/images/web-v1 status=429 duration=[0-9.]+(ms|s)$`,
 		}},
+		{"Packer keeps no log: no request is logged, a retry is", "images.get=429:1", "", "0", []string{
+			`^\[WARN\] imagefamily-release: retry: images.get projects/acme-images/global/images/web-v1: attempt 1 answered with a quota or rate-limit error \(.*429.*\): sending it again in \d+(\.\d+)?m?s$`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("PACKER_LOG", tt.packerLog)
+			t.Setenv("PACKER_LOG_PATH", "")
 			faults, err := emulator.ParseFaults(tt.faults)
 			if err != nil {
 				t.Fatal(err)
