@@ -110,9 +110,7 @@ func (c *Config) Prepare(raws ...interface{}) ([]string, error) {
 	for _, err := range c.Auth.Prepare() {
 		add(err)
 	}
-	if c.ProjectID == "" {
-		add(errors.New("project_id must be set: the destination project, where the promoted image is created"))
-	} else if err := pluginconfig.CheckProjectID("project_id", c.ProjectID); err != nil {
+	if err := pluginconfig.CheckRequired("project_id", c.ProjectID, "the destination project, where the promoted image is created", pluginconfig.CheckProjectID); err != nil {
 		add(err)
 	}
 	for _, err := range c.prepareSource() {

@@ -81,14 +81,10 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	for _, w := range c.Auth.Warnings() {
 		log.Printf("[WARN] imagefamily: %s", w)
 	}
-	if c.ProjectID == "" {
-		add(fmt.Errorf("project_id must be set: the project that owns the family, e.g. acme-images"))
-	} else if err := pluginconfig.CheckProjectID("project_id", c.ProjectID); err != nil {
+	if err := pluginconfig.CheckRequired("project_id", c.ProjectID, "the project that owns the family, e.g. acme-images", pluginconfig.CheckProjectID); err != nil {
 		add(err)
 	}
-	if c.Family == "" {
-		add(fmt.Errorf("family must be set: the image family to resolve, e.g. base-debian-12"))
-	} else if err := pluginconfig.CheckName("family", c.Family); err != nil {
+	if err := pluginconfig.CheckRequired("family", c.Family, "the image family to resolve, e.g. base-debian-12", pluginconfig.CheckName); err != nil {
 		add(err)
 	}
 	if err := pluginconfig.CheckZone("zone", c.Zone); err != nil {

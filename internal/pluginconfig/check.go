@@ -100,3 +100,13 @@ func CheckFilePath(field, v string) error {
 func Errors(prefix string, err error) []error {
 	return lifecycle.Spell(err, func(field string) string { return prefix + field })
 }
+
+// CheckRequired checks an option that must be set: "FIELD must be set:
+// WHAT" when it is empty (what says what the option names, with an
+// example), else check's verdict on it (CheckProjectID, CheckName...).
+func CheckRequired(field, v, what string, check func(field, v string) error) error {
+	if v == "" {
+		return fmt.Errorf("%s must be set: %s", field, what)
+	}
+	return check(field, v)
+}

@@ -107,3 +107,25 @@ func TestAFilePathMustBeAbleToNameAFile(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckRequiredSaysWhatIsMissingOrWhatRuleIsBroken(t *testing.T) {
+	tests := []struct {
+		name, value, want string
+	}{
+		{"empty: what the option names", "", "project_id must be set: the project that owns the family"},
+		{"set: the rule's own check", "Acme", `project_id "Acme" is not a Google Cloud project ID`},
+		{"set and valid", "acme-images", ""},
+		{"not known yet: left to later", "<unknown>", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckRequired("project_id", tt.value, "the project that owns the family", CheckProjectID)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("CheckRequired(%q) = %v, want nil", tt.value, err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("CheckRequired(%q) = %v, want it to say %q", tt.value, err, tt.want)
+			}
+		})
+	}
+}

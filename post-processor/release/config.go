@@ -153,14 +153,10 @@ func (c *Config) prepare(raws ...interface{}) error {
 	for _, w := range c.Auth.Warnings() {
 		log.Printf("[WARN] imagefamily: %s", w)
 	}
-	if c.ProjectID == "" {
-		add(errors.New("project_id must be set: the image project, where the built image is and the family lives (e.g. acme-images)"))
-	} else if err := pluginconfig.CheckProjectID("project_id", c.ProjectID); err != nil {
+	if err := pluginconfig.CheckRequired("project_id", c.ProjectID, "the image project, where the built image is and the family lives (e.g. acme-images)", pluginconfig.CheckProjectID); err != nil {
 		add(err)
 	}
-	if c.Family == "" {
-		add(errors.New("family must be set: the image family to release into (e.g. app-nginx)"))
-	} else if err := pluginconfig.CheckName("family", c.Family); err != nil {
+	if err := pluginconfig.CheckRequired("family", c.Family, "the image family to release into (e.g. app-nginx)", pluginconfig.CheckName); err != nil {
 		add(err)
 	}
 	if c.Parent != "" && !pluginconfig.Unknown(c.Parent) {
