@@ -194,3 +194,8 @@ func head(t *testing.T, env *emulatortest.Env, project, family string) string {
 	}
 	return img.Name
 }
+
+// emulatorCommand runs `imagefamily emulator ARGS` in-process.
+func emulatorCommand(ctx context.Context, args []string, stdout, stderr *bytes.Buffer) int {
+	return run(ctx, append([]string{"emulator"}, args...), stdout, stderr, nil)
+}
