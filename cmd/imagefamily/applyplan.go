@@ -32,8 +32,10 @@ type applyOutput struct {
 }
 
 type applyPart struct {
-	Project string         `json:"project"`
-	Family  string         `json:"family"`
+	Project string `json:"project"`
+	Family  string `json:"family"`
+	// Head is what the family resolved to when the plan was made.
+	Head    string         `json:"head"`
 	Results []apply.Result `json:"results"`
 }
 
@@ -64,7 +66,7 @@ the plan changes is held while it runs.`,
 		},
 	}
 	fs := c.Flags()
-	intVar(fs, &parallelism, "parallelism", "use 1 or more, e.g. 4", "image requests in flight, lowered on quota errors (default 4)")
+	intVar(fs, &parallelism, "parallelism", "use 1 or more, e.g. 4", "`N` image requests in flight, lowered on quota errors")
 	lf.register(fs)
 	common.register(fs)
 	c.RunE = e.runE(func(pos []string) int {
@@ -157,7 +159,7 @@ func applyPlan(e *env, c gce.Compute, format string, plan planfile.Plan, leaseOp
 			opts.Parallelism = 1 // rollback and revoke go one request at a time, as the commands do
 		}
 		results := apply.Execute(e.ctx, c, pt.phases, opts)
-		out.Parts = append(out.Parts, applyPart{Project: pt.Project, Family: pt.Family, Results: results})
+		out.Parts = append(out.Parts, applyPart{Project: pt.Project, Family: pt.Family, Head: pt.Head, Results: results})
 		out.Summary.Done += apply.Count(results, apply.OutcomeDone)
 		out.Summary.Skipped += apply.Count(results, apply.OutcomeSkipped)
 		out.Summary.Failed += apply.Count(results, apply.OutcomeFailed)
@@ -209,11 +211,11 @@ func cmpString(a, b string) int {
 }
 
 func (o applyOutput) table(w io.Writer, wide bool, width int) {
-	fmt.Fprint(w, wrapIndented("", fmt.Sprintf("apply of the %s plan of project %s made at %s, applied at %s", o.Command, o.Project,
-		textfmt.Time(o.PlannedAt.Time), textfmt.Time(o.At.Time)), headerWidth(width)))
+	fmt.Fprint(w, wrapIndented("", fmt.Sprintf("apply of a %s plan for project %s made at %s", o.Command, o.Project,
+		textfmt.Time(o.PlannedAt.Time)), headerWidth(width)))
 	for _, p := range o.Parts {
 		fmt.Fprintln(w)
-		rep := apply.Report{Project: p.Project, Family: orDefault(p.Family, "(several)"), At: o.At.Time, Results: p.Results, Head: "-"}
+		rep := apply.Report{Project: p.Project, Family: orDefault(p.Family, "(several)"), At: o.At.Time, Results: p.Results, Head: p.Head}
 		writeReportTable(w, rep, wide, width)
 	}
 	if o.HeadAfter != nil {

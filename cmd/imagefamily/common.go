@@ -145,7 +145,7 @@ func (c *commonFlags) register(fs *pflag.FlagSet, formats ...string) {
 			c.registerEndpoint(fs)
 			return
 		}
-		fs.StringVar(&c.project, "project", "", "the `project` holding the images (default: $CLOUDSDK_CORE_PROJECT, $GOOGLE_CLOUD_PROJECT, else the active gcloud configuration's)")
+		fs.StringVar(&c.project, "project", "", "the `P` project holding the images (default: $CLOUDSDK_CORE_PROJECT, $GOOGLE_CLOUD_PROJECT, else the active gcloud configuration's)")
 		c.registerEndpoint(fs)
 	})
 	registerFormat(fs, &c.format, formats...)
@@ -153,8 +153,8 @@ func (c *commonFlags) register(fs *pflag.FlagSet, formats ...string) {
 
 func (c *commonFlags) registerEndpoint(fs *pflag.FlagSet) {
 	fs.StringVar(&c.endpoint, "endpoint", "", "Compute Engine endpoint `URL` (default: $"+endpointEnv+", else Google's)")
-	fs.StringVar(&c.credentialsFile, "credentials-file", "", "credentials JSON `file` (default: application default credentials)")
-	fs.StringVar(&c.accessToken, "access-token", "", "OAuth 2.0 access `token` (not renewed)")
+	fs.StringVar(&c.credentialsFile, "credentials-file", "", "credentials JSON `FILE` (default: application default credentials)")
+	fs.StringVar(&c.accessToken, "access-token", "", "OAuth 2.0 access `TOKEN` (not renewed)")
 	fs.StringVar(&c.impersonate, "impersonate-service-account", "", "impersonate service account `SA` with application default credentials")
 }
 
@@ -165,7 +165,7 @@ func registerFormat(fs *pflag.FlagSet, p *string, formats ...string) {
 	if len(formats) == 0 {
 		formats = allFormats
 	}
-	fs.StringVar(p, "format", "table", "output `format`: "+strings.Join(formats, ", "))
+	fs.StringVar(p, "format", "table", "output `FORMAT`: "+strings.Join(formats, ", "))
 	_ = fs.SetAnnotation("format", annotationFormats, formats)
 }
 
@@ -305,9 +305,9 @@ func (p *policyFlags) register(fs *pflag.FlagSet) {
 		fs.StringVar(&p.deleteAfter, "delete-after", p.deleteAfter, "OBSOLETE -> DELETED after `D`")
 		fs.StringVar(&p.purgeAfter, "purge-after", p.purgeAfter, "DELETED -> deleted for good (images.delete) after `D`")
 		fs.StringVar(&p.orphanGrace, "orphan-grace", "", "delete orphans of interrupted releases older than `D` (default: --min-age)")
-		fs.StringVar(&p.protectLabel, "protect-label", p.protectLabel, "images with this label `key` are never touched (\"\" for none)")
+		fs.StringVar(&p.protectLabel, "protect-label", p.protectLabel, "images with this label `KEY` are never touched (\"\" for none)")
 		boolVar(fs, &p.checkInUse, "check-in-use", "never touch images used by templates or instances")
-		fs.StringVar(&p.inUseProjects, "in-use-projects", "", "also look for users in these `projects` (P,Q)")
+		fs.StringVar(&p.inUseProjects, "in-use-projects", "", "also look for users in these projects (`P,Q`)")
 	})
 }
 

@@ -110,14 +110,12 @@ func flagError(c *cobra.Command, err error) error {
 	case errors.As(err, &required):
 		return usagef("--%s needs a value", required.GetFlag().Name)
 	case errors.As(err, &notExist):
-		typed := "--" + notExist.GetSpecifiedName()
-		name := notExist.GetSpecifiedName()
-		if name == "" { // a single dash: -x, or a long name written with one
-			typed = "-" + notExist.GetSpecifiedShortnames()
-			name = notExist.GetSpecifiedShortnames()
-		}
-		msg := "unknown flag " + typed
-		if s := closestFlag(c, name); s != "" {
+		msg := "unknown flag --" + notExist.GetSpecifiedName()
+		if short := notExist.GetSpecifiedShortnames(); short != "" {
+			// -x: a shorthand the command does not have; one letter is too
+			// little to guess from.
+			msg = "unknown flag -" + notExist.GetSpecifiedName()
+		} else if s := closestFlag(c, notExist.GetSpecifiedName()); s != "" {
 			msg += ": did you mean " + s + "?"
 		}
 		return usagef("%s (run %s --help)", msg, c.CommandPath())

@@ -15,7 +15,7 @@ const helpWidth = 80
 // groupTitles head the flag groups in --help, in this order after the
 // command's own flags.
 var groupTitles = []struct{ group, title string }{
-	{groupPolicy, "Policy flags (the post-processor's rotation block; durations like 168h, 7d, 1d12h):"},
+	{groupPolicy, "Policy flags (the rotation block; durations like 168h, 7d, 1d12h):"},
 	{groupLease, "Lease flags (commands that change a family hold its lease while they do):"},
 	{groupConnection, "Connection flags:"},
 }
@@ -29,7 +29,7 @@ func installHelp(root *cobra.Command) {
 		if text == "" {
 			text = c.Short
 		}
-		fmt.Fprintf(w, "%s\n\n", strings.TrimSpace(text))
+		fmt.Fprintf(w, "%s\n\n", fitLines(strings.TrimSpace(text), helpWidth))
 		writeUsage(w, c)
 	})
 	root.SetUsageFunc(func(c *cobra.Command) error {
@@ -39,7 +39,10 @@ func installHelp(root *cobra.Command) {
 }
 
 func writeUsage(w io.Writer, c *cobra.Command) {
-	fmt.Fprintf(w, "Usage:\n  %s\n", useLine(c))
+	fmt.Fprintf(w, "Usage:\n%s", wrapIndented("  ", useLine(c), helpWidth))
+	if c.Example != "" {
+		fmt.Fprintf(w, "\nExamples:\n%s\n", fitLines(strings.TrimRight(c.Example, "\n"), helpWidth))
+	}
 	if c.HasAvailableSubCommands() {
 		fmt.Fprintln(w, "\nCommands:")
 		width := 0
@@ -58,7 +61,7 @@ func writeUsage(w io.Writer, c *cobra.Command) {
 		fmt.Fprintf(w, "\n%s\n%s", g.title, g.flags.FlagUsagesWrapped(helpWidth))
 	}
 	if c.HasAvailableSubCommands() {
-		fmt.Fprintf(w, "\nRun %s COMMAND --help for a command's flags; docs/cli.md has them all.\n", c.CommandPath())
+		fmt.Fprint(w, "\n"+wrapIndented("", fmt.Sprintf("Run %s COMMAND --help for a command's flags; docs/cli.md has them all.", c.CommandPath()), helpWidth))
 	}
 }
 
@@ -134,5 +137,25 @@ func wrapIndented(head, text string, width int) string {
 		line += word
 	}
 	b.WriteString(line + "\n")
+	return b.String()
+}
+
+// fitLines wraps each line of text longer than width at its words, the
+// continuation indented as the line is (cobra's own texts, e.g. the
+// completion commands', have longer lines).
+func fitLines(text string, width int) string {
+	var b strings.Builder
+	for i, line := range strings.Split(text, "\n") {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		line = strings.ReplaceAll(line, "\t", "    ")
+		if len(line) <= width {
+			b.WriteString(line)
+			continue
+		}
+		indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
+		b.WriteString(strings.TrimSuffix(wrapIndented(indent, strings.TrimSpace(line), width), "\n"))
+	}
 	return b.String()
 }

@@ -116,12 +116,19 @@ type result struct {
 // cli runs the CLI in-process against env (nil: no endpoint).
 func cli(t *testing.T, env *emulatortest.Env, args ...string) result {
 	t.Helper()
+	return cliEnv(t, env, nil, args...)
+}
+
+// cliEnv runs the CLI in-process against env with the environment vars
+// (and nothing else: no HOME, no gcloud configuration of the machine's).
+func cliEnv(t *testing.T, env *emulatortest.Env, vars map[string]string, args ...string) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	getenv := func(k string) string {
 		if k == endpointEnv && env != nil {
 			return env.URL
 		}
-		return ""
+		return vars[k]
 	}
 	code := run(context.Background(), args, &stdout, &stderr, getenv)
 	return result{code, stdout.String(), stderr.String()}

@@ -95,6 +95,7 @@ image names, and runs a local Compute Engine emulator. Plans made with
 		},
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error { return e.global.apply(e) },
 	}
+	root.SuggestionsMinimumDistance = 2
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetVersionTemplate("{{.Version}}\n")

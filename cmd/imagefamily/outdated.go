@@ -58,7 +58,7 @@ projects are read too. Exit code 3 when any head is outdated.`,
 		Args: noArgs("outdated takes flags only (--family F)"),
 	}
 	fs := c.Flags()
-	fs.StringVar(&family, "family", "", "check only this `family`")
+	fs.StringVar(&family, "family", "", "check only this family `F`")
 	registerAllowEmpty(fs, &allowEmpty)
 	common.register(fs)
 	c.RunE = e.runE(func([]string) int {

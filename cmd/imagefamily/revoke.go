@@ -96,7 +96,7 @@ every family it changes is held while it runs. --dry-run prints the plan;
 	}
 	fs := c.Flags()
 	boolVar(fs, &descendants, "descendants", "also revoke every descendant of IMAGE")
-	fs.StringVar(&search, "search-projects", "", "also look for descendants in these `projects` (P,Q; default: IMAGE's project only)")
+	fs.StringVar(&search, "search-projects", "", "also look for descendants in these projects (`P,Q`; default: IMAGE's project only)")
 	fs.StringVar(&reason, "reason", "", "why, written as a label value: lower case, \"-\" for other characters (`TEXT`; default \"unspecified\")")
 	boolVar(fs, &force, "force", "revoke even when a family is left with no ACTIVE image")
 	boolVar(fs, &dryRun, "dry-run", "print what would be revoked, change nothing")

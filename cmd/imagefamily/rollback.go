@@ -91,11 +91,11 @@ prints the plan; --out FILE writes it for imagefamily apply.`,
 		Args: noArgs("name the target with --to IMAGE"),
 	}
 	fs := c.Flags()
-	fs.StringVar(&family, "family", "", "the image `family` (required)")
-	fs.StringVar(&to, "to", "", "the `image` to roll back to (any spelling of an image reference)")
+	fs.StringVar(&family, "family", "", "the image family `F` (required)")
+	fs.StringVar(&to, "to", "", "the `IMAGE` to roll back to (any spelling of an image reference)")
 	boolVar(fs, &block, "block", "make the newer images OBSOLETE instead of DEPRECATED")
 	boolVar(fs, &force, "force", "deprecate newer images even when they carry the protect label")
-	fs.StringVar(&protectLabel, "protect-label", protectLabel, "the protect label `key` (\"\" for none)")
+	fs.StringVar(&protectLabel, "protect-label", protectLabel, "the protect label `KEY` (\"\" for none)")
 	boolVar(fs, &dryRun, "dry-run", "print the plan, change nothing")
 	fs.StringVar(&outFile, "out", "", "write the plan to `FILE` for imagefamily apply (implies --dry-run)")
 	lf.register(fs)

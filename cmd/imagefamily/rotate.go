@@ -93,14 +93,14 @@ named with --family that has no images exits 4 unless --allow-empty.`,
 		Args: noArgs("name families with --family F"),
 	}
 	fs := c.Flags()
-	fs.Var(listValue{&families}, "family", "a `family` to rotate (repeatable)")
+	fs.Var(listValue{&families}, "family", "a family `F` to rotate (repeatable)")
 	boolVar(fs, &all, "all-families", "every family of the project")
 	fs.StringVar(&familyLabel, "family-label", "", "every family with an image labelled `K=V`")
 	boolVar(fs, &dryRun, "dry-run", "plan and print the plan, change nothing")
 	fs.StringVar(&outFile, "out", "", "write the plan to `FILE` for imagefamily apply (implies --dry-run)")
 	fs.StringVar(&atFlag, "at", "", "plan as of `TIME` (RFC 3339); implies --dry-run")
 	fs.StringVar(&reportFile, "report", "", "also write the JSON report to `FILE`")
-	intVar(fs, &parallelism, "parallelism", "use 1 or more, e.g. 4", "image requests in flight per family, lowered on quota errors (default 4)")
+	intVar(fs, &parallelism, "parallelism", "use 1 or more, e.g. 4", "`N` image requests in flight per family, lowered on quota errors")
 	registerAllowEmpty(fs, &allowEmpty)
 	pf.register(fs)
 	lf.register(fs)

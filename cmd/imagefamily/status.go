@@ -97,7 +97,7 @@ changed. A family with no images exits 4 (a typo, most often) unless
 		Args: maxArgs(1, "status takes one IMAGE at most: imagefamily status --family F [IMAGE]"),
 	}
 	fs := c.Flags()
-	fs.StringVar(&family, "family", "", "the image `family` (required)")
+	fs.StringVar(&family, "family", "", "the image family `F` (required)")
 	fs.StringVar(&atFlag, "at", "", "show the family as rotation would see it at `TIME` (RFC 3339)")
 	registerAllowEmpty(fs, &allowEmpty)
 	pf.register(fs)
