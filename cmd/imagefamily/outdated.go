@@ -215,7 +215,7 @@ func (o outdatedOutput) table(w io.Writer, wide bool, width int) {
 			cols[4].cells[i], cols[5].cells[i], cols[6].cells[i] = orDash(h.Parent), orDash(pf), oneLine(h.Reason)
 		}
 	}
-	writeTable(w, "", cols, width)
+	writeTable(w, "", cols, tableWidth(wide, width))
 	fmt.Fprintf(w, "%d of %d %s outdated\n", o.Outdated, len(o.Checked), textfmt.Plural(len(o.Checked), "head", "heads"))
 }
 

@@ -80,8 +80,11 @@ func (e *env) write(format string, doc document) error {
 		}
 		return w.Error()
 	}
+	// The wide table is every column whole, whatever the terminal: it is
+	// what --format wide is asked for (the lines above it still wrap).
 	var b bytes.Buffer
-	doc.table(&b, format == "wide", e.width())
+	width := e.width()
+	doc.table(&b, format == "wide", width)
 	_, err := e.stdout.Write(b.Bytes())
 	return err
 }
@@ -129,14 +132,15 @@ func writeTable(w io.Writer, indent string, cols []column, width int) {
 		return n
 	}
 	if width > 0 {
-		for i := range cols {
-			if total() <= width {
-				break
-			}
-			if cols[i].short != nil {
-				cols[i].cells, cols[i].short = cols[i].short, nil
-				if cols[i].shortHeader != "" {
-					cols[i].header = cols[i].shortHeader
+		// Short forms all at once: a table whose dates are half dates and
+		// half times reads worse than one of dates.
+		if total() > width {
+			for i := range cols {
+				if cols[i].short != nil {
+					cols[i].cells, cols[i].short = cols[i].short, nil
+					if cols[i].shortHeader != "" {
+						cols[i].header = cols[i].shortHeader
+					}
 				}
 			}
 		}
@@ -246,4 +250,12 @@ func shortAge(d time.Duration) string {
 		return fmt.Sprintf("%dm", int(d/time.Minute))
 	}
 	return fmt.Sprintf("%ds", max(0, int(d/time.Second)))
+}
+
+// tableWidth is what a table fits: the wide table is every column whole.
+func tableWidth(wide bool, width int) int {
+	if wide {
+		return 0
+	}
+	return width
 }

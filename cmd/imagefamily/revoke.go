@@ -327,12 +327,12 @@ func (o revokeOutput) table(w io.Writer, wide bool, width int) {
 	fmt.Fprint(w, wrapIndented("", fmt.Sprintf("revoke %s in project %s at %s, reason %s%s", o.Image, o.Project, textfmt.Time(o.At.Time), o.Reason, mode), fit))
 	fmt.Fprint(w, wrapIndented("searched for descendants in: ", strings.Join(o.Searched, ", "), fit))
 	if o.DryRun {
-		fmt.Fprint(w, wrapIndented("", fmt.Sprintf("Plan: %d to obsolete (%d descendants)", len(o.Results), max(0, len(o.Results)-1)), fit))
+		fmt.Fprint(w, wrapIndented("", fmt.Sprintf("Plan: %d to obsolete (%s)", len(o.Results), textfmt.Count(max(0, len(o.Results)-1), "descendant")), fit))
 	}
 	n := len(o.Results)
 	cols := []column{{header: "IMAGE", cells: make([]string, n)}, {header: "PROJECT", cells: make([]string, n), drop: 2},
 		{header: "FAMILY", cells: make([]string, n)}, {header: "GEN", cells: make([]string, n)},
-		{header: "FROM -> TO", cells: make([]string, n)}}
+		{header: "FROM -> TO", cells: make([]string, n), short: make([]string, n), shortHeader: "TO"}}
 	if wide {
 		cols = append(cols, column{header: "LINEAGE", cells: make([]string, n), text: true})
 	}
@@ -342,6 +342,7 @@ func (o revokeOutput) table(w io.Writer, wide bool, width int) {
 	for i, r := range o.Results {
 		cols[0].cells[i], cols[1].cells[i], cols[2].cells[i] = r.Image, r.Project, orDash(r.Family)
 		cols[3].cells[i], cols[4].cells[i] = fmt.Sprint(r.Generation), fmt.Sprintf("%s -> %s", r.From, r.To)
+		cols[4].short[i] = string(r.To)
 		k := 5
 		if wide {
 			lin := "-"
@@ -358,7 +359,7 @@ func (o revokeOutput) table(w io.Writer, wide bool, width int) {
 			}
 		}
 	}
-	writeTable(w, "", cols, width)
+	writeTable(w, "", cols, tableWidth(wide, width))
 	if !wide && !o.DryRun {
 		for _, r := range o.Results {
 			if r.Outcome == apply.OutcomeFailed || r.Outcome == apply.OutcomeSkipped {

@@ -378,25 +378,26 @@ func (o rollbackOutput) table(w io.Writer, wide bool, width int) {
 		}
 		fmt.Fprint(w, wrapIndented("", "Plan: "+strings.Join(parts, ", "), fit))
 	}
-	type row struct{ image, action, fromTo, outcome, detail string }
+	type row struct{ image, action, fromTo, to, outcome, detail string }
 	var rows []row
 	if r := o.Rerelease; r != nil {
-		rows = append(rows, row{r.Name, "copy of " + r.Source, "- -> ACTIVE", shortOutcome(o.DryRun, r.Outcome), stepOutcome(o.DryRun, r.Outcome, r.Detail, r.Error)})
+		rows = append(rows, row{r.Name, "copy of " + r.Source, "- -> ACTIVE", "ACTIVE", shortOutcome(o.DryRun, r.Outcome), stepOutcome(o.DryRun, r.Outcome, r.Detail, r.Error)})
 	}
 	for _, st := range o.Steps {
-		rows = append(rows, row{st.Image, string(st.Action), fmt.Sprintf("%s -> %s", st.From, st.To), shortOutcome(o.DryRun, st.Outcome), stepOutcome(o.DryRun, st.Outcome, st.Detail, st.Error)})
+		rows = append(rows, row{st.Image, string(st.Action), fmt.Sprintf("%s -> %s", st.From, st.To), string(st.To), shortOutcome(o.DryRun, st.Outcome), stepOutcome(o.DryRun, st.Outcome, st.Detail, st.Error)})
 	}
 	if len(rows) == 0 {
 		fmt.Fprintln(w, "no steps")
 	} else {
 		n := len(rows)
 		cols := []column{{header: "STEP", cells: make([]string, n)}, {header: "IMAGE", cells: make([]string, n)},
-			{header: "ACTION", cells: make([]string, n)}, {header: "FROM -> TO", cells: make([]string, n)}}
+			{header: "ACTION", cells: make([]string, n)}, {header: "FROM -> TO", cells: make([]string, n), short: make([]string, n), shortHeader: "TO"}}
 		if !o.DryRun {
 			cols = append(cols, column{header: "OUTCOME", cells: make([]string, n), text: true})
 		}
 		for i, r := range rows {
 			cols[0].cells[i], cols[1].cells[i], cols[2].cells[i], cols[3].cells[i] = fmt.Sprint(i+1), r.image, r.action, r.fromTo
+			cols[3].short[i] = r.to
 			if !o.DryRun {
 				cols[4].cells[i] = r.outcome
 				if wide {
@@ -404,7 +405,7 @@ func (o rollbackOutput) table(w io.Writer, wide bool, width int) {
 				}
 			}
 		}
-		writeTable(w, "", cols, width)
+		writeTable(w, "", cols, tableWidth(wide, width))
 		if !wide && !o.DryRun {
 			for i, r := range rows {
 				if r.detail != r.outcome && r.outcome != "done" {

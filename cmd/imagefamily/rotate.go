@@ -541,9 +541,10 @@ func writePlanTable(w io.Writer, rep apply.Report, wide bool, width int) {
 			if !d.show {
 				continue
 			}
-			c := column{header: d.header, cells: make([]string, n)}
+			c := column{header: d.header, cells: make([]string, n), short: make([]string, n)}
 			for i, r := range g.results {
 				c.cells[i] = textfmt.TimeOrDash(d.get(r))
+				c.short[i] = dateOrDash(d.get(r))
 			}
 			cols = append(cols, c)
 		}
@@ -554,7 +555,7 @@ func writePlanTable(w io.Writer, rep apply.Report, wide bool, width int) {
 			}
 			cols = append(cols, c)
 		}
-		writeTable(w, "  ", cols, width)
+		writeTable(w, "  ", cols, tableWidth(wide, width))
 	}
 	if wide {
 		writeUntouched(w, rep, width)
@@ -580,7 +581,7 @@ func writeReportTable(w io.Writer, rep apply.Report, wide bool, width int) {
 		cols := []column{
 			{header: "IMAGE", cells: make([]string, n)},
 			{header: "ACTION", cells: make([]string, n)},
-			{header: "FROM -> TO", cells: make([]string, n)},
+			{header: "FROM -> TO", cells: make([]string, n), short: make([]string, n), shortHeader: "TO"},
 			{header: "OUTCOME", cells: make([]string, n)},
 		}
 		if wide {
@@ -590,13 +591,14 @@ func writeReportTable(w io.Writer, rep apply.Report, wide bool, width int) {
 		for i, r := range rep.Results {
 			cols[0].cells[i], cols[1].cells[i] = r.Image, string(r.Action)
 			cols[2].cells[i] = fmt.Sprintf("%s -> %s", orDash(string(r.From)), orDash(string(r.To)))
+			cols[2].short[i] = orDash(string(r.To))
 			cols[3].cells[i] = reportOutcome(r)
 			if wide {
 				cols[4].cells[i], cols[5].cells[i], cols[6].cells[i] = textfmt.TimeOrDash(r.Deprecated), textfmt.TimeOrDash(r.Obsolete), textfmt.TimeOrDash(r.Deleted)
 				cols[7].cells[i] = oneLine(r.Reason)
 			}
 		}
-		writeTable(w, "", cols, width)
+		writeTable(w, "", cols, tableWidth(wide, width))
 	}
 	for _, o := range []struct {
 		outcome apply.Outcome
@@ -647,7 +649,7 @@ func writeUntouched(w io.Writer, rep apply.Report, width int) {
 		cols[0].cells[i], cols[1].cells[i], cols[2].cells[i] = u.Image, string(u.State), string(u.Why)
 		cols[3].cells[i], cols[4].cells[i] = textfmt.TimeOrDash(u.Next), oneLine(u.Reason)
 	}
-	writeTable(w, "  ", cols, width)
+	writeTable(w, "  ", cols, 0)
 }
 
 func (o rotateOutput) rows() [][]string {
@@ -663,4 +665,12 @@ func (o rotateOutput) rows() [][]string {
 		}
 	}
 	return out
+}
+
+// dateOrDash is a date alone (the short form of a time in a narrow table).
+func dateOrDash(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.DateOnly)
 }

@@ -240,11 +240,11 @@ func (r statusReport) table(w io.Writer, wide bool, width int) {
 	} else {
 		cols = append(cols,
 			col("AGE", 2, func(i statusImage) string { return shortAge(r.At.Sub(i.Created.Time)) }),
-			col("PROTECTED", 0, func(i statusImage) string { return protectedWord(i) }),
+			col("KEPT", 0, func(i statusImage) string { return protectedWord(i) }),
 			col("NEXT", 0, nextCell),
 			col("DUE", 1, func(i statusImage) string { return dueCell(i.Next, r.At.Time) }))
 	}
-	writeTable(w, "", cols, width)
+	writeTable(w, "", cols, tableWidth(wide, width))
 }
 
 // fields writes one image, every field on its own line.
@@ -258,7 +258,7 @@ func (i statusImage) fields(w io.Writer, at time.Time, width int) {
 		{"deprecated", timeOrDash(i.Deprecated)},
 		{"obsolete", timeOrDash(i.Obsolete)},
 		{"deleted", timeOrDash(i.Deleted)},
-		{"protected by", protectedWord(i)},
+		{"protected by", orDash(string(deref(i.ProtectedBy)))},
 		{"why", string(i.Why)},
 		{"reason", oneLine(i.Reason)},
 		{"used by", orDash(strings.Join(i.UsedBy, ", "))},
@@ -302,8 +302,9 @@ func nextCell(i statusImage) string {
 	return string(i.Next.Action)
 }
 
-// dueCell says when the next step falls due, relative to at: "now", "in 5d";
-// "-" when it waits on an event rather than a date.
+// dueCell says when the next step falls due, relative to at: "now", "5d",
+// "23h"; "later" when it waits on an event (a release) rather than a date,
+// "-" when there is no next step.
 func dueCell(n statusNext, at time.Time) string {
 	if n.Due == nil {
 		if n.Action == lifecycle.ActionNone {
@@ -311,13 +312,12 @@ func dueCell(n statusNext, at time.Time) string {
 		}
 		return "later"
 	}
-	if r := relative(n.Due, at); r != "now" {
-		return "in " + r
-	}
-	return "now"
+	return relative(n.Due, at)
 }
 
-// protectedWord is what protects the image as one short word.
+// protectedWord is what keeps the image from rotation as one short word
+// (the KEPT column): head, newest (keep_active), young (min_age), label
+// (the protect label), in-use.
 func protectedWord(i statusImage) string {
 	if i.ProtectedBy == nil {
 		return "-"
@@ -326,7 +326,7 @@ func protectedWord(i statusImage) string {
 	case lifecycle.WhyProtected:
 		return "label"
 	case lifecycle.WhyKeepActive:
-		return "keep"
+		return "newest"
 	case lifecycle.WhyMinAge:
 		return "young"
 	case lifecycle.WhyInUse:
@@ -361,4 +361,11 @@ func (r statusReport) rows() [][]string {
 			strings.Join(i.UsedBy, " "), string(i.Next.Action), stampI(i.Next.Due), i.Next.Condition})
 	}
 	return out
+}
+
+func deref(w *lifecycle.Why) lifecycle.Why {
+	if w == nil {
+		return ""
+	}
+	return *w
 }
