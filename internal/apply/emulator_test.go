@@ -22,14 +22,7 @@ import (
 func startFamily(t *testing.T, n int, opts emulator.Options, attempts int) gce.Compute {
 	t.Helper()
 	env := emulatortest.Start(t, opts)
-	for i := 1; i <= n; i++ {
-		created := now.Add(-time.Duration(n-i+2) * day)
-		img := &computepb.Image{Name: proto.String(fmt.Sprintf("web-v%d", i)), Family: proto.String("web"),
-			CreationTimestamp: proto.String(created.Format("2006-01-02T15:04:05.000Z07:00"))}
-		if err := env.Server.PutImage("p", img); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putFamily(t, env.Server, n)
 	noSleep := func(ctx context.Context, d time.Duration) error { return ctx.Err() }
 	c, err := gce.New(context.Background(), pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": env.URL + "/compute/v1/"}},
 		gce.WithBackoff(gce.Backoff{Attempts: attempts, Sleep: noSleep, Rand: func() float64 { return 0.5 }}))
@@ -38,6 +31,19 @@ func startFamily(t *testing.T, n int, opts emulator.Options, attempts int) gce.C
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// putFamily puts the family web of n images, a day apart, into project p.
+func putFamily(t *testing.T, srv *emulator.Server, n int) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
+		created := now.Add(-time.Duration(n-i+2) * day)
+		img := &computepb.Image{Name: proto.String(fmt.Sprintf("web-v%d", i)), Family: proto.String("web"),
+			CreationTimestamp: proto.String(created.Format("2006-01-02T15:04:05.000Z07:00"))}
+		if err := srv.PutImage("p", img); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func TestApplyAgainstEmulatorCompletesEveryActionUnderRateLimits(t *testing.T) {

@@ -118,8 +118,23 @@ func (x *executor) phase(ctx context.Context, actions []lifecycle.Entry) []Resul
 			x.pic.prefetch(refs)
 		}
 	}
+	// From shortly before its start to its end, pauses after quota errors
+	// included, an action's images are expected: reads for others top them
+	// up.
+	expecting := make([]bool, len(actions))
+	expect := func(i, delta int) {
+		refs := make([]lifecycle.ImageRef, len(actions[i].Expect.Images))
+		for k, want := range actions[i].Expect.Images {
+			refs[k] = want.Ref
+		}
+		x.pic.expect(refs, delta)
+		expecting[i] = delta > 0
+	}
 	made := make([]*lifecycle.Image, len(actions))
 	finish := func(i int, err error) {
+		if expecting[i] {
+			expect(i, -1)
+		}
 		res := resultOf(actions[i])
 		res.QuotaRetries, res.Made = retries[i], made[i]
 		res.Outcome, res.Detail, res.Err = classify(actions[i], err)
@@ -137,6 +152,17 @@ func (x *executor) phase(ctx context.Context, actions []lifecycle.Entry) []Resul
 			if err := ctx.Err(); err != nil {
 				finish(i, fmt.Errorf("not started: %w", err))
 				continue
+			}
+			// The actions next in the queue will soon start: reads for
+			// others top their images up too, so that each does not find its
+			// read stale as it starts and cost a list of its own.
+			if !expecting[i] {
+				expect(i, 1)
+			}
+			for _, j := range queue[:min(len(queue), readBatch)] {
+				if !expecting[j] {
+					expect(j, 1)
+				}
 			}
 			inflight++
 			pause := time.Duration(0)

@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -10,9 +11,11 @@ import (
 	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce/gcetest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 )
 
 // The applier acts only on a fresh picture: an action whose preconditions
@@ -282,6 +285,8 @@ type readClock struct {
 	sends []send
 	gets  int
 	lists int
+	// listSizes are the images each list returned.
+	listSizes []int
 }
 
 type send struct {
@@ -294,6 +299,7 @@ func (r *readClock) ListImages(ctx context.Context, project, filter string) ([]l
 	imgs, err := r.Compute.ListImages(ctx, project, filter)
 	r.mu.Lock()
 	r.lists++
+	r.listSizes = append(r.listSizes, len(imgs))
 	for _, img := range imgs {
 		r.reads[img.Name] = append(r.reads[img.Name], sent)
 	}
@@ -390,3 +396,57 @@ func TestNoMutationGoesOutOnAReadOlderThanMaxAge(t *testing.T) {
 }
 
 func emulatorLatency(d time.Duration) emulator.Options { return emulator.Options{Latency: d} }
+
+func TestReReadsStayInBatchesWhileAQuotaHoldsActionsBack(t *testing.T) {
+	// A write quota lets 100 mutations a second through: actions wait for
+	// their turn far longer than the freshness bound, so nearly every one
+	// finds its read stale when it may go. Re-reads must still come in
+	// batches (the waiting actions' images read together), not one list
+	// per action, which would cost as many requests as a GET per image.
+	tests := []struct {
+		name    string
+		backoff gce.Backoff
+	}{
+		// Each 403 reaches the applier, which pauses the action and sends
+		// it again.
+		{"the applier re-sends", gce.Backoff{Attempts: 1}},
+		// gce's own retries wait out most 403s, each attempt checked again.
+		{"gce's retries wait", gce.Backoff{Attempts: 6, Base: 20 * time.Millisecond, Cap: 200 * time.Millisecond,
+			Rand: rand.New(rand.NewPCG(1, 2)).Float64}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const maxAge = 200 * time.Millisecond
+			quotas, err := emulator.ParseQuotas("writes=100/s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := emulatortest.Start(t, emulator.Options{Latency: 2 * time.Millisecond, Quotas: quotas})
+			putFamily(t, env.Server, 300)
+			gc, err := gce.New(context.Background(), pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": env.URL + "/compute/v1/"}},
+				gce.WithBackoff(tt.backoff))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = gc.Close() })
+			c := &readClock{Compute: gc, reads: map[string][]time.Time{}}
+			scans := NewScans(c, []string{"p"}, nil)
+			s, at, err := Reader{C: c, Scans: scans}.Family(context.Background(), "p", "web")
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := lifecycle.Plan(s, lifecycle.DefaultPolicy(), now)
+			rep := Apply(context.Background(), c, "p", plan, Options{Parallelism: 16, Scans: scans, Seeds: []Seed{{s, at}},
+				MaxAge: maxAge, QuotaRetries: 1000, QuotaPause: 5 * time.Millisecond})
+			if rep.Done() != len(plan.Actions()) {
+				t.Fatalf("done %d of %d (skipped %d, failed %d: %v)", rep.Done(), len(plan.Actions()), rep.Skipped(), rep.Failed(), rep.Err())
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if most := rep.Done() / 10; c.lists > most {
+				t.Errorf("%d list calls for %d actions under the quota: waiting actions must be re-read together (at most %d)", c.lists, rep.Done(), most)
+			}
+			t.Logf("%d list calls for %d actions, returning %v images", c.lists, rep.Done(), c.listSizes)
+		})
+	}
+}

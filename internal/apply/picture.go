@@ -49,7 +49,12 @@ type picture struct {
 	// a batch reader runs for the project.
 	wanted  map[string][]string
 	reading map[string]bool
-	own     map[lifecycle.ImageRef]ownWrite
+	// soon counts, per image, the actions in flight that will check it: a
+	// batch that is not full is topped up with those whose reads are
+	// ageing, so that actions waiting for request slots (under a quota,
+	// seconds) do not go stale one by one and cost a list each.
+	soon map[lifecycle.ImageRef]int
+	own  map[lifecycle.ImageRef]ownWrite
 	// readers are the goroutines reading for the picture: Execute waits for
 	// them before it returns, so that none outlives the client it reads
 	// with.
@@ -92,7 +97,8 @@ type ownWrite struct {
 func newPicture(c gce.Compute, clock func() time.Time, maxAge time.Duration) *picture {
 	return &picture{c: c, clock: clock, maxAge: maxAge, hold: maxAge + time.Second,
 		changed: make(chan struct{}), images: map[lifecycle.ImageRef]*imageView{}, heads: map[famKey]*headView{},
-		wanted: map[string][]string{}, reading: map[string]bool{}, own: map[lifecycle.ImageRef]ownWrite{}}
+		wanted: map[string][]string{}, reading: map[string]bool{}, soon: map[lifecycle.ImageRef]int{},
+		own: map[lifecycle.ImageRef]ownWrite{}}
 }
 
 // start lets the picture read (for Execute, until ctx ends).
@@ -198,6 +204,57 @@ func (p *picture) prefetch(refs []lifecycle.ImageRef) {
 	}
 }
 
+// expect notes that an action now in flight will check refs (delta 1) or
+// no longer will (delta -1).
+func (p *picture) expect(refs []lifecycle.ImageRef, delta int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ref := range refs {
+		if p.soon[ref] += delta; p.soon[ref] <= 0 {
+			delete(p.soon, ref)
+		}
+	}
+}
+
+// topUpLocked adds to a batch of project's images, up to readBatch, those
+// that actions in flight will check and whose last read is at least half the
+// freshness bound old, oldest first; they are marked wanted until the batch
+// is read.
+func (p *picture) topUpLocked(project string, batch []string) []string {
+	if len(batch) >= readBatch {
+		return batch
+	}
+	half := p.clock().Add(-p.maxAge / 2)
+	var more []*imageView
+	var names []string
+	for ref := range p.soon {
+		v := p.images[ref]
+		if ref.Project != project || v == nil || v.wanted || (!v.at.IsZero() && !v.at.Before(half)) {
+			continue
+		}
+		if w, ok := p.own[ref]; ok && p.clock().Before(w.until) {
+			continue
+		}
+		more = append(more, v)
+		names = append(names, ref.Name)
+	}
+	idx := make([]int, len(more))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		if c := more[a].at.Compare(more[b].at); c != 0 {
+			return c
+		}
+		return strings.Compare(names[a], names[b])
+	})
+	for _, i := range idx[:min(len(idx), readBatch-len(batch))] {
+		more[i].wanted = true
+		batch = append(batch, names[i])
+	}
+	return batch
+}
+
 // wantLocked asks for a read of ref, starting the project's batch reader
 // when none runs.
 func (p *picture) wantLocked(ref lifecycle.ImageRef, v *imageView) {
@@ -226,7 +283,7 @@ func (p *picture) readBatches(ctx context.Context, project string) {
 			return
 		}
 		n := min(len(names), readBatch)
-		batch := slices.Clone(names[:n])
+		batch := p.topUpLocked(project, slices.Clone(names[:n]))
 		p.wanted[project] = names[n:]
 		p.mu.Unlock()
 
