@@ -145,7 +145,7 @@ func (c *commonFlags) register(fs *pflag.FlagSet, formats ...string) {
 			c.registerEndpoint(fs)
 			return
 		}
-		fs.StringVar(&c.project, "project", "", "the `P` project holding the images (default: $CLOUDSDK_CORE_PROJECT, $GOOGLE_CLOUD_PROJECT, else the active gcloud configuration's)")
+		fs.StringVar(&c.project, "project", "", "the project `P` holding the images (default: $CLOUDSDK_CORE_PROJECT, $GOOGLE_CLOUD_PROJECT, else the active gcloud configuration's)")
 		c.registerEndpoint(fs)
 	})
 	registerFormat(fs, &c.format, formats...)

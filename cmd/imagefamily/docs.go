@@ -138,7 +138,7 @@ func writeDocs(w io.Writer, root *cobra.Command) {
 	}
 	for _, g := range shared {
 		fmt.Fprintf(w, "\n## %s\n\n", g.title)
-		fmt.Fprintf(w, "Taken by %s.\n\n", orList(commandsWith(root, g.group)))
+		fmt.Fprintf(w, "Taken by %s.\n\n", andList(commandsWith(root, g.group)))
 		flagTable(w, groupFlags(g.from, g.group))
 		fmt.Fprintf(w, "\n%s", g.prose)
 	}
@@ -148,7 +148,7 @@ func writeDocs(w io.Writer, root *cobra.Command) {
 			continue
 		}
 		fmt.Fprintf(w, "\n---\n\n## `%s`\n\n%s\n\n", c.CommandPath(), c.Short)
-		fmt.Fprintf(w, "```\n%s\n```\n\n%s\n", useLine(c), strings.TrimSpace(orDefault(c.Long, c.Short)))
+		fmt.Fprintf(w, "```\n%s\n```\n\n%s\n", useLine(c), fenceIndented(strings.TrimSpace(orDefault(c.Long, c.Short))))
 		if c.Example != "" {
 			fmt.Fprintf(w, "\nExamples:\n\n```\n%s\n```\n", strings.TrimRight(c.Example, "\n"))
 		}
@@ -175,7 +175,7 @@ func writeDocs(w io.Writer, root *cobra.Command) {
 			for _, g := range groups {
 				names = append(names, "the "+g+" flags")
 			}
-			fmt.Fprintf(w, "\nIt also takes %s (above).\n", orList(names))
+			fmt.Fprintf(w, "\nIt also takes %s (above).\n", andList(names))
 		}
 		if c.HasAvailableSubCommands() {
 			fmt.Fprint(w, "\n| subcommand | does |\n| --- | --- |\n")
@@ -254,4 +254,31 @@ func flagTable(w io.Writer, fs *pflag.FlagSet) {
 		}
 		fmt.Fprintf(w, "| `%s` | %s | %s |\n", spelled, def, strings.ReplaceAll(usage, "|", "\\|"))
 	})
+}
+
+// andList writes "a, b and c".
+func andList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}
+
+// fenceIndented puts the indented lines of a help text (the emulator's
+// lists) in a code block, where Markdown keeps them as they are.
+func fenceIndented(text string) string {
+	var b strings.Builder
+	in := false
+	for _, line := range strings.Split(text, "\n") {
+		indented := strings.HasPrefix(line, "  ")
+		if indented != in {
+			b.WriteString("```\n")
+			in = indented
+		}
+		b.WriteString(line + "\n")
+	}
+	if in {
+		b.WriteString("```\n")
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -40,7 +40,7 @@ var exitCodes = []struct {
 	{exitPartial, "some actions failed, or something could not be read; every other action was still carried out and is in the output"},
 	{exitUsage, "usage or configuration error: one line on stderr naming the flag, the value and the rule; nothing was changed"},
 	{exitFindings, "a report command found something (`outdated`: at least one head is outdated)"},
-	{exitEmpty, "a family named with `--family` has no images (`status`, `rotate`): most often a typo; the message names the project and the closest families there. `--allow-empty` makes it exit 0 for a job that means it"},
+	{exitEmpty, "a family named with `--family` has no images (`status`, `rotate`, `rollback`, `outdated`; an IMAGE `status` does not find in the family): most often a typo; the message names the project and the closest families there. `--allow-empty` makes it exit 0 for a job that means it (not `rollback`: there is nothing to roll back to)"},
 	{exitBusy, "another `imagefamily` command (or a release, a promotion) holds the lease of a family this command was to change, past `--lease-wait`; nothing was done to that family. The message names the holder, the image carrying the lease and when it expires"},
 }
 
