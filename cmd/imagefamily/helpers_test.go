@@ -18,6 +18,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gobuild"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the outputs seen")
@@ -34,7 +35,9 @@ func TestMain(m *testing.M) {
 	clock = func() time.Time { return testNow }
 	noSleep := func(ctx context.Context, d time.Duration) error { return ctx.Err() }
 	gceOptions = []gce.Option{gce.WithBackoff(gce.Backoff{Attempts: 6, Sleep: noSleep, Rand: func() float64 { return 0.5 }})}
-	os.Exit(m.Run())
+	code := m.Run()
+	gobuild.Clean()
+	os.Exit(code)
 }
 
 // setNow moves the clock for the rest of the test.
