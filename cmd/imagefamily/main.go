@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -142,6 +141,3 @@ func (e *env) runE(body func(args []string) int) func(*cobra.Command, []string) 
 		return nil
 	}
 }
-
-// errExit carries an exit code out of cobra for an error already reported.
-var errExit = errors.New("exit")

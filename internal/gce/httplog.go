@@ -46,7 +46,6 @@ func LoggingTransport(base http.RoundTripper, logger *slog.Logger) http.RoundTri
 // options and the defaults the Compute Engine REST clients use themselves.
 func loggedClientOptions(ctx context.Context, copts []option.ClientOption, endpoint string, logger *slog.Logger) ([]option.ClientOption, error) {
 	defaults := []option.ClientOption{
-		internaloption.WithDefaultEndpoint("https://compute.googleapis.com"),
 		internaloption.WithDefaultEndpointTemplate("https://compute.UNIVERSE_DOMAIN"),
 		internaloption.WithDefaultMTLSEndpoint("https://compute.mtls.googleapis.com"),
 		internaloption.WithDefaultUniverseDomain("googleapis.com"),
