@@ -51,26 +51,31 @@ func longFamily(t *testing.T, env *emulatortest.Env) []string {
 func TestEveryCommandsOutputAtEightyAndOneHundredTwentyColumns(t *testing.T) {
 	tests := []struct {
 		name string
-		args func(names []string) []string
-		code int
+		// before runs first (apply's plan); args may name its file.
+		before []string
+		args   func(names []string) []string
+		code   int
 		// fits: every line fits the width (false where an identifier alone
 		// is wider, or for --format wide, whose reasons may run on).
 		fits bool
 	}{
-		{"status", func([]string) []string { return []string{"status", "--family", "web"} }, exitOK, true},
-		{"status_wide", func([]string) []string { return []string{"status", "--family", "web", "--format", "wide"} }, exitOK, false},
-		{"status_image", func(n []string) []string { return []string{"status", "--family", "web", n[2]} }, exitOK, true},
-		{"rotate_dry_run", func([]string) []string { return []string{"rotate", "--family", "web", "--dry-run"} }, exitOK, true},
-		{"rotate_dry_run_wide", func([]string) []string { return []string{"rotate", "--family", "web", "--dry-run", "--format", "wide"} }, exitOK, false},
-		{"rotate", func([]string) []string { return []string{"rotate", "--family", "web"} }, exitOK, true},
-		{"rollback_dry_run", func([]string) []string { return []string{"rollback", "--family", "web", "--dry-run"} }, exitOK, true},
-		{"rollback", func([]string) []string { return []string{"rollback", "--family", "web", "--force"} }, exitOK, true},
-		{"revoke_dry_run", func(n []string) []string {
+		{"status", nil, func([]string) []string { return []string{"status", "--family", "web"} }, exitOK, true},
+		{"status_csv", nil, func([]string) []string { return []string{"status", "--family", "web", "--format", "csv"} }, exitOK, false},
+		{"status_yaml", nil, func(n []string) []string { return []string{"status", "--family", "web", n[5], "--format", "yaml"} }, exitOK, false},
+		{"apply", []string{"rotate", "--family", "web", "--out", "PLAN"}, func([]string) []string { return []string{"apply", "PLAN"} }, exitOK, true},
+		{"status_wide", nil, func([]string) []string { return []string{"status", "--family", "web", "--format", "wide"} }, exitOK, false},
+		{"status_image", nil, func(n []string) []string { return []string{"status", "--family", "web", n[2]} }, exitOK, true},
+		{"rotate_dry_run", nil, func([]string) []string { return []string{"rotate", "--family", "web", "--dry-run"} }, exitOK, true},
+		{"rotate_dry_run_wide", nil, func([]string) []string { return []string{"rotate", "--family", "web", "--dry-run", "--format", "wide"} }, exitOK, false},
+		{"rotate", nil, func([]string) []string { return []string{"rotate", "--family", "web"} }, exitOK, true},
+		{"rollback_dry_run", nil, func([]string) []string { return []string{"rollback", "--family", "web", "--dry-run"} }, exitOK, true},
+		{"rollback", nil, func([]string) []string { return []string{"rollback", "--family", "web", "--force"} }, exitOK, true},
+		{"revoke_dry_run", nil, func(n []string) []string {
 			return []string{"revoke", n[1], "--descendants", "--reason", "cve", "--dry-run", "--force"}
 		}, exitOK, true},
-		{"revoke", func(n []string) []string { return []string{"revoke", n[4], "--reason", "cve"} }, exitOK, true},
-		{"outdated", func([]string) []string { return []string{"outdated"} }, exitFindings, false},
-		{"name", func([]string) []string {
+		{"revoke", nil, func(n []string) []string { return []string{"revoke", n[4], "--reason", "cve"} }, exitOK, true},
+		{"outdated", nil, func([]string) []string { return []string{"outdated"} }, exitFindings, false},
+		{"name", nil, func([]string) []string {
 			return []string{"name", "--os", "debian-12", "--software", "nginx", "--version", "1.24.0", "--format", "wide"}
 		}, exitOK, true},
 	}
@@ -86,7 +91,20 @@ func TestEveryCommandsOutputAtEightyAndOneHundredTwentyColumns(t *testing.T) {
 				if width > 0 {
 					vars["COLUMNS"] = fmt.Sprint(width)
 				}
-				r := cliEnv(t, env, vars, tt.args(names)...)
+				plan := filepath.Join(t.TempDir(), "plan.json")
+				subst := func(args []string) []string {
+					out := make([]string, len(args))
+					for i, a := range args {
+						out[i] = strings.ReplaceAll(a, "PLAN", plan)
+					}
+					return out
+				}
+				if tt.before != nil {
+					if b := cliEnv(t, env, vars, subst(tt.before)...); b.code != exitOK {
+						t.Fatalf("%v: exit %d\n%s", tt.before, b.code, b.stderr)
+					}
+				}
+				r := cliEnv(t, env, vars, subst(tt.args(names))...)
 				if r.code != tt.code {
 					t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, tt.code, r.stdout, r.stderr)
 				}
