@@ -43,6 +43,10 @@ func newTerminal(t *testing.T) *terminal {
 		_ = exec.Command("tmux", "-S", term.sock, "kill-server").Run()
 		_ = os.RemoveAll(dir)
 	})
+	// A session that stays keeps the server up between the runs: the
+	// server exits with its last session, and a run started while it exits
+	// would find it gone.
+	term.tmux("new-session", "-d", "-s", "keep", "-x", "20", "-y", "2", "cat")
 	return term
 }
 
