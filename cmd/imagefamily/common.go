@@ -29,7 +29,7 @@ var gceOptions []gce.Option
 // isTerminal reports whether w is a terminal: progress is drawn live on
 // stderr only then, and tables follow the width of a terminal stdout.
 var isTerminal = func(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := unwrap(w).(*os.File)
 	if !ok {
 		return false
 	}

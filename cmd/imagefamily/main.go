@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -54,7 +55,9 @@ func main() {
 // environment. Each call builds its own command tree, so calls share no
 // state.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, getenv: getenv}
+	// stderr is written from several goroutines (the HTTP log of requests
+	// in flight, progress, waits): one line at a time.
+	e := &env{ctx: ctx, stdout: stdout, stderr: &lockedWriter{w: stderr}, getenv: getenv}
 	root := newRootCommand(e)
 	args = longFlagsWithOneDash(root, args)
 	if c, _, err := root.Find(args); err == nil && c != root {
@@ -139,5 +142,31 @@ func (e *env) runE(body func(args []string) int) func(*cobra.Command, []string) 
 	return func(_ *cobra.Command, args []string) error {
 		e.code = body(args)
 		return nil
+	}
+}
+
+// lockedWriter serialises writes to w; Unwrap gives w, for the terminal
+// checks.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func (l *lockedWriter) Unwrap() io.Writer { return l.w }
+
+// unwrap is the writer under any lockedWriter.
+func unwrap(w io.Writer) io.Writer {
+	for {
+		u, ok := w.(interface{ Unwrap() io.Writer })
+		if !ok {
+			return w
+		}
+		w = u.Unwrap()
 	}
 }

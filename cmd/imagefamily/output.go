@@ -25,7 +25,7 @@ const formatVersion = 1
 
 // terminalWidth is the width of w when it is a terminal; tests replace it.
 var terminalWidth = func(w io.Writer) (int, bool) {
-	f, ok := w.(*os.File)
+	f, ok := unwrap(w).(*os.File)
 	if !ok || !isTerminal(w) {
 		return 0, false
 	}
