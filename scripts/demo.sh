@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# make demo: the example image hierarchy (base -> app -> product: the one
-# template example/layer with each layer's example/<layer>.pkrvars.hcl) built
-# twice with the real packer and googlecompute builder and released by this
-# plugin, against the local Compute Engine emulator. Nothing leaves this
-# machine. State lives under demo/ (demo/state.json survives between runs, so
-# every `make demo` walks the older images one step further); `make clean`
-# removes it.
+# make demo: the whole life cycle of an image hierarchy in one run, on the
+# local Compute Engine emulator. base -> app -> product (the one template
+# example/layer with each layer's example/<layer>.pkrvars.hcl) is built with
+# the real packer and googlecompute builder and released by this plugin,
+# several times per layer: a nightly base rebuild whose children are rebuilt
+# because `imagefamily outdated` exits 3 (as a CI job would decide), the old
+# generation walked by `imagefamily rotate` through every state to its
+# purge, a revoke with descendants, a rollback, and the lineage picture
+# (Mermaid on the terminal, DOT drawn by Graphviz into docs/lineage.svg).
+#
+# The policy is in seconds so that all of it fits in one run (under a minute
+# after the build); the waits are real (sleep), nothing reads a fake clock.
+# Every run starts from an empty emulator; its state stays in
+# demo/state.json afterwards (bin/imagefamily emulator --state
+# demo/state.json serves it again). Nothing leaves this machine; `make clean`
+# removes demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -13,12 +22,12 @@ BIN=$ROOT/bin
 DEMO=$ROOT/demo
 PROJECT=acme-images
 FAMILIES=(base-debian-12 app-nginx product-shop)
-LAYERS=(base app product)
-RUNS=2
-# The policy the demo releases with, and `imagefamily status` reports with:
-# minutes rather than the plugin's days, so that rerunning the demo shows
-# images moving on.
-KEEP_ACTIVE=1 MIN_AGE=0s OBSOLETE_AFTER=2m DELETE_AFTER=5m PURGE_AFTER=5m
+declare -A FAMILY=([base]=base-debian-12 [app]=app-nginx [product]=product-shop)
+# One step of the life cycle every STEP seconds: DEPRECATED -> OBSOLETE ->
+# DELETED -> gone takes three. keep_active 1: the head is the only ACTIVE
+# image, so each release deprecates the one before.
+STEP=2
+KEEP_ACTIVE=1 MIN_AGE=0s OBSOLETE_AFTER=${STEP}s DELETE_AFTER=${STEP}s PURGE_AFTER=${STEP}s
 
 say() { printf '\n==> %s\n' "$*"; }
 note() { printf '    %s\n' "$*"; }
@@ -28,14 +37,19 @@ for tool in "$BIN/packer" "$BIN/packer-plugin-googlecompute" "$BIN/packer-plugin
   [[ -x $tool ]] || die "$tool is missing: run the demo with \`make demo\`, which builds it"
 done
 command -v curl >/dev/null || die "curl is needed to seed the emulator; install it and rerun"
+command -v dot >/dev/null || die "Graphviz's dot draws the lineage picture: run the demo with \`make demo\`, which installs it"
+rm -rf "$DEMO/state.json" "$DEMO/logs" "$DEMO/reports"
 mkdir -p "$DEMO/plugins" "$DEMO/logs" "$DEMO/packer"
+START=$SECONDS
 
 cat <<EOF
 imagefamily demo: three image families, each built on the one before,
   debian-cloud/debian-12 -> base-debian-12 -> app-nginx -> product-shop
-built $RUNS times by packer's googlecompute builder and released by the
-imagefamily-release post-processor, against a local Compute Engine emulator.
-Everything runs on this machine; state is kept in demo/.
+built by packer's googlecompute builder and released by the imagefamily-release
+post-processor, against a local Compute Engine emulator, through a whole life
+cycle: releases, rebuilds of outdated children, rotation to the purge, a
+revoke, a rollback and the lineage picture. Policy: keep_active $KEEP_ACTIVE,
+obsolete/delete/purge after ${STEP}s each. Everything runs on this machine.
 EOF
 
 say "starting the Compute Engine emulator (bin/imagefamily emulator, state: demo/state.json)"
@@ -58,6 +72,7 @@ for _ in $(seq 1 100); do
 done
 [[ -n $ENDPOINT ]] || die "the emulator printed no endpoint within 10 s (see demo/emulator.log)"
 COMPUTE="$ENDPOINT/compute/v1"
+export IMAGEFAMILY_COMPUTE_ENDPOINT=$ENDPOINT
 note "listening on $ENDPOINT (pid $EMULATOR_PID)"
 
 say "installing the plugins into demo/plugins (packer plugins install --path)"
@@ -71,16 +86,12 @@ install_plugin() {
 install_plugin "$BIN/packer-plugin-googlecompute" github.com/hashicorp/googlecompute
 install_plugin "$BIN/packer-plugin-imagefamily" github.com/immutable-infra/imagefamily
 
-# Debian's public family stands at the root of the hierarchy. The emulator
-# starts empty, so the demo puts an image there the first time.
-if [[ $(curl -s -o /dev/null -w '%{http_code}' "$COMPUTE/projects/debian-cloud/global/images/family/debian-12") == 404 ]]; then
-  say "seeding debian-cloud/debian-12 with debian-12-bookworm-v20261101 (images.insert, as Debian publishes it)"
-  curl -sf -X POST -H 'Content-Type: application/json' \
-    -d '{"name":"debian-12-bookworm-v20261101","family":"debian-12","diskSizeGb":"10","rawDisk":{"source":"https://storage.googleapis.com/debian-cloud/debian-12-bookworm-v20261101.tar.gz"}}' \
-    "$COMPUTE/projects/debian-cloud/global/images" >/dev/null || die "seeding the emulator failed (see demo/emulator.log)"
-else
-  say "debian-cloud/debian-12 already has an image (from an earlier demo)"
-fi
+# Debian's public family stands at the root of the hierarchy; the emulator
+# starts empty, so the demo puts an image there.
+say "seeding debian-cloud/debian-12 with debian-12-bookworm-v20261101 (images.insert, as Debian publishes it)"
+curl -sf -X POST -H 'Content-Type: application/json' \
+  -d '{"name":"debian-12-bookworm-v20261101","family":"debian-12","diskSizeGb":"10","rawDisk":{"source":"https://storage.googleapis.com/debian-cloud/debian-12-bookworm-v20261101.tar.gz"}}' \
+  "$COMPUTE/projects/debian-cloud/global/images" >/dev/null || die "seeding the emulator failed (see demo/emulator.log)"
 
 cat >"$DEMO/demo.pkrvars.hcl" <<EOF
 # Written by scripts/demo.sh: the example template pointed at the emulator.
@@ -95,46 +106,133 @@ rotation = {
   purge_after    = "$PURGE_AFTER"
 }
 EOF
-note "rotation for the demo: keep_active $KEEP_ACTIVE, min_age $MIN_AGE, obsolete_after $OBSOLETE_AFTER, delete_after $DELETE_AFTER, purge_after $PURGE_AFTER"
 
-# build LAYER RUN: one packer build of example/layer with the layer's variables
-# (example/LAYER.pkrvars.hcl) and the demo's. Its whole output goes to
-# demo/logs/; the terminal gets what the builder made and the release's steps.
+policy=(--keep-active "$KEEP_ACTIVE" --min-age "$MIN_AGE" --obsolete-after "$OBSOLETE_AFTER"
+  --delete-after "$DELETE_AFTER" --purge-after "$PURGE_AFTER")
+imagefamily() { "$BIN/imagefamily" "$@"; }
+
+# build LAYER [packer -var ...]: one packer build of example/layer with the
+# layer's variables and the demo's. Its output goes to demo/logs/; the
+# terminal gets what was built on what, and what the release did. BUILT
+# holds the image's name afterwards.
+BUILDS=0
+BUILT=
 build() {
-  local layer=$1 run=$2 log="$DEMO/logs/run-$2-$1.log" start end
-  start=$(date +%s)
+  local layer=$1 log start end from
+  shift
+  BUILDS=$((BUILDS + 1))
+  log="$DEMO/logs/$(printf '%02d' "$BUILDS")-$layer.log"
+  start=$SECONDS
   if ! "$BIN/packer" build -color=false -var-file="$ROOT/example/$layer.pkrvars.hcl" -var-file="$DEMO/demo.pkrvars.hcl" \
-    -var "report_dir=$DEMO/reports/run-$run" "$ROOT/example/layer" >"$log" 2>&1; then
+    -var "report_dir=$DEMO/reports/$(printf '%02d' "$BUILDS")" "$@" "$ROOT/example/layer" >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     die "packer build of the $layer layer failed (the last lines are above; all of it is in ${log#"$ROOT"/})"
   fi
-  end=$(date +%s)
-  local from image
+  end=$SECONDS
   from=$(sed -n 's/.*Using image: //p' "$log" | head -n 1)
-  image=$(sed -n "s/.*A disk image was created in the '[^']*' project: //p" "$log" | head -n 1)
-  note "googlecompute built $image from $from ($((end - start)) s; full output: ${log#"$ROOT"/})"
-  sed -n 's/^==> [^ ]* (imagefamily-release): /      /p' "$log"
+  BUILT=$(sed -n "s/.*A disk image was created in the '[^']*' project: //p" "$log" | head -n 1)
+  note "packer build ($layer): googlecompute built $BUILT on $from in $((end - start)) s; the release:"
+  sed -n -e 's/^==> [^ ]* (imagefamily-release): .*moved the family pointer: /      family pointer moved: /p' \
+    -e 's/^==> [^ ]* (imagefamily-release): image \([^ ,]*\)[^:]*: \(deprecate\|obsolete\|mark deleted\|purge\) \(.*\)/      rotation: \1 \3/p' "$log"
 }
 
-for run in $(seq 1 "$RUNS"); do
-  for layer in "${LAYERS[@]}"; do
-    say "run $run of $RUNS: packer build -var-file=example/$layer.pkrvars.hcl example/layer"
-    build "$layer" "$run"
-  done
+# rebuild_if_outdated LAYER: what each child's CI job does after its parent
+# released: ask `imagefamily outdated` about its own family and rebuild when
+# it exits 3.
+rebuild_if_outdated() {
+  local layer=$1 family=${FAMILY[$1]} rc=0 out
+  out=$(imagefamily outdated --project "$PROJECT" --family "$family" --format wide) || rc=$?
+  case $rc in
+    3)
+      note "imagefamily outdated --family $family: exit 3, $(awk 'NR == 2 { for (i = 7; i <= NF; i++) printf "%s%s", $i, (i < NF ? " " : "") }' <<<"$out")"
+      build "$layer" ;;
+    0) note "imagefamily outdated --family $family: exit 0, current: nothing to build" ;;
+    *) printf '%s\n' "$out" >&2; die "imagefamily outdated --family $family failed (exit $rc)" ;;
+  esac
+}
+
+# state IMAGE: the image's state, or "gone" once images.delete removed it.
+state() {
+  local body
+  body=$(curl -s -w '\n%{http_code}' "$COMPUTE/projects/$PROJECT/global/images/$1")
+  case ${body##*$'\n'} in
+    404) echo gone ;;
+    200) sed -n 's/.*"state": *"\([A-Z]*\)".*/\1/p' <<<"${body%$'\n'*}" | grep . || echo ACTIVE ;;
+    *) echo "unreadable (${body##*$'\n'})" ;;
+  esac
+}
+
+say "1. the first release of every layer"
+build base; BASE1=$BUILT
+build app; APP1=$BUILT
+build product; PRODUCT1=$BUILT
+
+say "2. nightly: base rebuilt; each child's job rebuilds it when imagefamily outdated exits 3"
+build base; BASE2=$BUILT
+rebuild_if_outdated app
+rebuild_if_outdated product
+rebuild_if_outdated product # asked again: now current
+
+say "3. the first generation walks to its end: imagefamily rotate --all-families, once a second"
+note "(the releases deprecated them; each run moves each image one step once its date has come)"
+for pass in $(seq 1 30); do
+  out=$(imagefamily rotate --project "$PROJECT" --all-families "${policy[@]}" 2>>"$DEMO/logs/rotate.log") ||
+    { printf '%s\n' "$out" >&2; die "imagefamily rotate failed (see demo/logs/rotate.log)"; }
+  printf '%s\n' "$out" >>"$DEMO/logs/rotate.log"
+  # The report's rows: IMAGE ACTION FROM -> TO OUTCOME; a purge is images.delete.
+  moves=$(awk '$4 == "->" && $6 == "done" { printf "%s %s -> %s; ", $1, $3, ($2 == "purge" ? "gone" : $5) }' <<<"$out")
+  [[ -n $moves ]] && note "rotate run $pass: ${moves%; }"
+  states="$(state "$BASE1") $(state "$APP1") $(state "$PRODUCT1")"
+  [[ $states == "gone gone gone" ]] && break
+  sleep 1
 done
+[[ $states == "gone gone gone" ]] || die "the first generation is not gone after 30 rotate runs: $BASE1 $APP1 $PRODUCT1 are $states"
+note "$BASE1, $APP1 and $PRODUCT1 are gone: READY ACTIVE -> DEPRECATED -> OBSOLETE -> DELETED -> deleted for good"
+
+say "4. nightly again: base rebuilt, its children with it"
+build base
+rebuild_if_outdated app
+rebuild_if_outdated product; PRODUCT_GOOD=$BUILT
+
+say "5. a CVE is found in $BASE2: imagefamily revoke --descendants (everything built on it)"
+imagefamily revoke --project "$PROJECT" "$BASE2" --descendants --reason "CVE-2026-0001 in openssl" | sed 's/^/    /'
+
+say "6. nginx 1.26.3 is released: the app layer builds it, the product's job follows"
+build app -var version=1.26.3
+rebuild_if_outdated product
+PRODUCT_BAD=$BUILT
+
+say "7. $PRODUCT_BAD breaks checkout: imagefamily rollback to $PRODUCT_GOOD"
+note "(it is DEPRECATED and deprecation is not undone: rollback re-releases a copy of it)"
+imagefamily rollback --project "$PROJECT" --family product-shop --to "$PRODUCT_GOOD" | sed 's/^/    /'
+
+say "8. imagefamily outdated: what the next CI run would rebuild"
+rc=0
+imagefamily outdated --project "$PROJECT" | sed 's/^/    /' || true
+imagefamily outdated --project "$PROJECT" >/dev/null || rc=$?
+[[ $rc == 3 ]] || die "imagefamily outdated exited $rc after the rollback: want 3, product-shop's head being the copy built on an older app image"
+note "exit $rc: product-shop's head is the rollback copy, built on the app image before nginx 1.26.3"
 
 say "the families now (bin/imagefamily status, with the demo's policy)"
 for family in "${FAMILIES[@]}"; do
   echo
-  "$BIN/imagefamily" status --project "$PROJECT" --family "$family" --endpoint "$ENDPOINT" \
-    --keep-active "$KEEP_ACTIVE" --min-age "$MIN_AGE" --obsolete-after "$OBSOLETE_AFTER" \
-    --delete-after "$DELETE_AFTER" --purge-after "$PURGE_AFTER"
+  imagefamily status --project "$PROJECT" --family "$family" "${policy[@]}"
 done
+
+say "the lineage picture (imagefamily lineage --project $PROJECT: Mermaid, as GitLab and GitHub render it)"
+imagefamily lineage --project "$PROJECT" >"$DEMO/lineage.mmd"
+cat "$DEMO/lineage.mmd"
+for mark in "HEAD ACTIVE" "DEPRECATED" "OBSOLETE<br/>revoked: cve-2026-0001-in-openssl" "outdated: rebuild on" "rollback copy"; do
+  grep -qF "$mark" "$DEMO/lineage.mmd" || die "the lineage picture lacks \"$mark\" (see demo/lineage.mmd)"
+done
+imagefamily lineage --project "$PROJECT" --format dot >"$DEMO/lineage.dot"
+dot -Tsvg "$DEMO/lineage.dot" -o "$ROOT/docs/lineage.svg"
+note "drawn with Graphviz: docs/lineage.svg (from demo/lineage.dot; the Mermaid is in demo/lineage.mmd)"
 
 cat <<EOF
 
-Release reports (JSON): demo/reports/run-*/{base,app,product}-release.json
-Packer's manifests:      demo/reports/run-*/*-manifest.json
-Run \`make demo\` again to release more images and watch the older ones move on;
+The demo took $((SECONDS - START)) s: $BUILDS packer builds and releases, every state from READY to
+deleted for good, a revoke, a rollback and the picture.
+Release reports (JSON): demo/reports/*/{base,app,product}-release.json; packer's output: demo/logs/.
 example/README.md shows how to point the same template at a real project.
 EOF

@@ -139,7 +139,13 @@ type commonFlags struct {
 	noProject bool
 }
 
-func (c *commonFlags) register(fs *pflag.FlagSet, formats ...string) {
+func (c *commonFlags) register(fs *pflag.FlagSet) {
+	c.registerFormats(fs, "table", allFormats...)
+}
+
+// registerFormats registers the flags with --format taking formats, def
+// the default (lineage draws pictures: mermaid or dot).
+func (c *commonFlags) registerFormats(fs *pflag.FlagSet, def string, formats ...string) {
 	group(fs, groupConnection, func() {
 		if c.noProject {
 			c.registerEndpoint(fs)
@@ -148,7 +154,7 @@ func (c *commonFlags) register(fs *pflag.FlagSet, formats ...string) {
 		fs.StringVar(&c.project, "project", "", "the project `P` holding the images (default: $CLOUDSDK_CORE_PROJECT, $GOOGLE_CLOUD_PROJECT, else the active gcloud configuration's)")
 		c.registerEndpoint(fs)
 	})
-	registerFormat(fs, &c.format, formats...)
+	registerFormatDefault(fs, &c.format, def, formats...)
 }
 
 func (c *commonFlags) registerEndpoint(fs *pflag.FlagSet) {
@@ -161,11 +167,12 @@ func (c *commonFlags) registerEndpoint(fs *pflag.FlagSet) {
 // allFormats are the output formats of a command with a table.
 var allFormats = []string{"table", "wide", "json", "yaml", "csv"}
 
-func registerFormat(fs *pflag.FlagSet, p *string, formats ...string) {
-	if len(formats) == 0 {
-		formats = allFormats
-	}
-	fs.StringVar(p, "format", "table", "output `FORMAT`: "+strings.Join(formats, ", "))
+func registerFormat(fs *pflag.FlagSet, p *string) {
+	registerFormatDefault(fs, p, "table", allFormats...)
+}
+
+func registerFormatDefault(fs *pflag.FlagSet, p *string, def string, formats ...string) {
+	fs.StringVar(p, "format", def, "output `FORMAT`: "+strings.Join(formats, ", "))
 	_ = fs.SetAnnotation("format", annotationFormats, formats)
 }
 

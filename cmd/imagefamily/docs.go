@@ -11,6 +11,10 @@ import (
 	"github.com/spf13/pflag"
 )
 
+// annotationDocs holds Markdown that docs/cli.md adds to a command's help
+// text: what a reference page says beyond --help.
+const annotationDocs = "imagefamily-docs"
+
 // docs/cli.md is written from the command tree by `imagefamily __docs FILE`
 // (go generate ./cmd/imagefamily); TestDocsMatchTheCommands fails when the
 // file and the commands differ.
@@ -149,6 +153,9 @@ func writeDocs(w io.Writer, root *cobra.Command) {
 		}
 		fmt.Fprintf(w, "\n---\n\n## `%s`\n\n%s\n\n", c.CommandPath(), c.Short)
 		fmt.Fprintf(w, "```\n%s\n```\n\n%s\n", useLine(c), fenceIndented(strings.TrimSpace(orDefault(c.Long, c.Short))))
+		if d := c.Annotations[annotationDocs]; d != "" {
+			fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(d))
+		}
 		if c.Example != "" {
 			fmt.Fprintf(w, "\nExamples:\n\n```\n%s\n```\n", strings.TrimRight(c.Example, "\n"))
 		}

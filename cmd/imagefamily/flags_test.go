@@ -124,7 +124,7 @@ func TestFlagsMayFollowPositionalArguments(t *testing.T) {
 
 func TestHelpExitsZeroOnStdout(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"help"}, {"status", "--help"}, {"rotate", "-h"}, {"rollback", "--help"},
-		{"revoke", "--help"}, {"outdated", "--help"}, {"name", "--help"}} {
+		{"revoke", "--help"}, {"outdated", "--help"}, {"lineage", "--help"}, {"name", "--help"}} {
 		r := cli(t, nil, args...)
 		if r.code != exitOK || !strings.Contains(r.stdout, "Usage:\n  imagefamily") || r.stderr != "" {
 			t.Errorf("%v: exit %d stdout %q stderr %q", args, r.code, r.stdout, r.stderr)

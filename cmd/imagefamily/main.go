@@ -1,9 +1,9 @@
 // Command imagefamily is the operator's side of the suite: status, rotation,
-// rollback, revoke, outdated-children report, naming, plans to apply later,
-// and the local Compute Engine emulator. Flags and output live here;
-// decisions live in internal/lifecycle, execution of plans in internal/apply.
-// docs/cli.md, generated from these command definitions (go generate),
-// documents every command, flag, output format and exit code.
+// rollback, revoke, outdated-children report, the lineage picture, naming,
+// plans to apply later, and the local Compute Engine emulator. Flags and
+// output live here; decisions live in internal/lifecycle, execution of plans
+// in internal/apply. docs/cli.md, generated from these command definitions
+// (go generate), documents every command, flag, output format and exit code.
 package main
 
 //go:generate go run . __docs ../../docs/cli.md
@@ -112,6 +112,7 @@ image names, and runs a local Compute Engine emulator. Plans made with
 		newRevokeCommand(e),
 		newApplyCommand(e),
 		newOutdatedCommand(e),
+		newLineageCommand(e),
 		newNameCommand(e),
 		newEmulatorCommand(e),
 		newVersionCommand(e),

@@ -372,6 +372,10 @@ func TestPermissionsPageListsEveryMethodEachSurfaceCalls(t *testing.T) {
 		{"imagefamily revoke", func(t *testing.T, ep string) {
 			cli(t, ep, nil, "revoke", "--project", project, "lib-v1", "--descendants", "--reason", "cve-2026-1234")
 		}, []string{"images.get", "images.list", "images.deprecate"}, false},
+		{"imagefamily lineage", func(t *testing.T, ep string) {
+			cli(t, ep, nil, "lineage", "--project", project)
+			cli(t, ep, nil, "lineage", "--project", project, "--format", "dot")
+		}, []string{"images.list"}, true},
 		{"imagefamily name", func(t *testing.T, ep string) {
 			cli(t, ep, nil, "name", "--os", "debian-12", "--software", "nginx", "--version", "1.26.0")
 		}, nil, true},

@@ -353,14 +353,7 @@ func TestNoMutationGoesOutOnAReadOlderThanMaxAge(t *testing.T) {
 	// mutation must wait for its image to be read again, in batches.
 	const maxAge = 150 * time.Millisecond
 	c := &readClock{Compute: startFamily(t, 1100, emulatorLatency(15*time.Millisecond), 1), reads: map[string][]time.Time{}}
-	scans := NewScans(c, []string{"p"}, nil)
-	s, at, err := Reader{C: c, Scans: scans}.Family(context.Background(), "p", "web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := lifecycle.Plan(s, lifecycle.DefaultPolicy(), now)
-	rep := Apply(context.Background(), c, "p", plan, Options{Parallelism: 16, Scans: scans, Seeds: []Seed{{s, at}},
-		MaxAge: maxAge})
+	plan, rep := rotateWeb(t, c, Options{Parallelism: 16, MaxAge: maxAge})
 	if rep.Done() != len(plan.Actions()) || len(plan.Actions()) != 1098 {
 		t.Fatalf("done %d of %d (skipped %d, failed %d: %v)", rep.Done(), len(plan.Actions()), rep.Skipped(), rep.Failed(), rep.Err())
 	}
@@ -393,6 +386,21 @@ func TestNoMutationGoesOutOnAReadOlderThanMaxAge(t *testing.T) {
 		t.Errorf("%d list calls for %d actions: re-reads must come in batches (at most %d)", c.lists, rep.Done(), most)
 	}
 	t.Logf("oldest read a mutation went out on: %v (bound %v)", worst, maxAge)
+}
+
+// rotateWeb reads family web of project p with an in-use scan, plans it with
+// the default policy and applies the plan with opts (Scans and Seeds set
+// here).
+func rotateWeb(t *testing.T, c gce.Compute, opts Options) (lifecycle.RotationPlan, Report) {
+	t.Helper()
+	scans := NewScans(c, []string{"p"}, nil)
+	s, at, err := Reader{C: c, Scans: scans}.Family(context.Background(), "p", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := lifecycle.Plan(s, lifecycle.DefaultPolicy(), now)
+	opts.Scans, opts.Seeds = scans, []Seed{{s, at}}
+	return plan, Apply(context.Background(), c, "p", plan, opts)
 }
 
 func emulatorLatency(d time.Duration) emulator.Options { return emulator.Options{Latency: d} }
@@ -430,14 +438,7 @@ func TestReReadsStayInBatchesWhileAQuotaHoldsActionsBack(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = gc.Close() })
 			c := &readClock{Compute: gc, reads: map[string][]time.Time{}}
-			scans := NewScans(c, []string{"p"}, nil)
-			s, at, err := Reader{C: c, Scans: scans}.Family(context.Background(), "p", "web")
-			if err != nil {
-				t.Fatal(err)
-			}
-			plan := lifecycle.Plan(s, lifecycle.DefaultPolicy(), now)
-			rep := Apply(context.Background(), c, "p", plan, Options{Parallelism: 16, Scans: scans, Seeds: []Seed{{s, at}},
-				MaxAge: maxAge, QuotaRetries: 1000, QuotaPause: 5 * time.Millisecond})
+			plan, rep := rotateWeb(t, c, Options{Parallelism: 16, MaxAge: maxAge, QuotaRetries: 1000, QuotaPause: 5 * time.Millisecond})
 			if rep.Done() != len(plan.Actions()) {
 				t.Fatalf("done %d of %d (skipped %d, failed %d: %v)", rep.Done(), len(plan.Actions()), rep.Skipped(), rep.Failed(), rep.Err())
 			}
