@@ -71,6 +71,12 @@ type pane struct {
 // terminal is written, never for a time.
 func (term *terminal) run(name, endpoint string, args ...string) *pane {
 	term.t.Helper()
+	return term.runWide(name, endpoint, 100, args...)
+}
+
+// runWide is run in a terminal of cols columns.
+func (term *terminal) runWide(name, endpoint string, cols int, args ...string) *pane {
+	term.t.Helper()
 	fifo := filepath.Join(term.dir, name)
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		term.t.Fatal(err)
@@ -97,7 +103,7 @@ func (term *terminal) run(name, endpoint string, args ...string) *pane {
 	// The command waits for a line on its terminal, so that nothing is
 	// written before pipe-pane is in place.
 	command := "read go; exec " + term.bin + " " + strings.Join(args, " ")
-	term.tmux("new-session", "-d", "-s", name, "-x", "100", "-y", "20", "-e", endpointEnv+"="+endpoint, "-e", "TERM=xterm-256color", "sh", "-c", command)
+	term.tmux("new-session", "-d", "-s", name, "-x", fmt.Sprint(cols), "-y", "20", "-e", endpointEnv+"="+endpoint, "-e", "TERM=xterm-256color", "sh", "-c", command)
 	term.tmux("pipe-pane", "-t", name, "cat >> "+fifo)
 	term.tmux("send-keys", "-t", name, "Enter")
 	return p
@@ -189,6 +195,23 @@ func TestInARealTerminal(t *testing.T) {
 	out := rot.closed(t)
 	if want := "imagefamily rotate: 1 family, 10 actions: 10 done, 0 skipped, 0 failed; 0 families not rotated"; !strings.Contains(out, want) {
 		t.Errorf("the terminal was not written the summary %q:\n%q", want, out)
+	}
+
+	// A table follows the terminal's width: status of names of 39
+	// characters in 80 columns drops AGE, in 120 keeps it.
+	long := emu(t, emulator.Options{})
+	longFamily(t, long)
+	for _, cols := range []int{80, 120} {
+		name := fmt.Sprintf("status%d", cols)
+		out := term.runWide(name, long.URL, cols, "status", "--project", "acme-images", "--family", "web").closed(t)
+		if got := strings.Contains(out, " AGE "); got != (cols == 120) {
+			t.Errorf("%d columns: AGE shown %t, want %t:\n%s", cols, got, cols == 120, out)
+		}
+		for i, line := range strings.Split(strings.ReplaceAll(out, "\r\n", "\n"), "\n") {
+			if n := len([]rune(line)); n > cols {
+				t.Errorf("%d columns: line %d is %d columns: %q", cols, i+1, n, line)
+			}
+		}
 	}
 
 	typo := term.run("typo", ts.URL, "rotate", "--project", "acme-images", "--family", "web", "--dry-rn")
