@@ -196,8 +196,14 @@ func rollback(e *env, c gce.Compute, common commonFlags, family, to string, bloc
 
 	code := exitOK
 	if !dryRun {
+		total := len(plan.Steps)
+		if plan.Rerelease != nil {
+			total++
+		}
+		p := e.startProgress("rollback "+family, total, 1)
 		code = carryOutRollback(e, c, plan, protectLabel, apply.Options{Parallelism: 1, Lease: lease,
-			Seeds: []apply.Seed{{Snapshot: s, At: readAt}}}, &out)
+			Seeds: []apply.Seed{{Snapshot: s, At: readAt}}, Progress: p.result, OnParallelism: p.parallelismChanged}, &out)
+		p.finish()
 	}
 	if err := e.write(common.format, out); err != nil {
 		return e.fail(err, exitPartial)
