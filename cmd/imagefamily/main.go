@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	root := newRootCommand(e)
 	args = longFlagsWithOneDash(root, args)
 	if c, _, err := root.Find(args); err == nil && c != root {
-		e.cmd = c.Name()
+		e.cmd = strings.TrimPrefix(c.CommandPath(), root.Name()+" ")
 	}
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {

@@ -469,7 +469,7 @@ func planSummary(rep apply.Report) string {
 	if kept > 0 {
 		var ws []string
 		for _, w := range whyOrder {
-			ws = append(ws, fmt.Sprintf("%s %d", w, whys[w]))
+			ws = append(ws, fmt.Sprintf("%s %d", strings.ReplaceAll(string(w), "in_use", "in use"), whys[w]))
 		}
 		parts = append(parts, fmt.Sprintf("%d kept (%s)", kept, strings.Join(ws, ", ")))
 	}
