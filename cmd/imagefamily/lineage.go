@@ -79,7 +79,7 @@ func newLineageCommand(e *env) *cobra.Command {
 	var common commonFlags
 	c := &cobra.Command{
 		Use:   "lineage",
-		Short: "draw the image hierarchy (Mermaid or DOT): heads, parents, outdated, revoked",
+		Short: "draw the image hierarchy (Mermaid or DOT): lineage, heads, revoked",
 		Long: `Draws the project's image hierarchy from the lineage labels: one lane per
 family, its images oldest first with their states and the head marked, an
 arrow from each parent image to what was built on it (dotted for rollback and

@@ -72,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 
 func newRootCommand(e *env) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "imagefamily",
+		Use:   "imagefamily COMMAND",
 		Short: "immutable VM image families on Compute Engine",
 		Long: `imagefamily shows, rotates, rolls back and revokes the images of Compute Engine
 image families, finds heads built on outdated parents, prints conventional

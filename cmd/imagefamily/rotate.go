@@ -73,7 +73,7 @@ func newRotateCommand(e *env) *cobra.Command {
 	)
 	c := &cobra.Command{
 		Use:   "rotate (--family F ... | --all-families | --family-label K=V)",
-		Short: "deprecate, obsolete, mark deleted and purge the old images of families",
+		Short: "deprecate, obsolete, mark deleted and purge the old images",
 		Long: `Rotates each family: reads it (and what uses its images), plans one step per
 image under the policy, and carries the plan out. A failed action does not
 stop the others; the exit code is 1 when any failed.
