@@ -82,6 +82,26 @@ func TestCompletionScriptsForEveryShell(t *testing.T) {
 	if !strings.Contains(r.stdout, "--keep-active\t") {
 		t.Errorf("__complete rotate --keep: %q, want --keep-active", r.stdout)
 	}
+	// Values of a list: each command's formats, the levels.
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"status", "--format", ""}, []string{"table", "wide", "json", "yaml", "csv"}},
+		{[]string{"lineage", "--format", ""}, []string{"mermaid", "dot"}},
+		{[]string{"rotate", "--verbosity", ""}, []string{"debug", "info", "warning", "error"}},
+	} {
+		r := mustCLI(t, nil, exitOK, append([]string{"__complete"}, tt.args...)...)
+		var got []string
+		for _, line := range strings.Split(r.stdout, "\n") {
+			if line != "" && !strings.HasPrefix(line, ":") {
+				got = append(got, strings.SplitN(line, "\t", 2)[0])
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("__complete %v: %q, want %q", tt.args, got, tt.want)
+		}
+	}
 }
 
 func TestMistypedCommandsAndFlagsGetTheClosest(t *testing.T) {

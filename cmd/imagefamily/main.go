@@ -121,6 +121,7 @@ image names, and runs a local Compute Engine emulator. Plans made with
 	// The completion command cobra adds is made here rather than on the
 	// first Execute, so that the docs and the help list it too.
 	root.InitDefaultCompletionCmd()
+	completeValues(root)
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {
 			c.Short = "the shell completion script for bash, zsh, fish or powershell"
@@ -170,4 +171,26 @@ func unwrap(w io.Writer) io.Writer {
 		}
 		w = u.Unwrap()
 	}
+}
+
+// completeValues has the shells complete the values of the flags that take
+// one of a list: --format (each command's own formats) and --verbosity.
+func completeValues(root *cobra.Command) {
+	levels := make([]string, len(verbosities))
+	for i, v := range verbosities {
+		levels[i] = v.name + "\t" + v.says
+	}
+	_ = root.RegisterFlagCompletionFunc("verbosity", cobra.FixedCompletions(levels, cobra.ShellCompDirectiveNoFileComp))
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if f := c.Flags().Lookup("format"); f != nil {
+			if formats, ok := f.Annotations[annotationFormats]; ok {
+				_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
 }
