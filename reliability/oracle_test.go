@@ -12,7 +12,7 @@ import (
 )
 
 // The oracle judges runs by the documented rules (README's life cycle,
-// docs/rotation.md, docs/cli.md), written here from those pages and
+// docs/cli.md, docs/concurrency.md), written here from those pages and
 // Compute Engine's documented behaviour, independently of the planner under
 // test (internal/lifecycle's Plan and PlanRollback): it says what a run MAY
 // do, and the checks fail on anything else.
