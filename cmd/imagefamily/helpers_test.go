@@ -33,6 +33,7 @@ const day = 24 * time.Hour
 
 func TestMain(m *testing.M) {
 	clock = func() time.Time { return testNow }
+	headRecheckEvery = 0
 	noSleep := func(ctx context.Context, d time.Duration) error { return ctx.Err() }
 	gceOptions = []gce.Option{gce.WithBackoff(gce.Backoff{Attempts: 6, Sleep: noSleep, Rand: func() float64 { return 0.5 }})}
 	code := m.Run()

@@ -318,7 +318,7 @@ func headAfter(e *env, c gce.Compute, project, family, want string) (lifecycle.I
 	)
 	for attempt := 0; attempt < 4; attempt++ {
 		if attempt > 0 {
-			t := time.NewTimer(time.Second)
+			t := time.NewTimer(headRecheckEvery)
 			select {
 			case <-t.C:
 			case <-e.ctx.Done():
@@ -336,6 +336,10 @@ func headAfter(e *env, c gce.Compute, project, family, want string) (lifecycle.I
 	}
 	return head, err
 }
+
+// headRecheckEvery is the pause before the new head is read again; tests
+// make it 0, as the emulator's reads do not lag unless asked to.
+var headRecheckEvery = time.Second
 
 var rollbackSuffix = regexp.MustCompile(`-rb[0-9]{8}t[0-9]{6}$`)
 
