@@ -82,4 +82,7 @@ func TestRetriesAreSaidAsTheyHappen(t *testing.T) {
 	if n := strings.Count(r.stderr, "imagefamily rotate: retrying images.deprecate"); n != 1 {
 		t.Errorf("%d retry lines, want 1:\n%s", n, r.stderr)
 	}
+	if !strings.Contains(r.stderr, "imagefamily rotate: quota: parallelism 4 -> 2\n") {
+		t.Errorf("the parallelism cut is not said:\n%s", r.stderr)
+	}
 }
