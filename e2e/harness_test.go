@@ -132,15 +132,38 @@ const readLagEnv = "IMAGEFAMILY_E2E_READ_LAG"
 func emulatorOptions(t testing.TB) emulator.Options {
 	t.Helper()
 	var opts emulator.Options
-	if v := os.Getenv(readLagEnv); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			t.Fatalf("%s=%q: want a duration such as 2s", readLagEnv, v)
-		}
+	if d := readLag(t); d > 0 {
 		opts.ReadLag, opts.Seed = d, 1
 		t.Logf("e2e: the emulator's reads lag by up to %s", d)
 	}
 	return opts
+}
+
+// readLag is the read lag asked for with IMAGEFAMILY_E2E_READ_LAG; zero
+// when unset.
+func readLag(t testing.TB) time.Duration {
+	t.Helper()
+	v := os.Getenv(readLagEnv)
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		t.Fatalf("%s=%q: want a duration such as 2s", readLagEnv, v)
+	}
+	return d
+}
+
+// afterReadLag waits out the emulator's read lag before a test reads back
+// what the command under test wrote: the test's reads lag like everyone's,
+// by at most that bound (internal/emulator/lag.go), and the checks are of
+// what the command did, not of how soon a reader sees it. No wait without a
+// lag.
+func afterReadLag(t testing.TB) {
+	t.Helper()
+	if d := readLag(t); d > 0 {
+		time.Sleep(d)
+	}
 }
 
 func isNotFound(err error) bool { return errors.Is(err, gce.ErrNotFound) }

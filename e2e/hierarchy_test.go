@@ -131,6 +131,7 @@ rotation = {
 		if k == 1 {
 			pinTemplate(t, emu, names["app"][1])
 		}
+		afterReadLag(t)
 		checkFamilies(t, c, k, names)
 	}
 	t.Run("gcloud sees the same families", func(t *testing.T) { checkWithGcloud(t, emu.ComputeEndpoint(), names) })

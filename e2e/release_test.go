@@ -73,7 +73,7 @@ func TestReleaseThroughPackerKeepsOrDeletesAsDocumented(t *testing.T) {
 	}{
 		{
 			name: "bad name: build fails, Packer deletes the unreleased image", image: "nginx-latest",
-			wantFail: "breaks the naming convention", head: "app-v1", gone: []string{"nginx-latest"},
+			wantFail: "does not follow the naming convention", head: "app-v1", gone: []string{"nginx-latest"},
 		},
 		{
 			name: "released image kept despite keep_input_artifact = false", image: "debian-12-nginx-1-26-v20261126t080000",
@@ -83,7 +83,7 @@ func TestReleaseThroughPackerKeepsOrDeletesAsDocumented(t *testing.T) {
 		{
 			name: "rename copy releases the conventional name", image: "nginx-latest", settings: `rename = "copy"
     description = "nginx, renamed"`,
-			wantOut: "releasing a copy named debian-12-nginx-1-26-v", gone: []string{"nginx-latest"},
+			wantOut: "Releasing a copy named debian-12-nginx-1-26-v", gone: []string{"nginx-latest"},
 		},
 		{
 			name: "dry run changes nothing", image: "debian-12-nginx-1-26-v20261126t080000", settings: "dry_run = true",
@@ -106,6 +106,7 @@ func TestReleaseThroughPackerKeepsOrDeletesAsDocumented(t *testing.T) {
 			} else if err != nil || !strings.Contains(all, tc.wantOut) {
 				t.Fatalf("packer build: %v, want success saying %q\n%s", err, tc.wantOut, all)
 			}
+			afterReadLag(t)
 			c := computeClient(t, emu.ComputeEndpoint())
 			ctx := context.Background()
 			head, err := c.GetFromFamily(ctx, project, "app-nginx")
@@ -260,11 +261,13 @@ build {
 	if err != nil {
 		t.Fatalf("packer build: %v\n%s\n%s", err, stdout, stderr)
 	}
+	t.Logf("packer build:\n%s", stdout)
 	out := readOutcome(t, report)
 	const promoted = "debian-12-nginx-1-26-v20261126t090000"
 	if !out.Released || out.Image != promoted || out.PreviousHead != "debian-12-nginx-1-26-v20261101t000000" || out.Project != "acme-prod" {
 		t.Errorf("report: released %v image %q previous %q project %q", out.Released, out.Image, out.PreviousHead, out.Project)
 	}
+	afterReadLag(t)
 	c := computeClient(t, emu.ComputeEndpoint())
 	ctx := context.Background()
 	head, err := c.GetFromFamily(ctx, "acme-prod", "app-nginx")

@@ -25,8 +25,9 @@ type reporter struct {
 	said []string
 }
 
-func (r *reporter) Say(s string)   { r.mu.Lock(); r.said = append(r.said, s); r.mu.Unlock() }
-func (r *reporter) Error(s string) { r.mu.Lock(); r.said = append(r.said, "ERROR: "+s); r.mu.Unlock() }
+func (r *reporter) Say(s string)     { r.mu.Lock(); r.said = append(r.said, s); r.mu.Unlock() }
+func (r *reporter) Message(s string) { r.mu.Lock(); r.said = append(r.said, "  "+s); r.mu.Unlock() }
+func (r *reporter) Error(s string)   { r.mu.Lock(); r.said = append(r.said, "ERROR: "+s); r.mu.Unlock() }
 
 // putBuilt stores an image as the googlecompute builder leaves it: READY,
 // no family, the builder's labels.

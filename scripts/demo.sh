@@ -132,8 +132,11 @@ build() {
   from=$(sed -n 's/.*Using image: //p' "$log" | head -n 1)
   BUILT=$(sed -n "s/.*A disk image was created in the '[^']*' project: //p" "$log" | head -n 1)
   note "packer build ($layer): googlecompute built $BUILT on $from in $((end - start)) s; the release:"
-  sed -n -e 's/^==> [^ ]* (imagefamily-release): .*moved the family pointer: /      family pointer moved: /p' \
-    -e 's/^==> [^ ]* (imagefamily-release): image \([^ ,]*\)[^:]*: \(deprecate\|obsolete\|mark deleted\|purge\) \(.*\)/      rotation: \1 \3/p' "$log"
+  # The release says its steps, and its rotation counted by outcome and
+  # kind (every action is in the release report).
+  sed -n -e 's/^==> [^ ]* (imagefamily-release): Moved the family pointer: /      family pointer moved: /p' \
+    -e 's/^==> [^ ]* (imagefamily-release): Rotated the family: /      rotation: /p' \
+    -e 's/^==> [^ ]* (imagefamily-release):   \(done\|skipped\|failed\): /        \1: /p' "$log"
 }
 
 # rebuild_if_outdated LAYER: what each child's CI job does after its parent

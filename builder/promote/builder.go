@@ -42,7 +42,9 @@ func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, _ packersdk.Hook) (packersdk.Artifact, error) {
 	newClient := b.newClient
 	if newClient == nil {
-		newClient = gce.Dial
+		newClient = func(ctx context.Context, auth pluginconfig.Auth) (gce.Compute, error) {
+			return gce.Dial(ctx, auth, gce.StdLog("imagefamily-promote")...)
+		}
 	}
 	now := time.Now
 	if b.now != nil {

@@ -96,7 +96,7 @@ func guestOSFeatures() []string {
 // Prepare decodes raws into c and reports every invalid option, so that
 // `packer validate` catches them without any API call.
 func (c *Config) Prepare(raws ...interface{}) ([]string, error) {
-	err := config.Decode(c, &config.DecodeOpts{
+	err := pluginconfig.Decode(c, &config.DecodeOpts{
 		PluginType:         BuilderID,
 		Interpolate:        true,
 		InterpolateContext: &c.ctx,

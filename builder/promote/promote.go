@@ -88,9 +88,14 @@ func (p *promotion) run(ctx context.Context) (created, source lifecycle.Image, e
 	// destination's family (the copy goes into it) and the family of the
 	// image it replaces.
 	for _, fam := range leasedFamilies(p.cfg.Family, in.Existing) {
+		waitingFor := ""
 		lease, err := apply.AcquireLease(ctx, p.client, dest.Project, fam, apply.LeaseOptions{
 			Holder: lifecycle.LeaseHolder("promote", rand.Uint32()), Wait: apply.DefaultLeaseWait,
 			OnWait: func(l lifecycle.Lease) {
+				if l.Holder == waitingFor { // once per holder, not at every look
+					return
+				}
+				waitingFor = l.Holder
 				p.ui.Say(fmt.Sprintf("Family %s is leased to %s until %s: waiting...", fam, l.Holder, l.Expires.UTC().Format(time.RFC3339)))
 			}})
 		if err != nil {

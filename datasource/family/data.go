@@ -42,7 +42,9 @@ func (d *Datasource) Execute() (cty.Value, error) {
 	ctx := context.Background()
 	newClient := d.newClient
 	if newClient == nil {
-		newClient = gce.Dial
+		newClient = func(ctx context.Context, auth pluginconfig.Auth) (gce.Compute, error) {
+			return gce.Dial(ctx, auth, gce.StdLog("imagefamily")...)
+		}
 	}
 	c, err := newClient(ctx, d.config.Auth)
 	if err != nil {

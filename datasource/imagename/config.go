@@ -8,7 +8,6 @@ import (
 	"time"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
-	"github.com/hashicorp/packer-plugin-sdk/template/config"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
@@ -65,7 +64,7 @@ type DatasourceOutput struct {
 
 // Prepare decodes raws into c and reports every invalid option.
 func (c *Config) Prepare(raws ...interface{}) error {
-	if err := config.Decode(c, nil, raws...); err != nil {
+	if err := pluginconfig.Decode(c, nil, raws...); err != nil {
 		return err
 	}
 	var errs *packersdk.MultiError

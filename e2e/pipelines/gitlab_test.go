@@ -3,7 +3,8 @@
 // executor) against the Compute Engine emulator, with the real packer, the
 // official googlecompute plugin and this plugin, through daily rebuilds,
 // promotions from the stable branch, a push that changes a layer and
-// nightly rotations, one of each with nothing to do; the Kubernetes CronJob
+// nightly rotations, one of each with nothing to do (the nightly base
+// rebuild releasing nothing: the same packages as the head); the Kubernetes CronJob
 // is decoded strictly as Kubernetes types and its container's arguments
 // run against the emulator; the runners' install script installs a release
 // only when its checksums vouch for it. (make lint checks the GitHub
@@ -13,6 +14,7 @@ package pipelines_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -305,6 +307,13 @@ func TestGitLabPipelineRebuildsPromotesAndRotates(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 
+	// The emulator's images have no machine to list packages on: a file
+	// stands for the list the template downloads with communicator ssh.
+	packages := filepath.Join(t.TempDir(), "packages.txt")
+	if err := os.WriteFile(packages, []byte("nginx 1.26.2-1~bookworm\nopenssl 3.0.15-1~deb12u1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	repo := repository(t)
 	r := &runner{bin: gcl, repo: repo, env: jobEnv, vars: []string{
 		"DEV_PROJECT=" + devProject, "PROD_PROJECT=" + prodProject,
@@ -314,6 +323,7 @@ func TestGitLabPipelineRebuildsPromotesAndRotates(t *testing.T) {
 		"IMAGEFAMILY_COMPUTE_ENDPOINT=" + emu.URL,
 		"PKR_VAR_compute_endpoint=" + emu.ComputeEndpoint(),
 		"PKR_VAR_access_token=" + emulatorToken,
+		"PKR_VAR_packages_stand_in=" + packages,
 	}}
 	rebuild := []string{"SCHEDULE=rebuild"}
 	rotate := []string{"SCHEDULE=rotate"}
@@ -477,18 +487,44 @@ func TestGitLabPipelineRebuildsPromotesAndRotates(t *testing.T) {
 		}
 	}
 
-	// 7. The next night, nothing has changed: the rebuild finds every
-	// layer current and builds nothing, the rotation finds nothing due, and
-	// the families are exactly as they were.
+	// 7. The next night, nothing has changed: base is rebuilt for package
+	// updates and releases nothing (the same packages on the same parent:
+	// its image deleted), app and product are current and build nothing,
+	// the rotation finds nothing due, and the families are exactly as they
+	// were.
 	before := picture(t, c)
 	out = r.pipeline(t, "rebuild-3", "schedule", rebuild...)
-	for _, l := range layers {
+	base := third["base-debian-12"].Name
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "release-layer:") || strings.Contains(line, "(imagefamily-release)") {
+			t.Log(line)
+		}
+	}
+	if want := "unchanged: same content as HEAD " + base; !strings.Contains(out, want) {
+		t.Errorf("rebuild 3: the log does not say %q", want)
+	}
+	for _, l := range layers[1:] {
 		if want := fmt.Sprintf("release-layer: %s is current", l.family); !strings.Contains(out, want) {
 			t.Errorf("rebuild 3: the log does not say %q", want)
 		}
 	}
-	if strings.Contains(out, "packer build") || strings.Contains(out, "rebuilding") {
-		t.Errorf("rebuild 3 built something although nothing changed:\n%s", out)
+	if n := strings.Count(out, "release-layer: rebuilding"); n != 1 || !strings.Contains(out, "release-layer: rebuilding base") {
+		t.Errorf("rebuild 3 rebuilt %d layers, want base alone:\n%s", n, out)
+	}
+	var baseReport struct {
+		Unchanged    bool   `json:"unchanged"`
+		Released     bool   `json:"released"`
+		BuiltImage   string `json:"built_image"`
+		BuiltDeleted bool   `json:"built_deleted"`
+		Head         string `json:"head"`
+	}
+	if b, err := os.ReadFile(r.artifact("build-base", "reports/base-release.json")); err != nil {
+		t.Error(err)
+	} else if err := json.Unmarshal(b, &baseReport); err != nil || !baseReport.Unchanged || baseReport.Released || !baseReport.BuiltDeleted || baseReport.Head != base {
+		t.Errorf("rebuild 3: base's release report %s (%v): want unchanged, not released, its image deleted, head %s", b, err, base)
+	}
+	if _, err := c.GetImage(context.Background(), devProject, baseReport.BuiltImage); !errors.Is(err, gce.ErrNotFound) {
+		t.Errorf("rebuild 3: the identical base image %s is still there (%v)", baseReport.BuiltImage, err)
 	}
 	r.pipeline(t, "rotate-2", "schedule", rotate...)
 	for _, p := range []struct{ job, project string }{{"rotate-dev", devProject}, {"rotate-prod", prodProject}} {

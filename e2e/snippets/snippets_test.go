@@ -2,7 +2,8 @@
 // format: every fenced ```hcl block in README.md, docs/ and example/, and
 // every template and variables file in example/, must pass the real
 // `packer fmt -check`, so that a snippet pasted into a template is not the
-// first thing `packer fmt` changes.
+// first thing `packer fmt` changes; and every whole template among them
+// must pass a plain `packer validate`, without credentials (validate_test.go).
 package snippets_test
 
 import (

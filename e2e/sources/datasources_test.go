@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -257,5 +258,57 @@ build { sources = ["source.imagefamily-promote.prod"] }
 	})
 	if calls := f.calls(); len(calls) != 0 {
 		t.Errorf("packer validate called Compute Engine:\n%s", strings.Join(calls, "\n"))
+	}
+}
+
+// TestAnEndpointKeyOfNoServiceIsRefusedAndMissingCredentialsAreSaidOnce: a
+// mistyped custom_endpoints key used to be ignored, sending the calls to
+// Google, where the missing credentials were then reported once per
+// generated client (six times).
+func TestAnEndpointKeyOfNoServiceIsRefusedAndMissingCredentialsAreSaidOnce(t *testing.T) {
+	f := startEmulator(t)
+	env := packerEnv(t)
+	const tmpl = `
+data "imagefamily" "base" {
+  project_id = "acme-images"
+  family     = "base-debian-12"
+  ENDPOINTS
+}
+source "file" "x" {
+  content = data.imagefamily.base.name
+  target  = "out.txt"
+}
+build { sources = ["source.file.x"] }
+`
+	t.Run("computer is refused, naming the keys", func(t *testing.T) {
+		dir := f.template(t, strings.Replace(tmpl, "ENDPOINTS", `custom_endpoints = { computer = "ENDPOINT" }`, 1))
+		out, err := packer(t, env, dir, "validate", ".")
+		want := `custom_endpoints: "computer" is not a service: the key this plugin uses is compute (googlecompute also reads oauth2, oslogin, secretmanager and storage); did you mean compute?`
+		if err == nil || !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
+			t.Errorf("packer validate (err %v) does not say %q:\n%s", err, want, out)
+		}
+	})
+	t.Run("no credentials: one error, once", func(t *testing.T) {
+		missing := filepath.Join(t.TempDir(), "adc.json")
+		noCreds := *env
+		noCreds.Vars = append(slices.Clone(env.Vars), "GOOGLE_APPLICATION_CREDENTIALS="+missing)
+		dir := f.template(t, strings.Replace(tmpl, "ENDPOINTS", "", 1))
+		out, err := packer(t, &noCreds, dir, "build", "-color=false", ".")
+		if err == nil {
+			t.Fatalf("packer build succeeded without credentials:\n%s", out)
+		}
+		flat := strings.Join(strings.Fields(out), " ")
+		if n := strings.Count(flat, "no Google credentials"); n != 1 {
+			t.Errorf("the missing credentials are reported %d times, want once:\n%s", n, out)
+		}
+		if n := strings.Count(flat, missing); n != 1 {
+			t.Errorf("the credentials file is named %d times, want once:\n%s", n, out)
+		}
+		if want := "set one of credentials_file, credentials_json, access_token or impersonate_service_account"; !strings.Contains(flat, want) {
+			t.Errorf("the error does not say %q:\n%s", want, out)
+		}
+	})
+	if calls := f.calls(); len(calls) != 0 {
+		t.Errorf("the emulator was called:\n%s", strings.Join(calls, "\n"))
 	}
 }

@@ -28,11 +28,16 @@ data "imagefamily" "parent" {
   custom_endpoints = local.custom_endpoints
 }
 
-# A conventional, unique name, known before the build.
-data "imagefamily-name" "image" {
-  os       = var.os
-  software = var.software
-  version  = var.version
+# A conventional, unique name, known before the build and to a plain
+# `packer validate`: {os}-{software}-{version}-v{timestamp}, each part
+# lower-cased with every run of other characters than a-z and 0-9 made one
+# "-" (the convention's rule), the timestamp the build's start in UTC. The
+# release's naming block checks it again. (data "imagefamily-name" makes the
+# same name, shortened when it would pass 63 characters, but a data source is
+# unknown to `packer validate` without -evaluate-datasources.)
+locals {
+  name_parts = [for part in [var.os, var.software, var.version] : trim(regex_replace(lower(part), "[^a-z0-9]+", "-"), "-")]
+  image_name = "${join("-", local.name_parts)}-v${lower(formatdate("YYYYMMDD'T'hhmmss", timestamp()))}"
 }
 
 source "googlecompute" "layer" {
@@ -40,7 +45,7 @@ source "googlecompute" "layer" {
   zone                    = var.zone
   source_image            = data.imagefamily.parent.name
   source_image_project_id = [data.imagefamily.parent.project_id]
-  image_name              = data.imagefamily-name.image.name
+  image_name              = local.image_name
   image_description       = "${var.software} ${var.version} on ${data.imagefamily.parent.project_id}/${data.imagefamily.parent.name}"
   # No image_family: the family moves only once the release checks pass.
   communicator     = var.communicator
@@ -57,13 +62,41 @@ build {
   # The layer's provisioners go here (they need communicator = "ssh"), e.g.
   # one shell provisioner running the script the layer's variables file names.
 
+  # Then what the image holds, for the release to tell a rebuild that changed
+  # nothing (content_manifest): the installed packages, listed on the
+  # machine and downloaded next to the reports.
+  dynamic "provisioner" {
+    for_each = var.communicator == "ssh" ? ["list"] : []
+    labels   = ["shell"]
+    content {
+      inline = ["dpkg-query -W -f '$${Package} $${Version}\\n' | sort > /tmp/packages.txt"]
+    }
+  }
+  dynamic "provisioner" {
+    for_each = var.communicator == "ssh" ? ["download"] : []
+    labels   = ["file"]
+    content {
+      direction   = "download"
+      source      = "/tmp/packages.txt"
+      destination = local.packages_file
+    }
+  }
+  # Without a machine there is nothing to list: a file stands for the list.
+  dynamic "provisioner" {
+    for_each = var.communicator != "ssh" && var.packages_stand_in != "" ? ["stand-in"] : []
+    labels   = ["shell-local"]
+    content {
+      inline = ["mkdir -p '${var.report_dir}'", "cp '${var.packages_stand_in}' '${local.packages_file}'"]
+    }
+  }
+
   post-processors {
     post-processor "imagefamily-release" {
       project_id = var.project_id
       family     = var.family
       # Recorded in the lineage labels: parent image, family and project.
       parent = data.imagefamily.parent.self_link
-      # The name must follow the same convention as data.imagefamily-name.
+      # The name must follow the convention local.image_name follows.
       naming {
         os       = var.os
         software = var.software
@@ -81,6 +114,9 @@ build {
         check_in_use    = true
         in_use_projects = var.in_use_projects
       }
+      # A build whose packages, parent and version are the head's releases
+      # nothing: its image is deleted and the family stays.
+      content_manifest = local.content_manifest
       report_file      = "${var.report_dir}/${var.layer}-release.json"
       access_token     = var.access_token
       custom_endpoints = local.custom_endpoints

@@ -113,7 +113,18 @@ variable "report_dir" {
   default     = "reports"
 }
 
+variable "packages_stand_in" {
+  type        = string
+  description = "Without a machine (communicator none: the demo, the emulator), a file on the runner standing for the machine's package list, copied as the layer's content manifest. Empty: no manifest without a machine. With communicator ssh the list always comes from the machine."
+  default     = ""
+}
+
 locals {
   parent_project   = var.parent_project == "" ? var.project_id : var.parent_project
   custom_endpoints = var.compute_endpoint == "" ? {} : { compute = var.compute_endpoint }
+  # The layer's content manifest: the image's packages, one "name version" a
+  # line. The release compares its digest with the head's and releases only
+  # a change; "" when the build lists nothing.
+  packages_file    = "${var.report_dir}/${var.layer}-packages.txt"
+  content_manifest = var.communicator == "ssh" || var.packages_stand_in != "" ? local.packages_file : ""
 }

@@ -1,7 +1,10 @@
 package gce
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -95,4 +98,46 @@ func TestClientOptionsBuildsEachAuthenticationWithoutNetwork(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNewLooksForDefaultCredentialsOnce: with no credential option, the
+// clients share one lookup of application default credentials, so a
+// missing one is one error, said once (each generated client used to look
+// on its own, and the six failures were joined).
+func TestNewLooksForDefaultCredentialsOnce(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "adc.json")
+	for _, tc := range []struct {
+		name string
+		dial func(context.Context, pluginconfig.Auth) (Compute, error)
+		want string
+	}{
+		{"New, for the CLI", func(ctx context.Context, a pluginconfig.Auth) (Compute, error) { return New(ctx, a) }, "or set one of the credential options"},
+		{"Dial, for the components", func(ctx context.Context, a pluginconfig.Auth) (Compute, error) { return Dial(ctx, a) }, "or set one of credentials_file, credentials_json, access_token or impersonate_service_account"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", missing)
+			c, err := tc.dial(t.Context(), pluginconfig.Auth{})
+			if err == nil {
+				_ = c.Close()
+				t.Fatal("built a client without credentials")
+			}
+			var nc *NoCredentialsError
+			if !errors.As(err, &nc) {
+				t.Fatalf("error %T %v, want a *NoCredentialsError", err, err)
+			}
+			msg := err.Error()
+			if n := strings.Count(msg, missing); n != 1 || strings.Count(msg, "credentials:") > 1 || !strings.HasSuffix(msg, tc.want) ||
+				!strings.HasPrefix(msg, "no Google credentials: none is given and application default credentials were not found (") {
+				t.Errorf("error names the lookup %d times, want once, and ends %q:\n%s", n, tc.want, msg)
+			}
+		})
+	}
+	t.Run("found once, the clients are built", func(t *testing.T) {
+		t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", credtest.WriteFile(t, "sa.json", credtest.ServiceAccountJSON(t)))
+		c, err := New(t.Context(), pluginconfig.Auth{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Close()
+	})
 }

@@ -66,10 +66,18 @@ type client struct {
 }
 
 // Dial builds a Compute client from the authentication configuration with
-// the default settings: what a component uses unless a test replaces it. A
-// component that logs its API calls builds its client with
-// New(ctx, auth, WithHTTPLog(logger)) instead.
-func Dial(ctx context.Context, auth pluginconfig.Auth) (Compute, error) { return New(ctx, auth) }
+// the default settings and opts: what a component uses unless a test
+// replaces it (a component that logs its API calls passes WithHTTPLog and
+// WithRetryNotify). A missing credential is told in the template's words.
+func Dial(ctx context.Context, auth pluginconfig.Auth, opts ...Option) (Compute, error) {
+	c, err := New(ctx, auth, opts...)
+	var nc *NoCredentialsError
+	if errors.As(err, &nc) {
+		nc.Options = pluginconfig.FieldCredentialsFile + ", " + pluginconfig.FieldCredentialsJSON + ", " +
+			pluginconfig.FieldAccessToken + " or " + pluginconfig.FieldImpersonateServiceAccount
+	}
+	return c, err
+}
 
 // New builds a Compute client from the authentication configuration.
 //
@@ -84,6 +92,13 @@ func New(ctx context.Context, auth pluginconfig.Auth, opts ...Option) (Compute, 
 	copts, err := ClientOptions(ctx, auth)
 	if err != nil {
 		return nil, err
+	}
+	if usesDefaultCredentials(auth) {
+		creds, err := DefaultCredentials()
+		if err != nil {
+			return nil, err
+		}
+		copts = append(copts, option.WithAuthCredentials(creds))
 	}
 	if s.httpLog != nil {
 		endpoint, err := auth.Endpoint()

@@ -63,7 +63,7 @@ var lineageKeys = []string{
 	LabelParentImage, LabelParentFamily, LabelParentProject, LabelReleasedAt,
 	LabelOS, LabelSoftware, LabelVersion, LabelRollbackOf,
 	LabelPromotedFrom, LabelPromotedFromProject, LabelRevokedReason, LabelRotatedAt,
-	LabelReleasingInto, LabelLease,
+	LabelReleasingInto, LabelLease, LabelContentDigest,
 }
 
 // LineageKeys lists the label keys imagefamily owns.
@@ -121,6 +121,8 @@ type Lineage struct {
 	// PromotedFromProject is the project PromotedFrom lives in.
 	PromotedFromProject string
 	RevokedReason       string // sanitised with SanitizeLabelValue
+	// ContentDigest is ContentDigest of the build's content manifest.
+	ContentDigest string
 }
 
 // LineageLabels turns a Lineage into labels; empty fields are left out.
@@ -163,6 +165,9 @@ func LineageLabels(l Lineage) (map[string]string, error) {
 	if !l.ReleasedAt.IsZero() {
 		out[LabelReleasedAt] = LabelTimestamp(l.ReleasedAt)
 	}
+	if l.ContentDigest != "" {
+		out[LabelContentDigest] = l.ContentDigest
+	}
 	for key, v := range map[string]string{LabelOS: l.OS, LabelSoftware: l.Software, LabelVersion: l.Version, LabelRevokedReason: l.RevokedReason} {
 		if s := SanitizeLabelValue(v); s != "" {
 			out[key] = s
@@ -191,6 +196,7 @@ func LineageOf(labels map[string]string) Lineage {
 		PromotedFrom:        labels[LabelPromotedFrom],
 		PromotedFromProject: labels[LabelPromotedFromProject],
 		RevokedReason:       labels[LabelRevokedReason],
+		ContentDigest:       labels[LabelContentDigest],
 	}
 	if t, err := ParseLabelTimestamp(labels[LabelReleasedAt]); err == nil {
 		l.ReleasedAt = t

@@ -197,7 +197,7 @@ func (c Convention) Check(name string) error {
 	} else if name == prefix {
 		return nil
 	}
-	return fmt.Errorf("image name %q does not follow the convention %s: want %q", name, c.TemplateOrDefault(), want)
+	return fmt.Errorf("image name %q does not follow the naming convention %s: want %q", name, c.TemplateOrDefault(), want)
 }
 
 // frame is the wanted name split around its timestamp. Shortening depends

@@ -159,7 +159,7 @@ func TestCheckSaysWhatTheConventionWanted(t *testing.T) {
 	tests := []struct {
 		name, image, wantErr string
 	}{
-		{"unrelated name", "foo", `image name "foo" does not follow the convention {os}-{software}-{version}-v{timestamp}: want "debian-12-nginx-1-24-0-v<yyyymmddthhmmss>"`},
+		{"unrelated name", "foo", `image name "foo" does not follow the naming convention {os}-{software}-{version}-v{timestamp}: want "debian-12-nginx-1-24-0-v<yyyymmddthhmmss>"`},
 		{"other version", "debian-12-nginx-1-25-0-v20261126t064730", `want "debian-12-nginx-1-24-0-v<yyyymmddthhmmss>"`},
 		{"timestamp that is no date", "debian-12-nginx-1-24-0-v20261326t064730", `does not follow`},
 		{"timestamp too short", "debian-12-nginx-1-24-0-v20261126t0647", `does not follow`},

@@ -68,7 +68,10 @@ type Auth struct {
 	// Endpoint overrides by service. Only `compute` is used, written as for
 	// googlecompute: `{ compute = "http://127.0.0.1:8080/compute/v1/" }`. A
 	// plain `http://` endpoint (the emulator of `imagefamily emulator`) gets
-	// no credentials unless one of the credential options is set.
+	// no credentials unless one of the credential options is set. The other
+	// keys googlecompute reads (`oauth2`, `oslogin`, `secretmanager`,
+	// `storage`) are accepted and unused, so that one map serves both
+	// plugins; any other key is refused.
 	CustomEndpoints map[string]string `mapstructure:"custom_endpoints" required:"false"`
 }
 
@@ -90,6 +93,7 @@ const (
 	FieldAccountFile               = "account_file"
 	FieldAccessToken               = "access_token"
 	FieldImpersonateServiceAccount = "impersonate_service_account"
+	FieldCustomEndpoints           = "custom_endpoints"
 	FieldComputeEndpoint           = "custom_endpoints.compute"
 )
 
@@ -121,12 +125,67 @@ func (a *Auth) Prepare() []error {
 		errs = append(errs, &lifecycle.FieldError{Field: FieldImpersonateServiceAccount, Value: strconv.Quote(sa),
 			Rule: "is not a service account email (want NAME@PROJECT.iam.gserviceaccount.com)"})
 	}
-	if raw, ok := a.CustomEndpoints["compute"]; ok {
+	for _, k := range sortedKeys(a.CustomEndpoints) {
+		if !endpointServices[k] {
+			errs = append(errs, unknownService(k))
+		}
+	}
+	if raw, ok := a.CustomEndpoints["compute"]; ok && !Unknown(raw) {
 		if _, err := NormalizeEndpoint(raw); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errs
+}
+
+// endpointServices are the custom_endpoints keys accepted: compute, the one
+// this plugin calls, and the others the googlecompute plugin (v1.2.7) reads
+// (its builder: compute, oauth2, oslogin, storage; its secrets manager data
+// source: secretmanager), so that one map can be handed to both plugins.
+// Any other key is a mistake that would otherwise be ignored silently, and
+// a mistyped compute would send the calls to Google instead of the endpoint.
+var endpointServices = map[string]bool{"compute": true, "oauth2": true, "oslogin": true, "secretmanager": true, "storage": true}
+
+func unknownService(key string) error {
+	rule := fmt.Sprintf("%s is not a service: the key this plugin uses is compute (googlecompute also reads oauth2, oslogin, secretmanager and storage)", strconv.Quote(key))
+	if near := closest(key, sortedKeys(endpointServices)); near != "" {
+		rule += fmt.Sprintf("; did you mean %s?", near)
+	}
+	return &lifecycle.FieldError{Field: FieldCustomEndpoints, Layout: lifecycle.Labelled, Rule: rule}
+}
+
+// closest is the candidate within two edits of s, "" when none is; the
+// first of equally close ones.
+func closest(s string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, by bytes (keys
+// are ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // methods lists the authentication options that are set, in the order the
@@ -280,7 +339,7 @@ func unwrapPath(err error) error {
 	return err
 }
 
-func sortedKeys(m map[string]bool) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

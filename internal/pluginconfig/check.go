@@ -2,8 +2,10 @@ package pluginconfig
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 )
@@ -63,6 +65,33 @@ func CheckZone(field, v string) error {
 		return nil
 	}
 	return &lifecycle.FieldError{Field: field, Value: strconv.Quote(v), Rule: "is not a Compute Engine zone: write REGION-LETTER, e.g. us-central1-a"}
+}
+
+// CheckFilePath checks an option naming a file the plugin reads or writes
+// (report_file, content_manifest), relative to the directory Packer runs in;
+// empty is allowed. The file need not exist yet (a build may write it), but
+// the path must be able to name one: no white space at either end, no NUL,
+// not ending in "/", and not a directory that exists.
+func CheckFilePath(field, v string) error {
+	rule := ""
+	switch {
+	case v == "" || Unknown(v):
+		return nil
+	case strings.TrimSpace(v) != v:
+		rule = "starts or ends with white space: write the path alone"
+	case strings.ContainsRune(v, 0):
+		rule = "holds a NUL character, which no file name can"
+	case strings.HasSuffix(v, "/") || strings.HasSuffix(v, string(os.PathSeparator)):
+		rule = `ends with "/": name a file, not a directory`
+	default:
+		if fi, err := os.Stat(v); err == nil && fi.IsDir() {
+			rule = "is a directory: name a file"
+		}
+	}
+	if rule == "" {
+		return nil
+	}
+	return &lifecycle.FieldError{Field: field, Value: strconv.Quote(v), Rule: rule}
 }
 
 // Errors lists the errors err holds with every option named as a template

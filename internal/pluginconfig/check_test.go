@@ -2,6 +2,7 @@ package pluginconfig
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
@@ -47,6 +48,7 @@ func TestUnknownValuesPassOnlyTheCheckForms(t *testing.T) {
 		"CheckProjectID": CheckProjectID("project_id", unknown),
 		"CheckName":      CheckName("family", unknown),
 		"CheckZone":      CheckZone("zone", unknown),
+		"CheckFilePath":  CheckFilePath("content_manifest", unknown),
 	} {
 		if err != nil {
 			t.Errorf("%s(%q) = %v, want nil: packer validate passes values it does not know yet", name, unknown, err)
@@ -72,5 +74,36 @@ func TestErrorsSpellEachOptionInsideItsBlock(t *testing.T) {
 	}
 	if Errors("naming.", CheckConvention(lifecycle.Convention{Template: "<unknown>"}, ProbeTime)) != nil {
 		t.Error("a template not known yet was judged")
+	}
+}
+
+func TestAFilePathMustBeAbleToNameAFile(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, path, wantRule string
+	}{
+		{"not set", "", ""},
+		{"a file still to be written", dir + "/packages.txt", ""},
+		{"relative", "reports/release.json", ""},
+		{"white space around", " packages.txt", "starts or ends with white space"},
+		{"a directory by its spelling", "reports/", `ends with "/"`},
+		{"a directory that exists", dir, "is a directory"},
+		{"a NUL", "pack\x00ages", "NUL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckFilePath("content_manifest", tt.path)
+			if tt.wantRule == "" {
+				if err != nil {
+					t.Errorf("CheckFilePath(%q) = %v, want nil", tt.path, err)
+				}
+				return
+			}
+			var fe *lifecycle.FieldError
+			if !errors.As(err, &fe) || fe.Field != "content_manifest" || !strings.Contains(fe.Rule, tt.wantRule) ||
+				!strings.HasPrefix(err.Error(), "content_manifest ") {
+				t.Errorf("CheckFilePath(%q) = %v, want content_manifest named with the rule %q", tt.path, err, tt.wantRule)
+			}
+		})
 	}
 }

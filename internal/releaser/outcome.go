@@ -12,22 +12,31 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/atomicfile"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
+
+// ReportFormatVersion is the report_file's format_version. It changes only
+// when a field is removed or changes meaning; fields may be added. The
+// format is docs/schemas/release-report.schema.json.
+const ReportFormatVersion = 1
 
 // Outcome is what a release did; its JSON form is the report_file:
 //
-//	{"project": "acme-images", "family": "app-nginx", "image": "debian-12-nginx-1-26-v20261126t064730",
+//	{"format_version": 1, "project": "acme-images", "family": "app-nginx", "image": "debian-12-nginx-1-26-v20261126t064730",
 //	 "self_link": "https://www.googleapis.com/compute/v1/projects/acme-images/global/images/...",
 //	 "built_image": "...", "built_family": "...", "renamed": false, "built_deleted": false,
 //	 "parent": "projects/acme-images/global/images/base-...", "parent_family": "base-debian-12",
 //	 "previous_head": "...", "head": "...", "raced": false,
 //	 "released": true, "release_unconfirmed": false, "dry_run": false,
-//	 "released_at": "2026-11-26T06:47:30Z", "labels": {...},
+//	 "released_at": "2026-11-26T06:47:30.000Z", "labels": {...},
+//	 "content_digest": "sha256-...", "unchanged": false,
 //	 "plan": {"head": "...", "actions": {"deprecate": 1}, "untouched": 2},
 //	 "rotation": <rotation report, as `imagefamily rotate --json` writes it> | null,
 //	 "rotation_failed": false, "warnings": [], "error": "..."}
 //
 // error is absent unless the release failed (or, in a dry run, would fail).
+// Times are RFC 3339 UTC with milliseconds (textfmt.Instant), the rotation's
+// too.
 type Outcome struct {
 	Project    string `json:"project"`
 	Family     string `json:"family"`
@@ -61,12 +70,19 @@ type Outcome struct {
 	DryRun             bool       `json:"dry_run"`
 	ReleasedAt         *time.Time `json:"released_at"`
 	// Labels are the labels written (or, in a dry run, that would be).
-	Labels         map[string]string `json:"labels"`
-	Plan           *PlanSummary      `json:"plan"`
-	Rotation       *apply.Report     `json:"rotation"`
-	RotationFailed bool              `json:"rotation_failed"`
-	Warnings       []string          `json:"warnings"`
-	Error          string            `json:"error,omitempty"`
+	Labels map[string]string `json:"labels"`
+	// ContentDigest is the content manifest's digest (lifecycle.ContentDigest),
+	// "" without content_manifest.
+	ContentDigest string `json:"content_digest,omitempty"`
+	// Unchanged: the build repeats the family head's content (Head): the
+	// family was not moved nor rotated, and the built image was deleted
+	// (BuiltDeleted) unless a warning says why not.
+	Unchanged      bool          `json:"unchanged"`
+	Plan           *PlanSummary  `json:"plan"`
+	Rotation       *apply.Report `json:"rotation"`
+	RotationFailed bool          `json:"rotation_failed"`
+	Warnings       []string      `json:"warnings"`
+	Error          string        `json:"error,omitempty"`
 }
 
 // PlanSummary is a rotation plan in a few numbers.
@@ -119,6 +135,17 @@ func newOutcome(req Request) *Outcome {
 		SelfLink: lifecycle.ImageRef{Project: req.Project, Name: req.Image}.SelfLink(),
 		DryRun:   req.DryRun, Warnings: []string{},
 	}
+}
+
+// MarshalJSON writes the outcome with its format_version first and its
+// times as textfmt.Instant: one precision in the whole report.
+func (o Outcome) MarshalJSON() ([]byte, error) {
+	type plain Outcome // the same fields, without this method
+	return json.Marshal(struct {
+		FormatVersion int `json:"format_version"`
+		plain
+		ReleasedAt *textfmt.Instant `json:"released_at"`
+	}{FormatVersion: ReportFormatVersion, plain: plain(o), ReleasedAt: textfmt.AtPtr(o.ReleasedAt)})
 }
 
 // WriteFile writes the outcome as indented JSON to path, creating its

@@ -2,6 +2,7 @@ package releaser_test
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"strings"
 	"sync"
@@ -122,6 +123,73 @@ func TestAReleaseReadsEachThingOnce(t *testing.T) {
 			}
 			if img.Labels["team"] != "web" || img.Labels["owner"] != "web-team" || img.Labels[lifecycle.LabelParentFamily] != "base-debian-12" {
 				t.Errorf("labels %v", img.Labels)
+			}
+		})
+	}
+}
+
+// TestAnUnchangedBuildDeletesOnlyWhileTheHeadItRepeatsIsTheHead runs the
+// delete of a build that repeats the head's content through the real client
+// and applier against the emulator: it goes out when nothing changed, and is
+// skipped, the image kept and the build not failed, when another image
+// became the head between the release's read and the delete.
+func TestAnUnchangedBuildDeletesOnlyWhileTheHeadItRepeatsIsTheHead(t *testing.T) {
+	digest := lifecycle.ContentDigest([]byte("nginx 1.26.0-1\n"))
+	for _, tc := range []struct {
+		name       string
+		race       bool // a newer image is released into the family right after the release read the head
+		wantGone   bool
+		wantWarned string
+	}{
+		{name: "nothing changed meanwhile: deleted", wantGone: true},
+		{name: "the family moved meanwhile: kept", race: true, wantWarned: "was left alone: changed since planned (family app-nginx resolves to app-v3 now, planned with app-v2)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var (
+				once sync.Once
+				env  *emulatortest.Env
+			)
+			onRequest := func(method string, _ int) {
+				if tc.race && method == "images.getFromFamily" {
+					once.Do(func() {
+						if err := env.Server.PutImage(project, &computepb.Image{Name: proto.String("app-v3"), Family: proto.String(family),
+							CreationTimestamp: proto.String(now.Add(-time.Minute).Format(time.RFC3339))}); err != nil {
+							t.Error(err)
+						}
+					})
+				}
+			}
+			env = emulatortest.Start(t, emulator.Options{OnRequest: onRequest, Clock: func() time.Time { return now }})
+			put := func(p string, img *computepb.Image) {
+				t.Helper()
+				if err := env.Server.PutImage(p, img); err != nil {
+					t.Fatal(err)
+				}
+			}
+			put("acme-base", &computepb.Image{Name: proto.String("base-v7"), Family: proto.String("base-debian-12")})
+			put(project, &computepb.Image{Name: proto.String("app-v2"), Family: proto.String(family), Labels: headLineage(digest),
+				CreationTimestamp: proto.String(now.Add(-24 * time.Hour).Format(time.RFC3339))})
+			put(project, &computepb.Image{Name: proto.String(built().Name), Labels: map[string]string{"team": "web"},
+				CreationTimestamp: proto.String(built().CreatedAt.Format(time.RFC3339))})
+			c, err := gce.New(context.Background(), pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": env.ComputeEndpoint()}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = c.Close() })
+
+			req := request()
+			req.ContentDigest = digest
+			rep := &recorder{}
+			out, err := releaser.Run(context.Background(), c, req, rep)
+			if err != nil || !out.Unchanged || out.Released {
+				t.Fatalf("Run = %v: unchanged %v released %v\n%s", err, out.Unchanged, out.Released, rep.all())
+			}
+			_, gerr := c.GetImage(context.Background(), project, built().Name)
+			if gone := errors.Is(gerr, gce.ErrNotFound); gone != tc.wantGone || out.BuiltDeleted != tc.wantGone {
+				t.Errorf("built image gone %v (reported %v), want %v: %v\n%s", gone, out.BuiltDeleted, tc.wantGone, gerr, rep.all())
+			}
+			if warned := strings.Join(rep.errs, "\n"); !strings.Contains(warned, tc.wantWarned) || (tc.wantWarned == "" && warned != "") {
+				t.Errorf("warnings %q, want %q", warned, tc.wantWarned)
 			}
 		})
 	}

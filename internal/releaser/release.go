@@ -1,14 +1,13 @@
 package releaser
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"maps"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
@@ -23,9 +22,16 @@ import (
 const cleanupTimeout = 2 * time.Minute
 
 // Reporter is where Run tells people what it does. packersdk.Ui satisfies it.
+// Run names the image and the family once, in its first step; every line
+// after is about that release. Each line also goes to the log (Packer's,
+// with PACKER_LOG=1), with what is too long for the build output: every
+// rotation action and its reason, retries and back-offs.
 type Reporter interface {
 	// Say reports a step.
 	Say(string)
+	// Message reports a detail of the step last said (the post-processor
+	// says it indented: Packer prints a ui.Message as a ui.Say).
+	Message(string)
 	// Error reports a problem: a warning after the release, or what stops it.
 	Error(string)
 }
@@ -53,6 +59,15 @@ type Request struct {
 	// lifecycle.ParseImageRef takes (a bare name means Project); "" when
 	// unknown: no parent lineage labels are written then.
 	Parent string
+	// ParentNote says why Parent is empty and what to do about it, when the
+	// caller knows; it is said in place of the default advice (set parent).
+	ParentNote string
+	// ContentDigest is lifecycle.ContentDigest of the build's content
+	// manifest, "" for none. It is written as a label; when the family's
+	// head carries the same, the build changed nothing: the family is not
+	// moved nor rotated, and the built image is deleted (see
+	// lifecycle.DecideUnchanged).
+	ContentDigest string
 	// Labels are the user's labels, written over existing values.
 	Labels map[string]string
 	// Convention is what the name must follow; nil skips the check.
@@ -119,10 +134,14 @@ func Run(ctx context.Context, c gce.Compute, req Request, rep Reporter) (out *Ou
 		if req.DryRun {
 			// A dry run never fails the build: Packer would delete the image.
 			r.out.Error = err.Error()
-			rep.Error(fmt.Sprintf("image %s, family %s: DRY RUN: the release would fail: %v", r.target, req.Family, err))
+			r.problem(fmt.Sprintf("DRY RUN: the release would fail: %v", err))
 			return r.out, nil
 		}
 		return r.out, r.fail(ctx, err)
+	}
+	if r.same.Same {
+		r.unchanged(ctx)
+		return r.out, nil
 	}
 	if req.DryRun {
 		r.dryRun(ctx)
@@ -141,7 +160,7 @@ func Run(ctx context.Context, c gce.Compute, req Request, rep Reporter) (out *Ou
 	leaseOpts.OnWait = func(l lifecycle.Lease) {
 		if l.Holder != waitingFor { // once per holder, not at every look
 			waitingFor = l.Holder
-			r.say("the family is leased to %s until %s: waiting for it (a crashed holder's lease runs out by then)", l.Holder, l.Expires.UTC().Format(time.RFC3339))
+			r.step("Waiting for the family's lease, held by %s until %s (a crashed holder's lease runs out by then)", l.Holder, textfmt.Time(l.Expires))
 		}
 	}
 	if req.Policy.CheckInUse {
@@ -173,9 +192,11 @@ type run struct {
 
 	built   lifecycle.Image // the image the build made, as read
 	readAt  time.Time       // when built was read
-	target  string          // the name to release: built's, or the copy's
-	copy    bool            // a copy is to be (or was) made
-	copied  bool            // the copy exists
+	head    *lifecycle.Image
+	same    lifecycle.Unchanged // the build repeats the head's content
+	target  string              // the name to release: built's, or the copy's
+	copy    bool                // a copy is to be (or was) made
+	copied  bool                // the copy exists
 	lineage map[string]string
 	lease   *apply.Lease
 	scans   *apply.Scans // nil without the in-use check
@@ -186,13 +207,31 @@ type run struct {
 	finished []apply.Result
 }
 
-func (r *run) say(format string, args ...any) {
-	r.rep.Say(fmt.Sprintf("image %s, family %s: ", r.target, r.req.Family) + fmt.Sprintf(format, args...))
+// step reports a step of the release (Reporter.Say) and logs it.
+func (r *run) step(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	log.Printf("[INFO] imagefamily-release: %s", msg)
+	r.rep.Say(msg)
 }
 
+// detail reports a detail of the last step (Reporter.Message) and logs it.
+func (r *run) detail(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	log.Printf("[INFO] imagefamily-release: %s", msg)
+	r.rep.Message(msg)
+}
+
+// problem reports what went wrong (Reporter.Error) and logs it.
+func (r *run) problem(msg string) {
+	log.Printf("[WARN] imagefamily-release: %s", msg)
+	r.rep.Error(msg)
+}
+
+// warn reports a problem the release stands despite, and keeps it for the
+// report.
 func (r *run) warn(msg string) {
 	r.out.Warnings = append(r.out.Warnings, msg)
-	r.rep.Error(fmt.Sprintf("image %s, family %s: WARNING: %s", r.target, r.req.Family, msg))
+	r.problem("WARNING: " + msg)
 }
 
 // fail cleans up what Run made itself before the release and returns err.
@@ -208,7 +247,7 @@ func (r *run) fail(ctx context.Context, err error) error {
 			r.warn(fmt.Sprintf("could not delete the copy %s made for the failed release; delete it by hand: %v", r.target, derr))
 			err = fmt.Errorf("%w (the copy %s made for this release could not be deleted and is left outside the family: delete it by hand)", err, r.target)
 		} else {
-			r.rep.Say(fmt.Sprintf("image %s: deleted the copy made for the failed release", r.target))
+			r.step("Deleted the copy %s made for the failed release", r.target)
 		}
 	}
 	switch {
@@ -227,7 +266,7 @@ func (r *run) fail(ctx context.Context, err error) error {
 func (r *run) prepare(ctx context.Context) error {
 	req := r.req
 	r.target = req.Image
-	r.say("releasing into project %s", req.Project)
+	r.step("Releasing image %s into family %s of project %s", req.Image, req.Family, req.Project)
 
 	r.readAt = time.Now()
 	built, err := r.c.GetImage(ctx, req.Project, req.Image)
@@ -256,31 +295,41 @@ func (r *run) prepare(ctx context.Context) error {
 		return fmt.Errorf("the built image %s is %s: only an ACTIVE image can be released (a deprecated image is never un-deprecated)", built.Name, st)
 	}
 	if built.Family != "" && built.Family != req.Family {
-		r.say("the image is in family %s now; the release moves it to %s", built.Family, req.Family)
+		r.detail("the image is in family %s now; the release moves it to %s", built.Family, req.Family)
 	}
 	if built.Family == req.Family {
-		r.say("the builder already put the image in the family (googlecompute's image_family), before the release checks: leave image_family out so that the family moves only once the checks pass")
+		r.detail("the builder already put the image in the family (googlecompute's image_family) before the release checks: leave image_family out, so that the family moves only once they pass")
+	}
+
+	head, err := r.c.GetFromFamily(ctx, req.Project, req.Family)
+	switch {
+	case err == nil:
+		r.head = &head
+		r.out.PreviousHead = head.Name
+		r.detail("the family points to %s now", head.Name)
+	case errors.Is(err, gce.ErrNotFound):
+		r.detail("the family resolves to no image yet: this is its first release")
+	default:
+		r.warn(fmt.Sprintf("could not read the family's head before the release: %v", err))
+	}
+	r.lineage, err = r.lineageLabels(ctx)
+	if err != nil {
+		return err
+	}
+	if req.ContentDigest != "" {
+		r.out.ContentDigest = req.ContentDigest
+		// A build that changed nothing is not checked further: it is not
+		// released.
+		if r.same = lifecycle.DecideUnchanged(built, r.head, r.lineage, req.Policy); r.same.Same {
+			return nil
+		}
+		r.sayChanged()
 	}
 
 	if err := r.checkName(); err != nil {
 		return err
 	}
 
-	head, err := r.c.GetFromFamily(ctx, req.Project, req.Family)
-	switch {
-	case err == nil:
-		r.out.PreviousHead = head.Name
-		r.say("the family points to %s now", head.Name)
-	case errors.Is(err, gce.ErrNotFound):
-		r.say("the family resolves to no image yet: this is its first release")
-	default:
-		r.warn(fmt.Sprintf("could not read the family's head before the release: %v", err))
-	}
-
-	r.lineage, err = r.lineageLabels(ctx)
-	if err != nil {
-		return err
-	}
 	// Check the merge now against the labels as read, so that a collision
 	// fails before anything is written; SetLabels merges again on the
 	// labels current at the time of writing.
@@ -294,22 +343,22 @@ func (r *run) prepare(ctx context.Context) error {
 func (r *run) checkName() error {
 	conv := r.req.Convention
 	if conv == nil {
-		r.say("no naming convention given: the name is not checked")
+		r.detail("no naming block: the name is not checked")
 		return nil
 	}
 	err := conv.Check(r.built.Name)
 	if err == nil {
-		r.say("the name follows the convention %s", conv.TemplateOrDefault())
+		r.detail("the name follows the naming convention %s", conv.TemplateOrDefault())
 		return nil
 	}
 	if r.req.Rename != RenameCopy {
-		return fmt.Errorf("the image name %s breaks the naming convention: %v (set rename = \"copy\" to release a copy under the conventional name)", r.built.Name, err)
+		return fmt.Errorf("%w; set rename = \"copy\" to release a copy under the conventional name", err)
 	}
 	name, nerr := conv.Name(r.built.CreatedAt)
 	if nerr != nil {
 		return fmt.Errorf("naming the copy of %s: %w", r.built.Name, nerr)
 	}
-	r.say("the name breaks the convention (%v): releasing a copy named %s", err, name)
+	r.step("Releasing a copy named %s (rename = \"copy\"): %v", name, err)
 	r.copy = true
 	r.target = name.String()
 	r.out.Renamed = true
@@ -321,7 +370,7 @@ func (r *run) checkName() error {
 // lineageLabels computes the labels the release owns.
 func (r *run) lineageLabels(ctx context.Context) (map[string]string, error) {
 	req := r.req
-	l := lifecycle.Lineage{ReleasedAt: req.now()}
+	l := lifecycle.Lineage{ReleasedAt: req.now(), ContentDigest: req.ContentDigest}
 	r.out.ReleasedAt = &l.ReleasedAt
 	if c := req.Convention; c != nil {
 		l.OS, l.Software, l.Version = c.OS, c.Software, c.Version
@@ -343,8 +392,10 @@ func (r *run) lineageLabels(ctx context.Context) (map[string]string, error) {
 			l.ParentFamily = p.Family
 			r.out.ParentFamily = p.Family
 		}
+	} else if req.ParentNote != "" {
+		r.detail("no parent lineage labels are written: %s", req.ParentNote)
 	} else {
-		r.say("the parent image is unknown: no parent lineage labels are written (set parent)")
+		r.detail("no parent lineage labels are written: the parent image is unknown (set parent)")
 	}
 	labels, err := lifecycle.LineageLabels(l)
 	if err != nil {
@@ -370,7 +421,7 @@ func (r *run) release(ctx context.Context) error {
 		if _, _, err := (apply.Reader{C: r.c, Scans: r.scans}).Family(ctx, req.Project, req.Family); err != nil {
 			return fmt.Errorf("rotation (fail_on_rotation_error): %w", err)
 		}
-		r.say("read the family and what uses its images before the release (fail_on_rotation_error)")
+		r.detail("read the family and what uses its images before the release (fail_on_rotation_error)")
 	}
 	phases := plan.Phases()
 	seed := lifecycle.Snapshot{Project: req.Project, Family: r.built.Family, Images: []lifecycle.Image{r.built}}
@@ -390,17 +441,19 @@ func (r *run) release(ctx context.Context) error {
 			}
 			r.copied = true
 			r.out.Labels = maps.Clone(plan.Labels)
-			r.say("created the copy from %s, labelled %s and marked %s=%s until the family holds it", r.built.Name,
-				formatLabels(r.lineage, req.Labels), lifecycle.LabelReleasingInto, req.Family)
+			r.step("Created the copy from %s, with %s and the mark %s=%s until the family holds it", r.built.Name,
+				textfmt.Count(len(r.labels()), "label"), lifecycle.LabelReleasingInto, req.Family)
+			r.listLabels()
 		case lifecycle.ActionLabel:
 			if failure != nil {
 				return fmt.Errorf("writing the labels: %w", failure)
 			}
 			if res.Image == r.target {
 				r.out.Labels = maps.Clone(plan.Labels)
-				r.say("wrote the labels %s, and marked the image %s=%s until the family holds it", formatLabels(r.lineage, req.Labels), lifecycle.LabelReleasingInto, req.Family)
+				r.step("Wrote %s, and the mark %s=%s until the family holds the image", textfmt.Count(len(r.labels()), "label"), lifecycle.LabelReleasingInto, req.Family)
+				r.listLabels()
 			} else {
-				r.say("marked the built image %s=%s until its copy is released", lifecycle.LabelReleasingInto, req.Family)
+				r.detail("marked the built image %s=%s until its copy is released", lifecycle.LabelReleasingInto, req.Family)
 			}
 		case lifecycle.ActionMove:
 			if failure != nil {
@@ -412,8 +465,7 @@ func (r *run) release(ctx context.Context) error {
 	if plan.InFamily {
 		r.out.Labels = maps.Clone(plan.Labels)
 		r.out.Released = true
-		r.say("wrote the labels %s", formatLabels(r.lineage, req.Labels))
-		r.say("the image is already in the family")
+		r.detail("the image is already in the family: the pointer stays")
 		return nil
 	}
 	r.out.Released = true
@@ -421,7 +473,7 @@ func (r *run) release(ctx context.Context) error {
 	if from == "" {
 		from = "(none)"
 	}
-	r.say("moved the family pointer: %s -> %s", from, r.target)
+	r.step("Moved the family pointer: %s -> %s", from, r.target)
 	return nil
 }
 
@@ -472,7 +524,7 @@ func (r *run) afterRelease(ctx context.Context) {
 			switch {
 			case res.Action == lifecycle.ActionDelete && failure == nil:
 				r.out.BuiltDeleted = true
-				r.say("deleted the built image %s (released as its copy)", r.built.Name)
+				r.step("Deleted the built image %s: its copy is released", r.built.Name)
 			case res.Action == lifecycle.ActionDelete:
 				r.warn(fmt.Sprintf("could not delete the built image %s after releasing its copy; delete it by hand: %v", r.built.Name, failure))
 			case failure != nil:
@@ -499,6 +551,7 @@ func (r *run) afterRelease(ctx context.Context) {
 		if pause <= 0 {
 			pause = time.Second
 		}
+		log.Printf("[INFO] imagefamily-release: the family's listing does not show the release yet (reads may lag writes): reading it again in %s", pause)
 		if serr := gce.Sleep(ctx, pause); serr != nil {
 			break
 		}
@@ -512,24 +565,14 @@ func (r *run) afterRelease(ctx context.Context) {
 	}
 	plan := lifecycle.Plan(s, req.Policy, req.now())
 	r.out.Plan = summarize(plan)
-	if len(plan.Actions()) == 0 {
-		r.say("rotation: nothing to do")
-	} else {
-		r.say("rotation: %s (parallelism %d)", textfmt.Count(len(plan.Actions()), "action"), parallelism(req.Parallelism))
+	logPlan(plan)
+	if len(plan.Actions()) > 0 {
+		r.step("Rotating the family: %s, at most %d requests in flight", textfmt.Count(len(plan.Actions()), "action"), parallelism(req.Parallelism))
 	}
 	rep := apply.Apply(ctx, r.c, req.Project, plan, apply.Options{Parallelism: req.Parallelism, Scans: reader.Scans, Lease: r.lease,
-		Seeds: []apply.Seed{{Snapshot: s, At: readAt}}, Progress: func(res apply.Result) {
-			switch res.Outcome {
-			case apply.OutcomeFailed:
-				r.rep.Error(fmt.Sprintf("image %s, family %s: %s %s -> %s FAILED: %v", res.Image, req.Family, res.Action, res.From, res.To, res.Err))
-			case apply.OutcomeSkipped:
-				r.rep.Say(fmt.Sprintf("image %s, family %s: %s %s -> %s skipped: %s", res.Image, req.Family, res.Action, res.From, res.To, res.Detail))
-			default:
-				r.rep.Say(fmt.Sprintf("image %s, family %s: %s %s -> %s", res.Image, req.Family, res.Action, res.From, res.To))
-			}
-		}})
+		Seeds: []apply.Seed{{Snapshot: s, At: readAt}}, Progress: logResult})
 	r.out.Rotation = &rep
-	r.printTable(rep)
+	r.rotationSummary(rep)
 	if n := rep.Failed(); n > 0 {
 		r.rotationProblem(fmt.Sprintf("%d of %d rotation actions failed; the release stands, and `imagefamily rotate` retries them: %v", n, len(rep.Results), rep.Err()))
 	}
@@ -559,7 +602,7 @@ func (r *run) verify(s lifecycle.Snapshot) bool {
 	img, listed := s.Find(lifecycle.ImageRef{Project: req.Project, Name: r.target}.String())
 	switch {
 	case hasHead && head.Name == r.target && listed && img.Family == req.Family:
-		r.say("verified: the family resolves to %s", head.Name)
+		r.step("Verified: the family resolves to %s", head.Name)
 		return true
 	case !listed || img.Family != req.Family || !img.Ready() || img.State() != lifecycle.StateActive || !hasHead:
 		resolves := "nothing"
@@ -589,19 +632,20 @@ func (r *run) rotationProblem(msg string) {
 func (r *run) dryRun(ctx context.Context) {
 	req := r.req
 	if r.copy {
-		r.say("DRY RUN: would copy %s to %s, release the copy and delete %s", r.built.Name, r.target, r.built.Name)
+		r.step("DRY RUN: would copy %s to %s, release the copy and delete %s", r.built.Name, r.target, r.built.Name)
 	}
 	labels, _ := lifecycle.MergeLabels(r.built.Labels, r.lineage, req.Labels)
 	r.out.Labels = labels
-	r.say("DRY RUN: would write the labels %s", formatLabels(r.lineage, req.Labels))
+	r.step("DRY RUN: would write %s", textfmt.Count(len(r.labels()), "label"))
+	r.listLabels()
 	if r.built.Family == req.Family && !r.copy {
-		r.say("DRY RUN: the image is already in the family")
+		r.step("DRY RUN: the image is already in the family")
 	} else {
 		from := r.out.PreviousHead
 		if from == "" {
 			from = "(none)"
 		}
-		r.say("DRY RUN: would move the family pointer: %s -> %s", from, r.target)
+		r.step("DRY RUN: would move the family pointer: %s -> %s", from, r.target)
 	}
 	s, err := apply.Gather(ctx, r.c, req.Project, req.Family, req.InUseProjects, req.Policy.CheckInUse)
 	if err != nil {
@@ -612,10 +656,11 @@ func (r *run) dryRun(ctx context.Context) {
 	s = withReleased(s, r.built, r.target, req.Family, now)
 	plan := lifecycle.Plan(s, req.Policy, now)
 	r.out.Plan = summarize(plan)
+	logPlan(plan)
 	rep := apply.Preview(plan)
 	r.out.Rotation = &rep
-	r.printTable(rep)
-	r.say("DRY RUN: nothing was changed")
+	r.rotationSummary(rep)
+	r.step("DRY RUN: nothing was changed")
 }
 
 // withReleased is the family as it would be after the release: the image in
@@ -641,12 +686,6 @@ func withReleased(s lifecycle.Snapshot, built lifecycle.Image, name, family stri
 	return s
 }
 
-func (r *run) printTable(rep apply.Report) {
-	var b bytes.Buffer
-	apply.WriteTable(&b, rep)
-	r.rep.Say(strings.TrimRight(b.String(), "\n"))
-}
-
 // parallelism is the rotation's Parallelism as apply.Apply applies it.
 func parallelism(n int) int {
 	if n <= 0 {
@@ -655,18 +694,96 @@ func parallelism(n int) int {
 	return n
 }
 
-func formatLabels(lineage, user map[string]string) string {
+// labels are the labels the release writes: its lineage labels and the
+// user's, which win.
+func (r *run) labels() map[string]string {
 	all := map[string]string{}
-	maps.Copy(all, lineage)
-	maps.Copy(all, user)
-	keys := make([]string, 0, len(all))
-	for k := range all {
-		keys = append(keys, k)
+	maps.Copy(all, r.lineage)
+	maps.Copy(all, r.req.Labels)
+	return all
+}
+
+// listLabels details the labels the release writes, one a line.
+func (r *run) listLabels() {
+	all := r.labels()
+	for _, k := range slices.Sorted(maps.Keys(all)) {
+		r.detail("%s=%s", k, all[k])
 	}
-	slices.Sort(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + all[k]
+}
+
+// unchanged ends a release whose build repeats the head's content (r.same):
+// the family is not moved nor rotated, and the built image, identical to the
+// head, is deleted unless it must stay. Nothing here fails the build.
+func (r *run) unchanged(ctx context.Context) {
+	req, u := r.req, r.same
+	r.out.Unchanged = true
+	r.out.Head = u.Head
+	r.out.ReleasedAt = nil // nothing is released
+	prefix := ""
+	if req.DryRun {
+		prefix = "DRY RUN: "
 	}
-	return strings.Join(parts, " ")
+	r.step("%sunchanged: same content as HEAD %s: the family is not moved, nor rotated", prefix, u.Head)
+	r.detail("content digest %s, the head's too", shortDigest(req.ContentDigest))
+	switch {
+	case !u.Discard:
+		r.warn(fmt.Sprintf("the built image %s, identical to %s, is not deleted: %s", r.built.Name, u.Head, u.KeepReason))
+		return
+	case req.DryRun:
+		r.detail("would delete the built image %s: it is identical, and in no family", r.built.Name)
+		r.step("DRY RUN: nothing was changed")
+		return
+	}
+	phases := lifecycle.PlanUnchanged(req.Project, req.Family, r.built, u.Head, req.Policy.ProtectLabel)
+	seed := lifecycle.Snapshot{Project: req.Project, Images: []lifecycle.Image{r.built}}
+	results := apply.Execute(ctx, r.c, phases, apply.Options{Parallelism: 1, Seeds: []apply.Seed{{Snapshot: seed, At: r.readAt}}})
+	for _, res := range results {
+		switch res.Outcome {
+		case apply.OutcomeDone:
+			r.out.BuiltDeleted = true
+			r.step("Deleted the built image %s: it is identical to %s", r.built.Name, u.Head)
+		case apply.OutcomeSkipped:
+			r.warn(fmt.Sprintf("the built image %s, identical to %s, was left alone: %s; delete it by hand once nothing uses it", r.built.Name, u.Head, oneLine(res.Detail)))
+		default:
+			r.warn(fmt.Sprintf("could not delete the built image %s, identical to %s: %s; delete it by hand once nothing uses it", r.built.Name, u.Head, oneLine(errText(res.Err))))
+		}
+	}
+}
+
+// shortDigest is a content digest as the build output shows it: enough
+// digits to tell two apart at a glance; the labels listed and the report
+// have it whole.
+func shortDigest(d string) string {
+	const keep = len("sha256-") + 12
+	switch {
+	case d == "":
+		return "none"
+	case len(d) > keep:
+		return d[:keep] + "…"
+	}
+	return d
+}
+
+// sayChanged details why a build with a content manifest is released: what
+// differs from the head.
+func (r *run) sayChanged() {
+	if r.head == nil {
+		return
+	}
+	hl := r.head.Labels
+	switch {
+	case hl[lifecycle.LabelContentDigest] != r.req.ContentDigest:
+		r.detail("content changed: digest %s, the head's %s", shortDigest(r.req.ContentDigest), shortDigest(hl[lifecycle.LabelContentDigest]))
+	case hl[lifecycle.LabelParentImage] != r.lineage[lifecycle.LabelParentImage] || hl[lifecycle.LabelParentProject] != r.lineage[lifecycle.LabelParentProject]:
+		r.detail("same content digest as the head, on another parent (the head's: %s): released", orNone(hl[lifecycle.LabelParentImage]))
+	default:
+		r.detail("same content digest as the head, of another os, software or version: released")
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

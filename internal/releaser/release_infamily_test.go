@@ -60,7 +60,7 @@ func TestAnImageAlreadyInTheFamilyBreakingTheConventionIsAWarning(t *testing.T) 
 	if err != nil || !out.Released {
 		t.Fatalf("error %v, released %v: Packer would delete the family's head", err, out.Released)
 	}
-	if !strings.Contains(strings.Join(rep.errs, "\n"), "breaks the naming convention") {
+	if !strings.Contains(strings.Join(rep.errs, "\n"), "does not follow the naming convention") {
 		t.Errorf("the broken convention is not reported:\n%s", rep.all())
 	}
 }

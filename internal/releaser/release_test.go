@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -68,14 +69,26 @@ func request() releaser.Request {
 	}
 }
 
-// recorder is a Reporter that keeps every line.
-type recorder struct{ says, errs []string }
+// recorder is a Reporter that keeps every line: in lines as it came, marked
+// with its kind ("say", "msg" or "err"), and by kind.
+type recorder struct{ lines, says, msgs, errs []string }
 
-func (r *recorder) Say(s string)   { r.says = append(r.says, s) }
-func (r *recorder) Error(s string) { r.errs = append(r.errs, s) }
-func (r *recorder) all() string {
-	return strings.Join(r.says, "\n") + "\n" + strings.Join(r.errs, "\n")
+func (r *recorder) Say(s string) {
+	r.says = append(r.says, s)
+	r.lines = append(r.lines, "say "+s)
 }
+
+func (r *recorder) Message(s string) {
+	r.msgs = append(r.msgs, s)
+	r.lines = append(r.lines, "msg "+s)
+}
+
+func (r *recorder) Error(s string) {
+	r.errs = append(r.errs, s)
+	r.lines = append(r.lines, "err "+s)
+}
+
+func (r *recorder) all() string { return strings.Join(r.lines, "\n") }
 
 var mutations = []string{"InsertImageFromImage", "SetFamily", "SetLabels", "Deprecate", "DeleteImage"}
 
@@ -155,20 +168,30 @@ func TestReleaseLabelsMovesTheFamilyAndRotates(t *testing.T) {
 	if out.Plan == nil || out.Plan.Actions["deprecate"] != 1 || out.Rotation == nil || out.Rotation.Failed() != 0 {
 		t.Errorf("plan = %+v, rotation = %+v", out.Plan, out.Rotation)
 	}
-	text := rep.all()
-	for _, want := range []string{
-		"image " + name + ", family app-nginx: the name follows the convention",
-		"moved the family pointer: app-v2 -> " + name,
-		"verified: the family resolves to " + name,
-		"image app-v1, family app-nginx: deprecate ACTIVE -> DEPRECATED",
-		"IMAGE", // the summary table
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("output lacks %q:\n%s", want, text)
-		}
+	// Steps said, details as messages; the image and the family named once,
+	// in the first step; the rotation as a summary, not a table.
+	want := []string{
+		"say Releasing image " + name + " into family app-nginx of project acme-images",
+		"msg the family points to app-v2 now",
+		"msg the name follows the naming convention {os}-{software}-{version}-v{timestamp}",
+		"say Wrote 8 labels, and the mark imagefamily-releasing-into=app-nginx until the family holds the image",
+		"msg imagefamily-os=debian-12",
+		"msg imagefamily-parent-family=base-debian-12",
+		"msg imagefamily-parent-image=base-v7",
+		"msg imagefamily-parent-project=acme-base",
+		"msg imagefamily-released-at=20261126t064730z",
+		"msg imagefamily-software=nginx",
+		"msg imagefamily-version=1-26",
+		"msg owner=web-team",
+		"say Moved the family pointer: app-v2 -> " + name,
+		"say Verified: the family resolves to " + name,
+		"say Rotating the family: 1 action, at most 2 requests in flight",
+		"say Rotated the family: 1 action, 1 done, 0 skipped, 0 failed",
+		"msg done: deprecate 1",
+		"msg untouched: 2 images (head 1, keep_active 1)",
 	}
-	if len(rep.errs) != 0 {
-		t.Errorf("unexpected errors: %q", rep.errs)
+	if !slices.Equal(rep.lines, want) {
+		t.Errorf("output:\n%s\nwant:\n%s", rep.all(), strings.Join(want, "\n"))
 	}
 }
 
@@ -182,7 +205,7 @@ func TestReleaseRefusesANameThatBreaksTheConvention(t *testing.T) {
 	if err == nil {
 		t.Fatal("Run succeeded; want the convention error")
 	}
-	for _, want := range []string{"nginx-latest breaks the naming convention", "debian-12-nginx-1-26-v", `rename = "copy"`, "Packer deletes the unreleased image nginx-latest"} {
+	for _, want := range []string{`image name "nginx-latest" does not follow the naming convention`, "debian-12-nginx-1-26-v", `rename = "copy"`, "Packer deletes the unreleased image nginx-latest"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
@@ -660,7 +683,7 @@ func TestOutcomeWritesTheJSONReport(t *testing.T) {
 	for k, want := range map[string]any{
 		"image": built().Name, "family": family, "previous_head": "app-v2", "head": built().Name,
 		"released": true, "dry_run": false, "renamed": false, "parent": "projects/acme-base/global/images/base-v7",
-		"parent_family": "base-debian-12", "released_at": "2026-11-26T06:47:30Z",
+		"parent_family": "base-debian-12", "released_at": "2026-11-26T06:47:30.000Z", "format_version": float64(releaser.ReportFormatVersion),
 	} {
 		if got[k] != want {
 			t.Errorf("report %s = %v, want %v", k, got[k], want)
@@ -732,4 +755,119 @@ func TestACopyThatCannotBeDeletedAfterAFailedReleaseIsNamedInTheError(t *testing
 	if len(out.Warnings) != 1 || !strings.Contains(out.Warnings[0], "delete it by hand") {
 		t.Errorf("warnings = %q, want one saying to delete the copy by hand", out.Warnings)
 	}
+}
+
+func TestAnUnknownParentIsSaidOnceWithWhyAndWhatToDo(t *testing.T) {
+	for _, tc := range []struct {
+		name, note, want string
+	}{
+		{"the caller knows why", "the source image base-v7 was looked up without source_image_project_id, so its project is not known (set parent)",
+			"no parent lineage labels are written: the source image base-v7 was looked up without source_image_project_id, so its project is not known (set parent)"},
+		{"nobody knows why", "", "no parent lineage labels are written: the parent image is unknown (set parent)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := request()
+			req.Parent, req.ParentNote = "", tc.note
+			rep := &recorder{}
+			if _, err := releaser.Run(context.Background(), fake(older(1)...), req, rep); err != nil {
+				t.Fatalf("Run: %v\n%s", err, rep.all())
+			}
+			var said []string
+			for _, m := range rep.lines {
+				if strings.Contains(m, "parent") {
+					said = append(said, m)
+				}
+			}
+			if want := []string{"msg " + tc.want}; !slices.Equal(said, want) {
+				t.Errorf("about the parent:\n%s\nwant:\n%s", strings.Join(said, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+// TestARebuildOfTheHeadsContentReleasesNothing: a build whose content
+// manifest has the digest the head carries is not released; its image is
+// deleted, the family and its older images left as they are, and the build
+// succeeds. Any other digest is released and recorded.
+func TestARebuildOfTheHeadsContentReleasesNothing(t *testing.T) {
+	same := lifecycle.ContentDigest([]byte("nginx 1.26.0-1\n"))
+	other := lifecycle.ContentDigest([]byte("nginx 1.26.1-1\n"))
+	name := built().Name
+	for _, tc := range []struct {
+		name      string
+		digest    string
+		dryRun    bool
+		builtTags map[string]string // more labels on the built image
+		headTags  map[string]string // other labels on the head
+		wantCalls []string
+		wantSaid  string
+		wantWarn  string
+		unchanged bool
+		deleted   bool
+	}{
+		{name: "same content: the built image is deleted, nothing else changes", digest: same,
+			wantCalls: []string{"DeleteImage(acme-images, " + name + ")"},
+			wantSaid:  "say unchanged: same content as HEAD app-v2: the family is not moved, nor rotated\nmsg content digest " + same[:19] + "…, the head's too",
+			unchanged: true, deleted: true},
+		{name: "same content, dry run: nothing changes", digest: same, dryRun: true,
+			wantSaid: "say DRY RUN: unchanged: same content as HEAD app-v2", unchanged: true},
+		{name: "same content, the built image protected: kept, and said", digest: same, builtTags: map[string]string{lifecycle.DefaultProtectLabel: "true"},
+			wantWarn: "is not deleted: it carries the protect label", unchanged: true},
+		{name: "same content on another parent: released", digest: same, headTags: map[string]string{lifecycle.LabelParentImage: "base-v6"},
+			wantCalls: []string{"SetLabels(acme-images, app-v2)", "SetLabels(acme-images, " + name + ")", "SetFamily(acme-images, " + name + ", app-nginx)",
+				"SetLabels(acme-images, " + name + ")", "Deprecate(acme-images, app-v1, DEPRECATED)", "SetLabels(acme-images, app-v2)"},
+			wantSaid: "msg same content digest as the head, on another parent (the head's: base-v6): released"},
+		{name: "other content: released, the digest recorded", digest: other,
+			wantCalls: []string{"SetLabels(acme-images, app-v2)", "SetLabels(acme-images, " + name + ")", "SetFamily(acme-images, " + name + ", app-nginx)",
+				"SetLabels(acme-images, " + name + ")", "Deprecate(acme-images, app-v1, DEPRECATED)", "SetLabels(acme-images, app-v2)"},
+			wantSaid: "msg content changed: digest " + other[:19] + "…, the head's " + same[:19] + "…"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			images := older(2)
+			images[1].Labels = headLineage(same)
+			maps.Copy(images[1].Labels, tc.headTags)
+			f := fake(images...)
+			b := built()
+			maps.Copy(b.Labels, tc.builtTags)
+			f.Put(b)
+			req := request()
+			req.ContentDigest, req.DryRun = tc.digest, tc.dryRun
+			rep := &recorder{}
+			out, err := releaser.Run(context.Background(), f, req, rep)
+			if err != nil {
+				t.Fatalf("Run: %v\n%s", err, rep.all())
+			}
+			if got := mutatingCalls(f); !slices.Equal(got, tc.wantCalls) {
+				t.Errorf("mutations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.wantCalls, "\n"))
+			}
+			if !strings.Contains(rep.all(), tc.wantSaid) || !strings.Contains(strings.Join(rep.errs, "\n"), tc.wantWarn) {
+				t.Errorf("output lacks %q or the warning %q:\n%s", tc.wantSaid, tc.wantWarn, rep.all())
+			}
+			if tc.wantWarn == "" && len(rep.errs) > 0 {
+				t.Errorf("unexpected errors: %q", rep.errs)
+			}
+			if out.Unchanged != tc.unchanged || out.BuiltDeleted != tc.deleted || out.Released == tc.unchanged || out.ContentDigest != tc.digest ||
+				!tc.dryRun && (out.ReleasedAt == nil) != tc.unchanged {
+				t.Errorf("outcome: unchanged %v deleted %v released %v (at %v) digest %q", out.Unchanged, out.BuiltDeleted, out.Released, out.ReleasedAt, out.ContentDigest)
+			}
+			head, _ := f.GetFromFamily(context.Background(), project, family)
+			switch {
+			case tc.unchanged && head.Name != "app-v2":
+				t.Errorf("the family moved to %s", head.Name)
+			case !tc.unchanged && (head.Name != name || head.Labels[lifecycle.LabelContentDigest] != tc.digest):
+				t.Errorf("head %s with digest %q, want %s with %q", head.Name, head.Labels[lifecycle.LabelContentDigest], name, tc.digest)
+			}
+			if _, kept := f.Image(project, name); kept == tc.deleted {
+				t.Errorf("built image kept: %v, want %v", kept, !tc.deleted)
+			}
+		})
+	}
+}
+
+// headLineage are the labels a release of request() wrote on the head, with
+// the content digest digest.
+func headLineage(digest string) map[string]string {
+	return map[string]string{lifecycle.LabelContentDigest: digest, lifecycle.LabelParentImage: "base-v7", lifecycle.LabelParentProject: "acme-base",
+		lifecycle.LabelParentFamily: "base-debian-12", lifecycle.LabelOS: "debian-12", lifecycle.LabelSoftware: "nginx", lifecycle.LabelVersion: "1-26",
+		lifecycle.LabelReleasedAt: "20261125t064730z"}
 }

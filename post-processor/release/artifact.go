@@ -6,6 +6,7 @@ import (
 
 	registryimage "github.com/hashicorp/packer-plugin-sdk/packer/registry/image"
 
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/releaser"
 )
 
@@ -22,12 +23,33 @@ func (a *Artifact) BuilderId() string { return BuilderID }
 // Files is empty: an image is not files.
 func (a *Artifact) Files() []string { return nil }
 
-// Id is the released image's name.
-func (a *Artifact) Id() string { return a.out.Image }
+// Id is the released image's name; for a build that changed nothing
+// (unchanged), the family's head, which holds the same content.
+func (a *Artifact) Id() string { return a.image() }
+
+func (a *Artifact) image() string {
+	if a.out.Unchanged {
+		return a.out.Head
+	}
+	return a.out.Image
+}
+
+func (a *Artifact) selfLink() string {
+	if a.out.Unchanged {
+		return lifecycle.ImageRef{Project: a.out.Project, Name: a.out.Head}.SelfLink()
+	}
+	return a.out.SelfLink
+}
 
 func (a *Artifact) String() string {
 	o := a.out
 	switch {
+	case o.Unchanged && o.DryRun:
+		return fmt.Sprintf("Dry run: image %s would not be released: unchanged, same content as HEAD %s of family %s of project %s (nothing was changed)", o.Image, o.Head, o.Family, o.Project)
+	case o.Unchanged && o.BuiltDeleted:
+		return fmt.Sprintf("Image %s not released: unchanged, same content as HEAD %s of family %s of project %s; %s deleted", o.Image, o.Head, o.Family, o.Project, o.Image)
+	case o.Unchanged:
+		return fmt.Sprintf("Image %s not released: unchanged, same content as HEAD %s of family %s of project %s; %s kept (see the warnings)", o.Image, o.Head, o.Family, o.Project, o.Image)
 	case o.DryRun:
 		return fmt.Sprintf("Dry run: image %s would be released into family %s of project %s (nothing was changed)", o.Image, o.Family, o.Project)
 	case !o.Released:
@@ -48,6 +70,8 @@ func (a *Artifact) String() string {
 //
 //	ImageName, SelfLink, ProjectId, Family, PreviousHead, Head, Parent,
 //	BuiltImage, Renamed, Released, DryRun, Raced, RotationFailed,
+//	Unchanged, ContentDigest (ImageName and SelfLink are the head's when
+//	Unchanged),
 //	Plan (the summary, e.g. "head x: deprecate 1; 2 untouched"),
 //	PlanActions (map action -> count), and par.artifact.metadata for HCP
 //	Packer.
@@ -60,7 +84,7 @@ func (a *Artifact) State(name string) interface{} {
 			registryimage.WithRegion(a.zone),
 			registryimage.WithSourceID(o.Parent),
 			registryimage.SetLabels(map[string]interface{}{
-				"self_link":     o.SelfLink,
+				"self_link":     a.selfLink(),
 				"project_id":    o.Project,
 				"family":        o.Family,
 				"previous_head": o.PreviousHead,
@@ -73,9 +97,13 @@ func (a *Artifact) State(name string) interface{} {
 		}
 		return img
 	case "ImageName":
-		return o.Image
+		return a.image()
 	case "SelfLink":
-		return o.SelfLink
+		return a.selfLink()
+	case "Unchanged":
+		return o.Unchanged
+	case "ContentDigest":
+		return o.ContentDigest
 	case "ProjectId":
 		return o.Project
 	case "Family":
@@ -116,6 +144,6 @@ func (a *Artifact) State(name string) interface{} {
 // post-processor that does not keep its input would otherwise delete it).
 // Retire images with the rotation or `imagefamily revoke`.
 func (a *Artifact) Destroy() error {
-	log.Printf("[INFO] imagefamily-release: not destroying released image %s: released images are retired by rotation, never deleted by Packer", a.out.Image)
+	log.Printf("[INFO] imagefamily-release: not destroying image %s: released images are retired by rotation, never deleted by Packer", a.image())
 	return nil
 }

@@ -69,6 +69,19 @@ type Config struct {
 	// created): the image, the previous and new head, the labels, the
 	// rotation plan and the outcome of each rotation action.
 	ReportFile string `mapstructure:"report_file" required:"false"`
+	// A file the build wrote that says what the image holds, e.g. the
+	// installed package list a `file` provisioner downloaded
+	// (`dpkg-query -W > packages.txt` on the machine). Its digest
+	// (`sha256-` and the first 56 hex digits of its SHA-256) is written as
+	// the label `imagefamily-content-digest`. When the family's head
+	// carries the same digest, parent and naming parts, the build changed
+	// nothing: the release does
+	// not move the family nor rotate, deletes the built image (identical,
+	// and in no family) and says `unchanged: same content as HEAD`; the
+	// build succeeds. A path relative to the directory Packer runs in; the
+	// file is read when the release runs, and a file that cannot be read
+	// then fails it.
+	ContentManifest string `mapstructure:"content_manifest" required:"false"`
 	// Fail the build on rotation problems that can be known before the
 	// family moves: the family or what uses its images (instance templates,
 	// instances, in `in_use_projects` too) cannot be read. They are read
@@ -115,13 +128,14 @@ type Rotation struct {
 	InUseProjects []string `mapstructure:"in_use_projects" required:"false"`
 	// How many of the rotation's image requests are in flight at once
 	// (lowered while Compute Engine answers with quota errors); their
-	// operations are waited for outside this bound. Defaults to 4.
-	Parallelism int `mapstructure:"parallelism" required:"false"`
+	// operations are waited for outside this bound. 1 or more, as
+	// `imagefamily rotate --parallelism`; defaults to 4.
+	Parallelism *int `mapstructure:"parallelism" required:"false"`
 }
 
 // prepare decodes raws and checks every option, collecting every problem.
 func (c *Config) prepare(raws ...interface{}) error {
-	err := config.Decode(c, &config.DecodeOpts{
+	err := pluginconfig.Decode(c, &config.DecodeOpts{
 		PluginType:         BuilderID,
 		Interpolate:        true,
 		InterpolateContext: &c.ctx,
@@ -186,11 +200,18 @@ func (c *Config) prepare(raws ...interface{}) error {
 			add(err)
 		}
 	}
-	if c.Rotation.Parallelism < 0 {
-		add(fmt.Errorf("rotation.parallelism %d is negative: use 1 or more (0 means the default, 4)", c.Rotation.Parallelism))
+	if p := c.Rotation.Parallelism; p != nil {
+		for _, err := range pluginconfig.Errors("rotation.", lifecycle.ValidateParallelism(*p)) {
+			add(err)
+		}
 	}
-	if strings.TrimSpace(c.ReportFile) != c.ReportFile {
-		add(fmt.Errorf("report_file %q starts or ends with white space", c.ReportFile))
+	for _, f := range []struct{ field, path string }{{"report_file", c.ReportFile}, {"content_manifest", c.ContentManifest}} {
+		if err := pluginconfig.CheckFilePath(f.field, f.path); err != nil {
+			add(err)
+		}
+	}
+	if c.ContentManifest != "" && c.ContentManifest == c.ReportFile && !pluginconfig.Unknown(c.ContentManifest) {
+		add(fmt.Errorf("content_manifest %q is report_file too: the release would read its own report as the build's content; name the file the build wrote", c.ContentManifest))
 	}
 	if errs != nil && len(errs.Errors) > 0 {
 		return errs

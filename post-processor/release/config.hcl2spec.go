@@ -35,6 +35,7 @@ type FlatConfig struct {
 	Rotation                  *FlatRotation            `mapstructure:"rotation" required:"false" cty:"rotation" hcl:"rotation"`
 	DryRun                    *bool                    `mapstructure:"dry_run" required:"false" cty:"dry_run" hcl:"dry_run"`
 	ReportFile                *string                  `mapstructure:"report_file" required:"false" cty:"report_file" hcl:"report_file"`
+	ContentManifest           *string                  `mapstructure:"content_manifest" required:"false" cty:"content_manifest" hcl:"content_manifest"`
 	FailOnRotationError       *bool                    `mapstructure:"fail_on_rotation_error" required:"false" cty:"fail_on_rotation_error" hcl:"fail_on_rotation_error"`
 }
 
@@ -74,6 +75,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"rotation":                    &hcldec.BlockSpec{TypeName: "rotation", Nested: hcldec.ObjectSpec((*FlatRotation)(nil).HCL2Spec())},
 		"dry_run":                     &hcldec.AttrSpec{Name: "dry_run", Type: cty.Bool, Required: false},
 		"report_file":                 &hcldec.AttrSpec{Name: "report_file", Type: cty.String, Required: false},
+		"content_manifest":            &hcldec.AttrSpec{Name: "content_manifest", Type: cty.String, Required: false},
 		"fail_on_rotation_error":      &hcldec.AttrSpec{Name: "fail_on_rotation_error", Type: cty.Bool, Required: false},
 	}
 	return s

@@ -1,11 +1,13 @@
 package release
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/configtest"
 )
 
 func validRaw() map[string]interface{} {
@@ -119,10 +121,17 @@ func TestConfigureRejectsEveryBadValueNamingTheOption(t *testing.T) {
 		{"orphan_grace bad", with(map[string]interface{}{"rotation": map[string]interface{}{"orphan_grace": "soon"}}), []string{"rotation.orphan_grace"}},
 		{"protect_label bad", with(map[string]interface{}{"rotation": map[string]interface{}{"protect_label": "Keep Me"}}), []string{"rotation.protect_label"}},
 		{"in_use_projects bad", with(map[string]interface{}{"rotation": map[string]interface{}{"in_use_projects": []string{"ok-project", "BAD"}}}), []string{"rotation.in_use_projects[1]"}},
-		{"parallelism negative", with(map[string]interface{}{"rotation": map[string]interface{}{"parallelism": -2}}), []string{"rotation.parallelism"}},
+		{"parallelism negative", with(map[string]interface{}{"rotation": map[string]interface{}{"parallelism": -2}}), []string{"rotation.parallelism: -2 is less than 1"}},
+		{"parallelism zero, as the CLI refuses --parallelism 0", with(map[string]interface{}{"rotation": map[string]interface{}{"parallelism": 0}}),
+			[]string{"rotation.parallelism: 0 is less than 1: it counts the image requests in flight at once; use 1 or more, e.g. 4 (the default)"}},
 		{"two credentials", with(map[string]interface{}{"access_token": "x", "credentials_json": `{"type":"service_account"}`}), []string{"credentials_json and access_token"}},
 		{"endpoint bad", with(map[string]interface{}{"custom_endpoints": map[string]string{"compute": "127.0.0.1:8080"}}), []string{"custom_endpoints.compute"}},
 		{"unknown option", with(map[string]interface{}{"image_family": "x"}), []string{"image_family"}},
+		{"content_manifest a directory", with(map[string]interface{}{"content_manifest": "manifests/"}), []string{`content_manifest "manifests/" ends with "/": name a file, not a directory`}},
+		{"content_manifest padded", with(map[string]interface{}{"content_manifest": "packages.txt "}), []string{`content_manifest "packages.txt " starts or ends with white space`}},
+		{"content_manifest is the report", with(map[string]interface{}{"content_manifest": "out/release.json", "report_file": "out/release.json"}),
+			[]string{`content_manifest "out/release.json" is report_file too`}},
+		{"report_file padded", with(map[string]interface{}{"report_file": " out.json"}), []string{`report_file " out.json" starts or ends with white space`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var p PostProcessor
@@ -166,5 +175,35 @@ func TestConfigureAcceptsValuesNotKnownYet(t *testing.T) {
 	}))
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestConfigureNamesTheOptionOfAValueOfTheWrongKind: values HCL's type
+// check lets through (a number for an int option that is not whole, or too
+// large) are reported by option, value and rule, as Packer hands them over.
+func TestConfigureNamesTheOptionOfAValueOfTheWrongKind(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"not whole", `rotation { keep_active = 2.5 }`, "rotation.keep_active: 2.5 is not a whole number"},
+		{"not whole, parallelism", `rotation { parallelism = 0.5 }`, "rotation.parallelism: 0.5 is not a whole number"},
+		{"too large", `rotation { keep_active = 100000000000000000000 }`,
+			"rotation.keep_active: 100000000000000000000 is out of range: use a whole number from -9223372036854775808 to 9223372036854775807"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p PostProcessor
+			v := configtest.HCL(t, p.ConfigSpec(), "project_id = \"acme-images\"\nfamily = \"app-nginx\"\n"+tc.body+"\n")
+			if got := configtest.Errors(p.Configure(v)); !slices.Equal(got, []string{tc.want}) {
+				t.Errorf("errors:\n got %q\nwant %q", got, []string{tc.want})
+			}
+		})
+	}
+	var p PostProcessor
+	v := configtest.HCL(t, p.ConfigSpec(), "project_id = \"acme-images\"\nfamily = \"app-nginx\"\nrotation {\n keep_active = 3\n parallelism = 2\n}\n")
+	if err := p.Configure(v); err != nil {
+		t.Fatalf("a whole number is refused: %v", err)
+	}
+	if *p.config.Rotation.KeepActive != 3 || *p.config.Rotation.Parallelism != 2 {
+		t.Errorf("rotation = %+v", p.config.Rotation)
 	}
 }

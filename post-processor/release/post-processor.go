@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -63,13 +65,12 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, source
 	if err != nil {
 		return p.unread(ui, b, err)
 	}
-	if req.Parent == "" && b.ParentNote != "" {
-		ui.Say(fmt.Sprintf("image %s: no parent recorded: %s; set parent to record it", b.Image, b.ParentNote))
-	}
 
 	newClient := p.newClient
 	if newClient == nil {
-		newClient = gce.Dial
+		newClient = func(ctx context.Context, auth pluginconfig.Auth) (gce.Compute, error) {
+			return gce.Dial(ctx, auth, gce.StdLog("imagefamily-release")...)
+		}
 	}
 	client, err := newClient(ctx, c.Auth)
 	if err != nil {
@@ -82,7 +83,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, source
 		return p.elsewhere(ctx, ui, client, b, err)
 	}
 
-	out, err := releaser.Run(ctx, client, req, ui)
+	out, err := releaser.Run(ctx, client, req, details{ui})
 	p.report(ui, out)
 	if err != nil {
 		// No family is known to hold the image (err says what state it is
@@ -131,7 +132,8 @@ func (p *PostProcessor) keepFailed(ui packersdk.Ui, b built, family string, err 
 	if project == "" {
 		project = c.ProjectID
 	}
-	msg = fmt.Sprintf("image %s, family %s: WARNING: %s", b.Image, c.Family, msg)
+	ui.Say(fmt.Sprintf("Releasing image %s into family %s of project %s", b.Image, c.Family, project))
+	msg = "WARNING: " + msg
 	ui.Error(msg)
 	out := &releaser.Outcome{Project: project, Family: c.Family, Image: b.Image, BuiltImage: b.Image, BuiltFamily: family,
 		SelfLink: lifecycle.ImageRef{Project: project, Name: b.Image}.SelfLink(), DryRun: c.DryRun,
@@ -147,10 +149,10 @@ func (p *PostProcessor) report(ui packersdk.Ui, out *releaser.Outcome) {
 		return
 	}
 	if err := out.WriteFile(c.ReportFile); err != nil {
-		ui.Error(fmt.Sprintf("image %s: could not write report_file %s: %v", out.Image, c.ReportFile, err))
+		ui.Error(fmt.Sprintf("could not write the release report to report_file %s: %v", c.ReportFile, err))
 		return
 	}
-	ui.Say(fmt.Sprintf("image %s: wrote the release report to %s", out.Image, c.ReportFile))
+	ui.Say(fmt.Sprintf("Wrote the release report, with every rotation action and why, to %s", c.ReportFile))
 }
 
 // request turns the configuration and the artifact into a release request.
@@ -168,10 +170,46 @@ func (p *PostProcessor) request(b built) (releaser.Request, error) {
 	if parent == "" {
 		parent = b.Parent
 	}
+	digest := ""
+	if c.ContentManifest != "" {
+		b, err := os.ReadFile(c.ContentManifest)
+		switch {
+		case err != nil:
+			return releaser.Request{}, fmt.Errorf("content_manifest %q cannot be read: %v (the build must write it, e.g. with a file provisioner, direction = \"download\")", c.ContentManifest, unwrapPath(err))
+		case len(b) == 0:
+			// An empty manifest is a listing that failed: its digest would
+			// call every later empty one unchanged.
+			return releaser.Request{}, fmt.Errorf("content_manifest %q is empty: the build wrote no content list, so there is nothing to compare with the head's", c.ContentManifest)
+		}
+		digest = lifecycle.ContentDigest(b)
+	}
+	parallelism := 0 // apply's default
+	if c.Rotation.Parallelism != nil {
+		parallelism = *c.Rotation.Parallelism
+	}
 	return releaser.Request{
-		Project: c.ProjectID, Family: c.Family, Image: b.Image, Parent: parent,
+		Project: c.ProjectID, Family: c.Family, Image: b.Image, Parent: parent, ParentNote: b.ParentNote,
 		Labels: c.Labels, Convention: c.convention(), Rename: rename, Description: c.Description,
-		Policy: policy, InUseProjects: c.Rotation.InUseProjects, Parallelism: c.Rotation.Parallelism,
-		DryRun: c.DryRun, FailOnRotationError: c.FailOnRotationError,
+		Policy: policy, InUseProjects: c.Rotation.InUseProjects, Parallelism: parallelism,
+		DryRun: c.DryRun, FailOnRotationError: c.FailOnRotationError, ContentDigest: digest,
 	}, nil
+}
+
+// details writes the release's details indented under its steps. The SDK
+// (v0.6) deprecates ui.Message ("Use Say instead"), and Packer (v1.14.3,
+// packer/ui.go) prints a post-processor's Message exactly as its Say,
+// "==> build (type): ", so the step a detail belongs to would not show: a
+// detail is said, indented.
+type details struct{ packersdk.Ui }
+
+func (d details) Message(s string) { d.Ui.Say("  " + s) }
+
+// unwrapPath drops the path an *fs.PathError repeats: the message names the
+// file already.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

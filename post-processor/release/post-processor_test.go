@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -187,7 +188,7 @@ func TestPostProcessKeepsTheImageAndFailsOnlyBeforeTheRelease(t *testing.T) {
 		wantErrText string
 	}{
 		{name: "released", image: goodName, wantInFam: true, wantArtID: goodName},
-		{name: "name breaks the convention", image: "nginx-latest", wantErr: "breaks the naming convention"},
+		{name: "name breaks the convention", image: "nginx-latest", wantErr: "does not follow the naming convention"},
 		{name: "copied under the conventional name", image: "nginx-latest", extra: map[string]interface{}{"rename": "copy"},
 			wantInFam: true, wantArtID: "debian-12-nginx-1-26-v20261126t064630"},
 		{name: "labels refused", image: goodName, wantErr: "writing the labels", script: func(f *gcetest.Fake) {
@@ -312,7 +313,7 @@ func TestArtifactStateAndReport(t *testing.T) {
 		len(got.Rotation.Results) != 1 || got.Rotation.Results[0].Image != "app-v1" || got.Rotation.Results[0].Action != "deprecate" {
 		t.Errorf("report = %s", b)
 	}
-	if !strings.Contains(u.out.String(), "wrote the release report to "+report) {
+	if !strings.Contains(u.out.String(), "Wrote the release report, with every rotation action and why, to "+report) {
 		t.Errorf("output:\n%s", u.out.String())
 	}
 }
@@ -333,7 +334,7 @@ func TestPostProcessWritesTheReportOfAFailedRelease(t *testing.T) {
 	if rerr != nil {
 		t.Fatal(rerr)
 	}
-	if jerr := json.Unmarshal(b, &got); jerr != nil || got.Released || !strings.Contains(got.Error, "breaks the naming convention") {
+	if jerr := json.Unmarshal(b, &got); jerr != nil || got.Released || !strings.Contains(got.Error, "does not follow the naming convention") {
 		t.Errorf("report = %s (%v)", b, errors.Join(jerr))
 	}
 }
@@ -458,6 +459,76 @@ func mutations(f *gcetest.Fake) []string {
 	for _, c := range f.Calls() {
 		switch c.Method {
 		case "InsertImageFromImage", "SetFamily", "SetLabels", "Deprecate", "DeleteImage":
+			out = append(out, c.String())
+		}
+	}
+	return out
+}
+
+// TestPostProcessOfARebuildThatChangedNothing: with content_manifest, a
+// build whose manifest has the head's digest succeeds without a release,
+// its image deleted, and its artifact is the head; any other digest is
+// released; a manifest missing or empty fails before anything is read.
+func TestPostProcessOfARebuildThatChangedNothing(t *testing.T) {
+	const list = "nginx 1.26.0-1\nopenssl 3.0.15-1\n"
+	for _, tc := range []struct {
+		name         string
+		manifest     *string // nil: not written
+		wantErr      string
+		wantID       string
+		wantOut      string
+		builtDeleted bool
+	}{
+		{name: "same content as the head", manifest: ptr(list), wantID: "app-v1", builtDeleted: true,
+			wantOut: "unchanged: same content as HEAD app-v1"},
+		{name: "other content", manifest: ptr(list + "curl 8.5.0-2\n"), wantID: goodName, wantOut: "Moved the family pointer: app-v1 -> " + goodName},
+		{name: "manifest not written", wantErr: `content_manifest "MANIFEST" cannot be read: no such file or directory`},
+		{name: "manifest empty", manifest: ptr(""), wantErr: `content_manifest "MANIFEST" is empty`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			imgs := images(goodName)
+			imgs[1].Labels = map[string]string{lifecycle.LabelContentDigest: lifecycle.ContentDigest([]byte(list)),
+				lifecycle.LabelParentImage: "base-v1", lifecycle.LabelParentProject: "acme-base",
+				lifecycle.LabelOS: "debian-12", lifecycle.LabelSoftware: "nginx", lifecycle.LabelVersion: "1-26"}
+			f := gcetest.New(imgs...)
+			path := filepath.Join(t.TempDir(), "packages.txt")
+			if tc.manifest != nil {
+				if err := os.WriteFile(path, []byte(*tc.manifest), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p := configured(t, f, map[string]interface{}{"content_manifest": path})
+			u := &ui{}
+			art, keep, force, err := p.PostProcess(context.Background(), u, googlecomputeArtifact(goodName, "base-v1", "acme-base"))
+			if tc.wantErr != "" {
+				if want := strings.ReplaceAll(tc.wantErr, "MANIFEST", path); err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("err = %v, want %q", err, want)
+				}
+				if calls := mutatingCalls(f); len(calls) != 0 {
+					t.Errorf("changed %v before failing", calls)
+				}
+				return
+			}
+			if err != nil || !keep || !force {
+				t.Fatalf("PostProcess: %v, keep %v, force %v\n%s%s", err, keep, force, u.out.String(), u.errs.String())
+			}
+			if art.Id() != tc.wantID || !strings.Contains(u.out.String(), tc.wantOut) || u.errs.Len() > 0 {
+				t.Errorf("artifact %s, want %s; output lacks %q or has errors:\n%s%s", art.Id(), tc.wantID, tc.wantOut, u.out.String(), u.errs.String())
+			}
+			if _, kept := f.Image("acme-images", goodName); kept == tc.builtDeleted || art.State("Unchanged") != tc.builtDeleted {
+				t.Errorf("built image kept %v, artifact Unchanged %v; want deleted %v", kept, art.State("Unchanged"), tc.builtDeleted)
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+// mutatingCalls are the calls of f that change something.
+func mutatingCalls(f *gcetest.Fake) []string {
+	var out []string
+	for _, c := range f.Calls() {
+		if slices.Contains([]string{"InsertImageFromImage", "SetFamily", "SetLabels", "Deprecate", "DeleteImage"}, c.Method) {
 			out = append(out, c.String())
 		}
 	}

@@ -109,13 +109,13 @@ func googlecomputeSource(a packersdk.Artifact, b built) (built, error) {
 	}
 	switch {
 	case src == "":
-		b.ParentNote = "the googlecompute artifact does not name its source image"
+		b.ParentNote = "the googlecompute artifact does not name its source image (set parent)"
 	case len(projects) == 1:
 		b.Parent = lifecycle.ImageRef{Project: projects[0], Name: src}.String()
 	case len(projects) == 0:
-		b.ParentNote = fmt.Sprintf("the source image %s was looked up without source_image_project_id, so its project is not known", src)
+		b.ParentNote = fmt.Sprintf("the source image %s was looked up without source_image_project_id, so its project is not known (set parent)", src)
 	default:
-		b.ParentNote = fmt.Sprintf("the source image %s was looked up in several projects (%s), so its project is not known", src, strings.Join(projects, ", "))
+		b.ParentNote = fmt.Sprintf("the source image %s was looked up in several projects (%s), so its project is not known (set parent)", src, strings.Join(projects, ", "))
 	}
 	if b.Image == "" {
 		return b, fmt.Errorf("the googlecompute artifact names no image")
@@ -135,6 +135,6 @@ func promoteSource(a packersdk.Artifact, b built) (built, error) {
 	}
 	// A promoted image is a copy: its parent is the copy's source's parent,
 	// which its lineage labels already carry. Nothing to add here.
-	b.ParentNote = "a promoted image keeps the lineage labels of the image it copies"
+	b.ParentNote = "a promoted image keeps those of the image it copies"
 	return b, nil
 }

@@ -11,7 +11,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclparse"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // Errors returns the messages of a Prepare or Configure error, one per
@@ -73,4 +76,21 @@ func Check(t *testing.T, configure func(raw map[string]interface{}) error, cases
 			}
 		})
 	}
+}
+
+// HCL decodes src, the body of a component's block as a template writes it,
+// with the component's spec (its ConfigSpec), into the value Packer hands
+// the component's Configure or Prepare: what a type error in a template
+// looks like by the time the component sees it.
+func HCL(t testing.TB, spec hcldec.ObjectSpec, src string) cty.Value {
+	t.Helper()
+	f, diags := hclparse.NewParser().ParseHCL([]byte(src), "test.pkr.hcl")
+	if diags.HasErrors() {
+		t.Fatalf("configtest.HCL: %v", diags)
+	}
+	v, diags := hcldec.Decode(f.Body, spec, nil)
+	if diags.HasErrors() {
+		t.Fatalf("configtest.HCL: %v", diags)
+	}
+	return v
 }
