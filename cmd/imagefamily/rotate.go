@@ -134,8 +134,8 @@ named with --family that has no images exits 4 unless --allow-empty.`,
 		if err != nil {
 			return e.fail(err, exitUsage)
 		}
-		if parallelism < 1 {
-			return e.fail(usagef("--parallelism %d: use 1 or more, e.g. 4", parallelism), exitUsage)
+		if err := lifecycle.ValidateParallelism(parallelism); err != nil { // the plugin's rotation.parallelism rule
+			return e.fail(usageError{spelled(err, flagName)}, exitUsage)
 		}
 		leaseOpts, err := lf.read()
 		if err != nil {
