@@ -144,7 +144,7 @@ build() {
 # it exits 3.
 rebuild_if_outdated() {
   local layer=$1 family=${FAMILY[$1]} rc=0 out
-  out=$(imagefamily outdated --project "$PROJECT" --family "$family") || rc=$?
+  out=$(imagefamily outdated --project "$PROJECT" --family "$family" --format wide) || rc=$?
   case $rc in
     3)
       note "imagefamily outdated --family $family: exit 3, $(awk 'NR == 2 { for (i = 7; i <= NF; i++) printf "%s%s", $i, (i < NF ? " " : "") }' <<<"$out")"
@@ -182,8 +182,8 @@ for pass in $(seq 1 30); do
   out=$(imagefamily rotate --project "$PROJECT" --all-families "${policy[@]}" 2>>"$DEMO/logs/rotate.log") ||
     { printf '%s\n' "$out" >&2; die "imagefamily rotate failed (see demo/logs/rotate.log)"; }
   printf '%s\n' "$out" >>"$DEMO/logs/rotate.log"
-  # The report's rows: IMAGE ACTION FROM -> TO ...; a purge is images.delete.
-  moves=$(awk '$4 == "->" && / done / { printf "%s %s -> %s; ", $1, $3, ($2 == "purge" ? "gone" : $5) }' <<<"$out")
+  # The report's rows: IMAGE ACTION FROM -> TO OUTCOME; a purge is images.delete.
+  moves=$(awk '$4 == "->" && $6 == "done" { printf "%s %s -> %s; ", $1, $3, ($2 == "purge" ? "gone" : $5) }' <<<"$out")
   [[ -n $moves ]] && note "rotate run $pass: ${moves%; }"
   states="$(state "$BASE1") $(state "$APP1") $(state "$PRODUCT1")"
   [[ $states == "gone gone gone" ]] && break

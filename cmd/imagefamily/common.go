@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
@@ -27,10 +26,10 @@ var clock = time.Now
 // not sleep.
 var gceOptions []gce.Option
 
-// isTerminal reports whether w is a terminal; progress lines are written to
-// stderr only then.
+// isTerminal reports whether w is a terminal: progress is drawn live on
+// stderr only then, and tables follow the width of a terminal stdout.
 var isTerminal = func(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := unwrap(w).(*os.File)
 	if !ok {
 		return false
 	}
@@ -45,6 +44,21 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	global globalFlags
+	// code is the exit code the command ran to.
+	code int
+
+	mu        sync.Mutex
+	prog      *progress // the run's progress while one runs
+	retries   int       // retries said outside a progress
+	lastRetry time.Time
+}
+
+func (e *env) env(key string) string {
+	if e.getenv == nil {
+		return ""
+	}
+	return e.getenv(key)
 }
 
 // usageError is a bad flag, value or configuration: exit 2, one line.
@@ -54,157 +68,60 @@ func (u usageError) Error() string { return u.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// codeError is an error with its own exit code (exit 4 for an empty
+// family).
+type codeError struct {
+	code int
+	err  error
+}
+
+func (c codeError) Error() string { return c.err.Error() }
+func (c codeError) Unwrap() error { return c.err }
+
+// prefix starts every line the CLI writes on stderr.
+func (e *env) prefix() string {
+	if e.cmd == "" {
+		return "imagefamily: "
+	}
+	return "imagefamily " + e.cmd + ": "
+}
+
 // fail prints err as one line prefixed with the command and returns the exit
-// code for it: 2 for a usage error, else code.
+// code for it: 2 for a usage error, a codeError's own, else code. Errors are
+// printed whatever the verbosity.
 func (e *env) fail(err error, code int) int {
 	var u usageError
-	if errors.As(err, &u) {
+	var c codeError
+	switch {
+	case errors.As(err, &u):
 		code = exitUsage
+	case errors.As(err, &c):
+		code = c.code
 	}
-	fmt.Fprintf(e.stderr, "imagefamily %s: %s\n", e.cmd, oneLine(err.Error()))
+	fmt.Fprintf(e.stderr, "%s%s\n", e.prefix(), oneLine(err.Error()))
 	return code
 }
 
-// warn prints a warning line on stderr.
+// warn prints a warning line on stderr (not with --verbosity error).
 func (e *env) warn(format string, args ...any) {
-	fmt.Fprintf(e.stderr, "imagefamily %s: warning: %s\n", e.cmd, oneLine(fmt.Sprintf(format, args...)))
+	if e.global.level > levelWarning {
+		return
+	}
+	fmt.Fprintf(e.stderr, "%swarning: %s\n", e.prefix(), oneLine(fmt.Sprintf(format, args...)))
+}
+
+// info prints a line for people on stderr: the summary, waits (not with
+// --quiet or --verbosity warning or error).
+func (e *env) info(format string, args ...any) {
+	if e.global.level > levelInfo {
+		return
+	}
+	fmt.Fprintf(e.stderr, "%s%s\n", e.prefix(), oneLine(fmt.Sprintf(format, args...)))
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// ---- flags ----
-
-// newFlagSet makes a FlagSet that reports nothing itself: parse errors come
-// back to the command, which prints them in one line.
-func newFlagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("imagefamily "+name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return fs
-}
-
-var (
-	reInvalidValue = regexp.MustCompile(`^invalid (?:boolean )?value "(.*)" for (?:flag )?-(\S+): (.*)$`)
-	reUndefined    = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
-	reNeedsArg     = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
-)
-
-// parseArgs parses flags wherever they are among the positional arguments
-// (`revoke IMAGE --descendants` as well as `revoke --descendants IMAGE`);
-// everything after "--" is positional. It returns the positional arguments,
-// or flag.ErrHelp, or a usageError in this CLI's wording.
-func parseArgs(fs *flag.FlagSet, cmd string, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, flagError(err, cmd)
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-}
-
-// parse parses the command's arguments with fs (see parseArgs). done is
-// true when the command is over before it starts, code then its exit code:
-// --help printed usage to stdout (0), or a flag was wrong (2, reported).
-func (e *env) parse(fs *flag.FlagSet, args []string, usage string) (pos []string, code int, done bool) {
-	pos, err := parseArgs(fs, e.cmd, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(e.stdout, usage)
-		return nil, exitOK, true
-	}
-	if err != nil {
-		return nil, e.fail(err, exitUsage), true
-	}
-	return pos, exitOK, false
-}
-
-// flagError rewrites the flag package's messages as this CLI writes them:
-// the flag with two dashes, the value, the rule.
-func flagError(err error, cmd string) error {
-	msg := err.Error()
-	if m := reInvalidValue.FindStringSubmatch(msg); m != nil {
-		return usagef("--%s %q: %s", m[2], m[1], m[3])
-	}
-	if m := reUndefined.FindStringSubmatch(msg); m != nil {
-		return usagef("unknown flag --%s (run imagefamily %s --help)", m[1], cmd)
-	}
-	if m := reNeedsArg.FindStringSubmatch(msg); m != nil {
-		return usagef("--%s needs a value", m[1])
-	}
-	return usagef("%s (run imagefamily %s --help)", msg, cmd)
-}
-
-// intFlag is an integer flag whose parse error states the rule.
-type intFlag struct {
-	p    *int
-	rule string
-}
-
-func (f intFlag) String() string {
-	if f.p == nil {
-		return ""
-	}
-	return strconv.Itoa(*f.p)
-}
-
-func (f intFlag) Set(s string) error {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil {
-		return errors.New("not a whole number: " + f.rule)
-	}
-	*f.p = n
-	return nil
-}
-
-// boolFlag is a boolean flag (--x, --x=true, --x=false) whose parse error
-// states the rule.
-type boolFlag struct{ p *bool }
-
-func (f boolFlag) String() string {
-	if f.p == nil {
-		return ""
-	}
-	return strconv.FormatBool(*f.p)
-}
-
-func (f boolFlag) Set(s string) error {
-	v, err := strconv.ParseBool(s)
-	if err != nil {
-		return errors.New("must be true or false")
-	}
-	*f.p = v
-	return nil
-}
-
-func (f boolFlag) IsBoolFlag() bool { return true }
-
-// listFlag collects a repeatable flag.
-type listFlag struct{ p *[]string }
-
-func (f listFlag) String() string {
-	if f.p == nil {
-		return ""
-	}
-	return strings.Join(*f.p, ",")
-}
-
-func (f listFlag) Set(s string) error {
-	*f.p = append(*f.p, s)
-	return nil
-}
-
-// ---- common flags ----
+// ---- connection flags ----
 
 // commonFlags are the connection and output flags every Compute Engine
 // command takes.
@@ -215,30 +132,74 @@ type commonFlags struct {
 	impersonate     string
 	project         string
 	format          string
+	// projectFrom says where the project came from, for messages.
+	projectFrom string
+	// noProject: the command takes its project from elsewhere (apply: the
+	// plan file), so --project is not registered.
+	noProject bool
 }
 
-func (c *commonFlags) register(fs *flag.FlagSet) {
-	c.registerConnection(fs)
-	registerFormat(fs, &c.format)
+func (c *commonFlags) register(fs *pflag.FlagSet) {
+	c.registerFormats(fs, "table", allFormats...)
 }
 
-// registerConnection registers the flags without --format, for a command
-// whose output formats are its own (lineage).
-func (c *commonFlags) registerConnection(fs *flag.FlagSet) {
-	fs.StringVar(&c.endpoint, "endpoint", "", "")
-	fs.StringVar(&c.credentialsFile, "credentials-file", "", "")
-	fs.StringVar(&c.accessToken, "access-token", "", "")
-	fs.StringVar(&c.impersonate, "impersonate-service-account", "", "")
-	fs.StringVar(&c.project, "project", "", "")
+// registerFormats registers the flags with --format taking formats, def
+// the default (lineage draws pictures: mermaid or dot).
+func (c *commonFlags) registerFormats(fs *pflag.FlagSet, def string, formats ...string) {
+	group(fs, groupConnection, func() {
+		if c.noProject {
+			c.registerEndpoint(fs)
+			return
+		}
+		fs.StringVar(&c.project, "project", "", "the project `P` holding the images (default: $CLOUDSDK_CORE_PROJECT, $GOOGLE_CLOUD_PROJECT, else the active gcloud configuration's)")
+		c.registerEndpoint(fs)
+	})
+	registerFormatDefault(fs, &c.format, def, formats...)
 }
 
-func registerFormat(fs *flag.FlagSet, p *string) { fs.StringVar(p, "format", "table", "") }
+func (c *commonFlags) registerEndpoint(fs *pflag.FlagSet) {
+	fs.StringVar(&c.endpoint, "endpoint", "", "Compute Engine endpoint `URL` (default: $"+endpointEnv+", else Google's)")
+	fs.StringVar(&c.credentialsFile, "credentials-file", "", "credentials JSON `FILE` (default: application default credentials)")
+	fs.StringVar(&c.accessToken, "access-token", "", "OAuth 2.0 access `TOKEN` (not renewed)")
+	fs.StringVar(&c.impersonate, "impersonate-service-account", "", "impersonate service account `SA` with application default credentials")
+}
 
-func checkFormat(format string) error {
-	if format != "table" && format != "json" {
-		return usagef("--format %q: must be table or json", format)
+// allFormats are the output formats of a command with a table.
+var allFormats = []string{"table", "wide", "json", "yaml", "csv"}
+
+func registerFormat(fs *pflag.FlagSet, p *string) {
+	registerFormatDefault(fs, p, "table", allFormats...)
+}
+
+func registerFormatDefault(fs *pflag.FlagSet, p *string, def string, formats ...string) {
+	fs.StringVar(p, "format", def, "output `FORMAT`: "+strings.Join(formats, ", "))
+	_ = fs.SetAnnotation("format", annotationFormats, formats)
+}
+
+const annotationFormats = "imagefamily-formats"
+
+// checkFormat checks --format against the formats the command registered.
+func checkFormat(fs *pflag.FlagSet, format string) error {
+	allowed := allFormats
+	if f := fs.Lookup("format"); f != nil {
+		if a, ok := f.Annotations[annotationFormats]; ok {
+			allowed = a
+		}
 	}
-	return nil
+	for _, a := range allowed {
+		if a == format {
+			return nil
+		}
+	}
+	return usagef("--format %q: must be %s", format, orList(allowed))
+}
+
+// orList writes "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
 
 // endpointEnv names the environment variable the CLI reads for the Compute
@@ -246,25 +207,20 @@ func checkFormat(format string) error {
 // custom_endpoints.compute).
 const endpointEnv = "IMAGEFAMILY_COMPUTE_ENDPOINT"
 
-// check validates the common flags; the endpoint comes from --endpoint, else
-// from IMAGEFAMILY_COMPUTE_ENDPOINT.
-func (c *commonFlags) check(e *env) error {
-	if err := checkFormat(c.format); err != nil {
+// check validates the common flags: the format (against fs's), the project
+// (from --project or where projectFrom looks), the endpoint (from
+// --endpoint, else IMAGEFAMILY_COMPUTE_ENDPOINT), the credentials.
+func (c *commonFlags) check(e *env, fs *pflag.FlagSet) error {
+	if err := checkFormat(fs, c.format); err != nil {
 		return err
 	}
-	return c.checkConnection(e)
-}
-
-// checkConnection is check without --format (see registerConnection).
-func (c *commonFlags) checkConnection(e *env) error {
-	if c.project == "" {
-		return usagef("--project is required: name the project that holds the images, e.g. --project acme-images")
+	if !c.noProject {
+		if err := c.resolveProject(e); err != nil {
+			return err
+		}
 	}
-	if err := pluginconfig.ValidateProjectID("--project", c.project); err != nil {
-		return usageError{err.Error()}
-	}
-	if c.endpoint == "" && e.getenv != nil {
-		if v := e.getenv(endpointEnv); v != "" {
+	if c.endpoint == "" {
+		if v := e.env(endpointEnv); v != "" {
 			c.endpoint = v
 			if _, err := pluginconfig.NormalizeEndpoint(v); err != nil {
 				return usageError{spelled(err, func(string) string { return endpointEnv })}
@@ -306,10 +262,17 @@ func (c *commonFlags) auth() pluginconfig.Auth {
 	return a
 }
 
-// client builds the Compute Engine client; a failure is a configuration
+// client builds the Compute Engine client (logging its calls with
+// --log-http, saying its retries at info); a failure is a configuration
 // error (exit 2).
-func (c *commonFlags) client(e *env) (gce.Compute, error) {
-	cl, err := gce.New(e.ctx, c.auth(), gceOptions...)
+func (c *commonFlags) client(e *env, extra ...gce.Option) (gce.Compute, error) {
+	opts := append([]gce.Option{}, gceOptions...)
+	if l := e.httpLogger(); l != nil {
+		opts = append(opts, gce.WithHTTPLog(l))
+	}
+	opts = append(opts, gce.WithRetryNotify(e.onRetry))
+	opts = append(opts, extra...)
+	cl, err := gce.New(e.ctx, c.auth(), opts...)
 	if err != nil {
 		// Every client fails the same way (e.g. no application default
 		// credentials): the first says it.
@@ -333,7 +296,7 @@ type policyFlags struct {
 	inUseProjects string
 }
 
-func (p *policyFlags) register(fs *flag.FlagSet) {
+func (p *policyFlags) register(fs *pflag.FlagSet) {
 	d := lifecycle.DefaultPolicy()
 	p.keepActive = d.KeepActive
 	p.minAge = lifecycle.FormatDuration(d.MinAge)
@@ -342,15 +305,17 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 	p.purgeAfter = lifecycle.FormatDuration(d.PurgeAfter)
 	p.protectLabel = d.ProtectLabel
 	p.checkInUse = d.CheckInUse
-	fs.Var(intFlag{&p.keepActive, "use 0 or more, e.g. 2"}, "keep-active", "")
-	fs.StringVar(&p.minAge, "min-age", p.minAge, "")
-	fs.StringVar(&p.obsoleteAfter, "obsolete-after", p.obsoleteAfter, "")
-	fs.StringVar(&p.deleteAfter, "delete-after", p.deleteAfter, "")
-	fs.StringVar(&p.purgeAfter, "purge-after", p.purgeAfter, "")
-	fs.StringVar(&p.orphanGrace, "orphan-grace", "", "")
-	fs.StringVar(&p.protectLabel, "protect-label", p.protectLabel, "")
-	fs.Var(boolFlag{&p.checkInUse}, "check-in-use", "")
-	fs.StringVar(&p.inUseProjects, "in-use-projects", "", "")
+	group(fs, groupPolicy, func() {
+		intVar(fs, &p.keepActive, "keep-active", "use 0 or more, e.g. 2", "the `N` newest ACTIVE images stay ACTIVE, the head included")
+		fs.StringVar(&p.minAge, "min-age", p.minAge, "never touch images younger than `D`")
+		fs.StringVar(&p.obsoleteAfter, "obsolete-after", p.obsoleteAfter, "DEPRECATED -> OBSOLETE after `D`")
+		fs.StringVar(&p.deleteAfter, "delete-after", p.deleteAfter, "OBSOLETE -> DELETED after `D`")
+		fs.StringVar(&p.purgeAfter, "purge-after", p.purgeAfter, "DELETED -> deleted for good (images.delete) after `D`")
+		fs.StringVar(&p.orphanGrace, "orphan-grace", "", "delete orphans of interrupted releases older than `D` (default: --min-age)")
+		fs.StringVar(&p.protectLabel, "protect-label", p.protectLabel, "images with this label `KEY` are never touched (\"\" for none)")
+		boolVar(fs, &p.checkInUse, "check-in-use", "never touch images used by templates or instances")
+		fs.StringVar(&p.inUseProjects, "in-use-projects", "", "also look for users in these projects (`P,Q`)")
+	})
 }
 
 // read is what rotate and status take from the policy flags: the policy and
@@ -415,24 +380,6 @@ func parseAt(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// ---- output ----
-
-// writeJSON writes v indented, with a final newline.
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func utc(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
 // stepOutcome is a step's OUTCOME column in rollback's and revoke's tables.
 func stepOutcome(dryRun bool, o apply.Outcome, detail, err string) string {
 	switch {
@@ -450,9 +397,28 @@ func stepOutcome(dryRun bool, o apply.Outcome, detail, err string) string {
 	return "not done"
 }
 
+// shortOutcome is the outcome alone, for a table too narrow for the detail
+// (which the lines under the table give).
+func shortOutcome(dryRun bool, o apply.Outcome) string {
+	if dryRun {
+		return "planned"
+	}
+	if o == apply.OutcomeFailed {
+		return "FAILED"
+	}
+	return string(o)
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
+	}
+	return s
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
 	}
 	return s
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -12,38 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator"
 )
-
-// emulatorUsage is the command's --help. The fault kinds come from the
-// emulator's own list, so that it names every kind --faults accepts.
-var emulatorUsage = `usage: imagefamily emulator [flags]
-
-Runs the local Compute Engine API emulator until interrupted. The first lines on
-stdout are KEY=VALUE settings for clients (the first is always
-IMAGEFAMILY_COMPUTE_ENDPOINT); the gcloud ones can be exported as they are.
-
-flags:
-  --listen ADDR          address to listen on (default 127.0.0.1:8085; port 0 picks a free port)
-  --state FILE           load resources from FILE; keep every change in FILE.journal at once
-                         and write FILE whole at start and stop
-  --latency D            delay every response by D (e.g. 50ms)
-  --op-latency D         keep operations RUNNING for D after they start
-  --faults SPEC          inject faults: METHOD=KIND:P,... where METHOD is a discovery name
-                         (images.deprecate), * (every method) or operations (every
-                         mutation's operation, for fail), P a probability from 0 to 1,
-                         and KIND one of:
-` + faultKindsUsage() + `                         e.g. ` + faultExamples() + `
-  --seed N               seed for faults, generated ids and read lag (default 0)
-  --read-lag D           reads of images and instance templates see each change only after a
-                         delay drawn from (0, D], as Compute Engine's reads lag its writes (a
-                         new image shows at once); mutations and operations never lag (e.g. 2s)
-  --quota SPEC           rate quotas per project: GROUP=N/s or GROUP=N/min,... answered as
-                         Compute Engine answers them (403 rateLimitExceeded); GROUP is one of:
-` + quotaGroupsUsage() + `                         e.g. writes=20/s,reads=1500/min
-  --undeprecate MODE     reject (default; deprecation is irreversible) or allow
-  --verbose              log every request to stderr
-`
 
 // faultKindsUsage lists emulator.FaultKinds for emulatorUsage, one a line.
 func faultKindsUsage() string {
@@ -53,7 +23,7 @@ func faultKindsUsage() string {
 	}
 	var b strings.Builder
 	for _, k := range emulator.FaultKinds {
-		fmt.Fprintf(&b, "%27s%-*s  %s\n", "", width, k.Syntax, k.Does)
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, k.Syntax, k.Does)
 	}
 	return b.String()
 }
@@ -62,7 +32,7 @@ func faultKindsUsage() string {
 func quotaGroupsUsage() string {
 	var b strings.Builder
 	for _, g := range emulator.QuotaGroups {
-		fmt.Fprintf(&b, "%27s%-10s  %s\n", "", g.Name, g.Methods)
+		fmt.Fprint(&b, wrapIndented(fmt.Sprintf("  %-10s  ", g.Name), g.Methods, helpWidth))
 	}
 	return b.String()
 }
@@ -76,34 +46,56 @@ func faultExamples() string {
 	return strings.Join(items, ",")
 }
 
-// emulatorCommand is `imagefamily emulator`: it serves until ctx is done
-// (main cancels it on SIGINT and SIGTERM), then shuts down gracefully.
-func emulatorCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("imagefamily emulator", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are reported in one line below
-	listen := fs.String("listen", "127.0.0.1:8085", "")
-	stateFile := fs.String("state", "", "")
-	latency := fs.Duration("latency", 0, "")
-	opLatency := fs.Duration("op-latency", 0, "")
-	faultSpec := fs.String("faults", "", "")
-	seed := fs.Int64("seed", 0, "")
-	readLag := fs.Duration("read-lag", 0, "")
-	quotaSpec := fs.String("quota", "", "")
-	undeprecate := fs.String("undeprecate", string(emulator.UndeprecateReject), "")
-	verbose := fs.Bool("verbose", false, "")
+func newEmulatorCommand(e *env) *cobra.Command {
+	var (
+		listen, stateFile, faultSpec, quotaSpec, undeprecate string
+		latency, opLatency, readLag                          time.Duration
+		seed                                                 int64
+		verbose                                              bool
+	)
+	c := &cobra.Command{
+		Use:   "emulator",
+		Short: "run the local Compute Engine emulator",
+		Long: `Runs the local Compute Engine API emulator until interrupted. The first lines
+on stdout are KEY=VALUE settings for clients (the first is always
+IMAGEFAMILY_COMPUTE_ENDPOINT); the gcloud ones can be exported as they are.
+
+--faults METHOD=KIND:P,... injects faults, where METHOD is a discovery name
+(images.deprecate), * (every method) or operations (every mutation's
+operation, for fail), P a probability from 0 to 1, and KIND one of:
+` + faultKindsUsage() + `e.g. ` + faultExamples() + `
+
+--quota GROUP=N/s or GROUP=N/min,... sets rate quotas per project, answered
+as Compute Engine answers them (403 rateLimitExceeded); GROUP is one of:
+` + quotaGroupsUsage() + `e.g. writes=20/s,reads=1500/min`,
+		Example: `  imagefamily emulator --listen 127.0.0.1:0 --state emu.json
+  imagefamily emulator --faults 'images.deprecate=429:0.3' --quota writes=20/s`,
+		Args: noArgs("the emulator takes flags only"),
+	}
+	fs := c.Flags()
+	fs.StringVar(&listen, "listen", "127.0.0.1:8085", "`ADDR` to listen on (port 0 picks a free port)")
+	fs.StringVar(&stateFile, "state", "", "load resources from `FILE`; keep every change in FILE.journal at once and write FILE whole at start and stop")
+	fs.DurationVar(&latency, "latency", 0, "delay every response by `D` (e.g. 50ms)")
+	fs.DurationVar(&opLatency, "op-latency", 0, "keep operations RUNNING for `D` after they start")
+	fs.StringVar(&faultSpec, "faults", "", "inject faults: `SPEC` is METHOD=KIND:P,... (see above)")
+	fs.Int64Var(&seed, "seed", 0, "`N` seeds faults, generated ids and read lag")
+	fs.DurationVar(&readLag, "read-lag", 0, "reads of images and instance templates see each change only after a delay drawn from (0, `D`], as Compute Engine's reads lag its writes (a new image shows at once); mutations and operations never lag (e.g. 2s)")
+	fs.StringVar(&quotaSpec, "quota", "", "rate quotas per project: `SPEC` is GROUP=N/s or GROUP=N/min,... (see above)")
+	fs.StringVar(&undeprecate, "undeprecate", string(emulator.UndeprecateReject), "`MODE` reject (deprecation is irreversible) or allow")
+	boolVar(fs, &verbose, "verbose", "log every request to stderr")
+	c.RunE = e.runE(func([]string) int {
+		return runEmulator(e.ctx, e.stdout, e.stderr, listen, stateFile, faultSpec, quotaSpec, undeprecate, latency, opLatency, readLag, seed, verbose)
+	})
+	return c
+}
+
+func runEmulator(ctx context.Context, stdout, stderr io.Writer, listenAddr, stateFilePath, faultSpecs, quotaSpecs, undeprecateMode string,
+	latencyD, opLatencyD, readLagD time.Duration, seedN int64, verboseLog bool) int {
+	listen, stateFile, faultSpec, quotaSpec, undeprecate := &listenAddr, &stateFilePath, &faultSpecs, &quotaSpecs, &undeprecateMode
+	latency, opLatency, readLag, seed, verbose := &latencyD, &opLatencyD, &readLagD, &seedN, &verboseLog
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "imagefamily emulator: "+format+"\n", a...)
 		return exitUsage
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, emulatorUsage) // like every other command's --help
-			return exitOK
-		}
-		return fail("%v (run imagefamily emulator --help)", err)
-	}
-	if fs.NArg() > 0 {
-		return fail("unexpected argument %q: the emulator takes flags only", fs.Arg(0))
 	}
 	if *latency < 0 {
 		return fail("--latency must not be negative, got %s", *latency)

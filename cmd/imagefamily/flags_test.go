@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,16 +18,16 @@ func TestInvalidFlagsExitTwoWithOneClearLine(t *testing.T) {
 		want string // the whole stderr line after "imagefamily CMD: "
 	}{
 		{"no command", nil, ""},
-		{"unknown command", []string{"rotat"}, `imagefamily: unknown command "rotat" (run imagefamily --help)`},
-		{"unknown flag", []string{"status", "--project", "acme-images", "--family", "web", "--keep", "2"}, "unknown flag --keep (run imagefamily status --help)"},
+		{"unknown command", []string{"rotat"}, `imagefamily: unknown command "rotat": did you mean rotate? (run imagefamily --help)`},
+		{"unknown flag", []string{"status", "--project", "acme-images", "--family", "web", "--keep", "2"}, "unknown flag --keep: did you mean --keep-active? (run imagefamily status --help)"},
 		{"flag without value", []string{"status", "--family", "web", "--project"}, "--project needs a value"},
-		{"missing project", []string{"status", "--family", "web"}, "--project is required: name the project that holds the images, e.g. --project acme-images"},
+		{"missing project", []string{"status", "--family", "web"}, "--project is required: name the project that holds the images, e.g. --project acme-images (or set CLOUDSDK_CORE_PROJECT, GOOGLE_CLOUD_PROJECT, or gcloud config set project)"},
 		{"bad project", []string{"status", "--project", "Acme", "--family", "web"}, `--project "Acme" is not a Google Cloud project ID: 6 to 30 lower-case letters, digits and "-", starting with a letter and not ending with "-" (e.g. acme-images)`},
 		{"project the plugin refuses: too short", []string{"status", "--project", "acme1", "--family", "web"}, `--project "acme1" is not a Google Cloud project ID: 6 to 30 lower-case letters, digits and "-", starting with a letter and not ending with "-" (e.g. acme-images)`},
 		{"project the plugin refuses: two letters", []string{"status", "--project", "ab", "--family", "web"}, `--project "ab" is not a Google Cloud project ID: 6 to 30 lower-case letters, digits and "-", starting with a letter and not ending with "-" (e.g. acme-images)`},
 		{"project the plugin refuses: a bare colon", []string{"status", "--project", "x:y", "--family", "web"}, `--project "x:y" is not a Google Cloud project ID: 6 to 30 lower-case letters, digits and "-", starting with a letter and not ending with "-" (e.g. acme-images)`},
 		{"missing family", []string{"status", "--project", "acme-images"}, "--family is required: name the image family, e.g. --family web"},
-		{"bad format", []string{"status", "--project", "acme-images", "--family", "web", "--format", "yaml"}, `--format "yaml": must be table or json`},
+		{"bad format", []string{"status", "--project", "acme-images", "--family", "web", "--format", "xml"}, `--format "xml": must be table, wide, json, yaml or csv`},
 		{"keep-active not a number", []string{"rotate", "--project", "acme-images", "--family", "web", "--keep-active", "two"}, `--keep-active "two": not a whole number: use 0 or more, e.g. 2`},
 		{"keep-active negative", []string{"rotate", "--project", "acme-images", "--family", "web", "--keep-active", "-1"}, "--keep-active: -1 is negative: it counts the newest ACTIVE images kept, the head being the first of them; use 0 or more (0 and 1 keep only the head)"},
 		{"bad duration", []string{"rotate", "--project", "acme-images", "--family", "web", "--obsolete-after", "a week"}, `--obsolete-after: "a week" is not a duration: use a number with a unit (ns, us, ms, s, m, h or d for days), e.g. "168h" or "7d"`},
@@ -38,7 +39,7 @@ func TestInvalidFlagsExitTwoWithOneClearLine(t *testing.T) {
 		{"protect label is a lineage key", []string{"rotate", "--project", "acme-images", "--family", "web", "--protect-label", "imagefamily-parent-image"}, `--protect-label: "imagefamily-parent-image" is a lineage key imagefamily writes itself: choose another key, e.g. "imagefamily-protect"`},
 		{"bad bool", []string{"rotate", "--project", "acme-images", "--family", "web", "--check-in-use=maybe"}, `--check-in-use "maybe": must be true or false`},
 		{"bad in-use project", []string{"rotate", "--project", "acme-images", "--family", "web", "--in-use-projects", "acme-apps,B"}, `--in-use-projects "acme-apps,B": project "B" is not a Google Cloud project ID: 6 to 30 lower-case letters, digits and "-", starting with a letter and not ending with "-" (e.g. acme-images)`},
-		{"parallelism zero", []string{"rotate", "--project", "acme-images", "--family", "web", "--parallelism", "0"}, "--parallelism 0: use 1 or more, e.g. 4"},
+		{"parallelism zero", []string{"rotate", "--project", "acme-images", "--family", "web", "--parallelism", "0"}, "--parallelism: 0 is less than 1: it counts the image requests in flight at once; use 1 or more, e.g. 4 (the default)"},
 		{"no family selection", []string{"rotate", "--project", "acme-images"}, "choose the families with exactly one of --family F (repeatable), --all-families or --family-label K=V"},
 		{"two family selections", []string{"rotate", "--project", "acme-images", "--family", "web", "--all-families"}, "choose the families with exactly one of --family F (repeatable), --all-families or --family-label K=V"},
 		{"bad family", []string{"rotate", "--project", "acme-images", "--family", "Web_1"}, `--family "Web_1": naming: name "Web_1" is not a valid name: it must start with a lower-case letter, hold only a-z, 0-9 and "-", and end with a letter or digit`},
@@ -57,7 +58,7 @@ func TestInvalidFlagsExitTwoWithOneClearLine(t *testing.T) {
 		{"name without parts", []string{"name", "--os", "debian"}, `--software "" sanitises to nothing: each part needs at least one letter or digit`},
 		{"name bad timestamp", []string{"name", "--os", "d", "--software", "s", "--version", "1", "--timestamp", "now"}, `--timestamp "now": not an RFC 3339 time: write it like 2026-11-26T06:47:30Z`},
 		{"rollback bad bool", []string{"rollback", "--project", "acme-images", "--family", "web", "--block=maybe"}, `--block "maybe": must be true or false`},
-		{"status positional", []string{"status", "--project", "acme-images", "--family", "web", "extra"}, `unexpected argument "extra": status takes flags only (--family F)`},
+		{"status positional", []string{"status", "--project", "acme-images", "--family", "web", "web-v1", "extra"}, `unexpected argument "extra": status takes one IMAGE at most: imagefamily status --family F [IMAGE]`},
 		{"family label bad key", []string{"rotate", "--project", "acme-images", "--family-label", "Team=web"}, `--family-label "Team=web": labels: key "Team" is not a label key: it must start with a lower-case letter and hold only lower-case letters, digits, "_" and "-" (no upper case, dots, colons or spaces)`},
 		{"outdated unknown flag", []string{"outdated", "--project", "acme-images", "--bogus"}, "unknown flag --bogus (run imagefamily outdated --help)"},
 		{"emulator spike without probability", []string{"emulator", "--faults", "*=slow:1s"}, `--faults: "*=slow:1s": a latency spike is *=slow:DURATION:PROBABILITY, e.g. *=slow:2s:0.05`},
@@ -98,27 +99,26 @@ func TestInvalidFlagsExitTwoWithOneClearLine(t *testing.T) {
 }
 
 func TestFlagsMayFollowPositionalArguments(t *testing.T) {
+	env := emu(t, emulator.Options{})
+	put(t, env, "acme-images", "web", "web-v2", day)
+	put(t, env, "acme-images", "web", "web-v1", 2*day)
 	tests := []struct {
+		name string
 		args []string
-		want []string
 	}{
-		{[]string{"img", "--descendants"}, []string{"img"}},
-		{[]string{"--descendants", "img"}, []string{"img"}},
-		{[]string{"img", "--reason", "x y", "--force"}, []string{"img"}},
-		{[]string{"a", "--force", "b"}, []string{"a", "b"}},
-		{[]string{"--force", "--", "--not-a-flag"}, []string{"--not-a-flag"}},
+		{"image first", []string{"revoke", "web-v1", "--project", "acme-images", "--dry-run", "--format", "json"}},
+		{"flags first", []string{"revoke", "--project", "acme-images", "--dry-run", "--format", "json", "web-v1"}},
+		{"one dash", []string{"revoke", "-project", "acme-images", "web-v1", "-dry-run", "-format=json"}},
+		{"after --", []string{"revoke", "--project", "acme-images", "--dry-run", "--format", "json", "--", "web-v1"}},
 	}
 	for _, tt := range tests {
-		fs := newFlagSet("revoke")
-		var desc, force bool
-		var reason string
-		fs.Var(boolFlag{&desc}, "descendants", "")
-		fs.Var(boolFlag{&force}, "force", "")
-		fs.StringVar(&reason, "reason", "", "")
-		got, err := parseArgs(fs, "revoke", tt.args)
-		if err != nil || strings.Join(got, "|") != strings.Join(tt.want, "|") {
-			t.Errorf("parseArgs(%q) = %q, %v; want %q", tt.args, got, err, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			r := mustCLI(t, env, exitOK, tt.args...)
+			var out revokeOutput
+			if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || out.Image != "web-v1" || !out.DryRun {
+				t.Errorf("revoke %q: image %q dry run %t (%v)", tt.args, out.Image, out.DryRun, err)
+			}
+		})
 	}
 }
 
@@ -126,7 +126,7 @@ func TestHelpExitsZeroOnStdout(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"help"}, {"status", "--help"}, {"rotate", "-h"}, {"rollback", "--help"},
 		{"revoke", "--help"}, {"outdated", "--help"}, {"lineage", "--help"}, {"name", "--help"}} {
 		r := cli(t, nil, args...)
-		if r.code != exitOK || !strings.Contains(r.stdout, "usage: imagefamily") || r.stderr != "" {
+		if r.code != exitOK || !strings.Contains(r.stdout, "Usage:\n  imagefamily") || r.stderr != "" {
 			t.Errorf("%v: exit %d stdout %q stderr %q", args, r.code, r.stdout, r.stderr)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/emulator/emulatortest"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gobuild"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the outputs seen")
@@ -32,9 +33,12 @@ const day = 24 * time.Hour
 
 func TestMain(m *testing.M) {
 	clock = func() time.Time { return testNow }
+	headRecheckEvery = 0
 	noSleep := func(ctx context.Context, d time.Duration) error { return ctx.Err() }
 	gceOptions = []gce.Option{gce.WithBackoff(gce.Backoff{Attempts: 6, Sleep: noSleep, Rand: func() float64 { return 0.5 }})}
-	os.Exit(m.Run())
+	code := m.Run()
+	gobuild.Clean()
+	os.Exit(code)
 }
 
 // setNow moves the clock for the rest of the test.
@@ -116,12 +120,19 @@ type result struct {
 // cli runs the CLI in-process against env (nil: no endpoint).
 func cli(t *testing.T, env *emulatortest.Env, args ...string) result {
 	t.Helper()
+	return cliEnv(t, env, nil, args...)
+}
+
+// cliEnv runs the CLI in-process against env with the environment vars
+// (and nothing else: no HOME, no gcloud configuration of the machine's).
+func cliEnv(t *testing.T, env *emulatortest.Env, vars map[string]string, args ...string) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	getenv := func(k string) string {
 		if k == endpointEnv && env != nil {
 			return env.URL
 		}
-		return ""
+		return vars[k]
 	}
 	code := run(context.Background(), args, &stdout, &stderr, getenv)
 	return result{code, stdout.String(), stderr.String()}
@@ -142,7 +153,7 @@ func golden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name+".golden")
 	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -193,4 +204,9 @@ func head(t *testing.T, env *emulatortest.Env, project, family string) string {
 		return ""
 	}
 	return img.Name
+}
+
+// emulatorCommand runs `imagefamily emulator ARGS` in-process.
+func emulatorCommand(ctx context.Context, args []string, stdout, stderr *bytes.Buffer) int {
+	return run(ctx, append([]string{"emulator"}, args...), stdout, stderr, nil)
 }

@@ -2,31 +2,28 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"math/rand/v2"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 )
 
-const leaseUsage = `
-lease flags (commands that change a family hold its lease while they do):
-  --lease-wait D   wait up to D while another command holds it, then refuse
-                   (exit 5; default 6m, longer than a crashed holder's lease)
-  --lease-ttl D    how long this command's lease lasts unless renewed: what a
-                   crash blocks the family for at most (default 5m)
-`
-
 // leaseFlags are the lease's wait and lifetime.
 type leaseFlags struct {
 	wait, ttl string
 }
 
-func (l *leaseFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&l.wait, "lease-wait", lifecycle.FormatDuration(apply.DefaultLeaseWait), "")
-	fs.StringVar(&l.ttl, "lease-ttl", lifecycle.FormatDuration(apply.DefaultLeaseTTL), "")
+func (l *leaseFlags) register(fs *pflag.FlagSet) {
+	group(fs, groupLease, func() {
+		fs.StringVar(&l.wait, "lease-wait", lifecycle.FormatDuration(apply.DefaultLeaseWait),
+			"wait up to `D` while another command holds the lease, then refuse (exit 5); longer than a crashed holder's lease")
+		fs.StringVar(&l.ttl, "lease-ttl", lifecycle.FormatDuration(apply.DefaultLeaseTTL),
+			"how long this command's lease lasts unless renewed: what a crash blocks the family for at most (`D`)")
+	})
 }
 
 func (l *leaseFlags) read() (apply.LeaseOptions, error) {

@@ -3,33 +3,23 @@ package main
 import (
 	"fmt"
 	"io"
-	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
-const outdatedUsage = `usage: imagefamily outdated --project P [--family F] [flags]
-
-Checks each family head of the project (or just F) against its parent family,
-read from its lineage labels (imagefamily-parent-image, -family, -project):
-a head built on an image that is no longer its family's head is outdated, and
-the parent family's head now is what to rebuild on. Parent families in other
-projects are read too. Exit code 3 when any head is outdated.
-
-flags:
-  --family F    check only this family
-` + commonUsage
-
 // maxLineageHops bounds how far up parent families are followed.
 const maxLineageHops = 32
 
 // outdatedOutput is outdated's JSON output (docs/cli.md).
 type outdatedOutput struct {
-	Project  string         `json:"project"`
-	Checked  []outdatedHead `json:"heads"`
-	Outdated int            `json:"outdated"`
+	FormatVersion int            `json:"format_version"`
+	Project       string         `json:"project"`
+	Checked       []outdatedHead `json:"heads"`
+	Outdated      int            `json:"outdated"`
 	// Unreadable lists parent families that could not be read.
 	Unreadable []familyError `json:"unreadable"`
 }
@@ -49,35 +39,49 @@ type outdatedHead struct {
 
 type familyKey struct{ project, family string }
 
-func cmdOutdated(e *env, args []string) int {
+func newOutdatedCommand(e *env) *cobra.Command {
 	var (
-		common commonFlags
-		family string
+		common     commonFlags
+		family     string
+		allowEmpty bool
 	)
-	fs := newFlagSet("outdated")
+	c := &cobra.Command{
+		Use:   "outdated [--family F]",
+		Short: "family heads built on a parent that is no longer its family's head",
+		Long: `Checks each family head of the project (or just F) against its parent family,
+read from its lineage labels (imagefamily-parent-image, -family, -project): a
+head built on an image that is no longer its family's head is outdated, and the
+parent family's head now is what to rebuild on. Parent families in other
+projects are read too. Exit code 3 when any head is outdated.`,
+		Example: `  imagefamily outdated --project acme-images
+  imagefamily outdated --family web --format json`,
+		Args: noArgs("outdated takes flags only (--family F)"),
+	}
+	fs := c.Flags()
+	fs.StringVar(&family, "family", "", "check only this family `F`")
+	registerAllowEmpty(fs, &allowEmpty)
 	common.register(fs)
-	fs.StringVar(&family, "family", "", "")
-	pos, exit, done := e.parse(fs, args, outdatedUsage)
-	if done {
-		return exit
-	}
-	if len(pos) > 0 {
-		return e.fail(usagef("unexpected argument %q: outdated takes flags only (--family F)", pos[0]), exitUsage)
-	}
-	if err := common.check(e); err != nil {
-		return e.fail(err, exitUsage)
-	}
-	if family != "" {
-		if err := checkFamily(family); err != nil {
+	c.RunE = e.runE(func([]string) int {
+		if err := common.check(e, fs); err != nil {
 			return e.fail(err, exitUsage)
 		}
-	}
-	c, err := common.client(e)
-	if err != nil {
-		return e.fail(err, exitUsage)
-	}
-	defer c.Close()
+		if family != "" {
+			if err := checkFamily(family); err != nil {
+				return e.fail(err, exitUsage)
+			}
+		}
+		cl, err := common.client(e)
+		if err != nil {
+			return e.fail(err, exitUsage)
+		}
+		defer cl.Close()
+		return outdated(e, cl, common, family, allowEmpty)
+	})
+	return c
+}
 
+func outdated(e *env, c gce.Compute, common commonFlags, family string, allowEmpty bool) int {
+	var err error
 	project := common.project
 	var asked []string
 	if family != "" {
@@ -89,7 +93,10 @@ func cmdOutdated(e *env, args []string) int {
 	if err != nil {
 		return e.fail(err, exitPartial)
 	}
-	out := outdatedOutput{Project: project, Checked: []outdatedHead{}, Unreadable: unreadable}
+	if family != "" && !allowEmpty && len(snaps) > 0 && len(snaps[0].Images) == 0 {
+		return e.fail(emptyFamily(e, c, project, family), exitEmpty)
+	}
+	out := outdatedOutput{FormatVersion: formatVersion, Project: project, Checked: []outdatedHead{}, Unreadable: unreadable}
 	wanted := map[familyKey]bool{}
 	for _, f := range asked {
 		wanted[familyKey{project, f}] = true
@@ -109,12 +116,8 @@ func cmdOutdated(e *env, args []string) int {
 		}
 		out.Checked = append(out.Checked, oh)
 	}
-	if common.format == "json" {
-		if err := writeJSON(e.stdout, out); err != nil {
-			return e.fail(err, exitPartial)
-		}
-	} else {
-		writeOutdatedTable(e.stdout, out)
+	if err := e.write(common.format, out); err != nil {
+		return e.fail(err, exitPartial)
 	}
 	for _, u := range out.Unreadable {
 		e.warn("parent family %s: %s", u.Family, u.Error)
@@ -186,24 +189,41 @@ func gatherLineage(e *env, c gce.Compute, project string, asked []string) ([]lif
 	return snaps, unreadable, nil
 }
 
-func writeOutdatedTable(w io.Writer, o outdatedOutput) {
+func (o outdatedOutput) table(w io.Writer, wide bool, width int) {
 	if len(o.Checked) == 0 {
 		fmt.Fprintf(w, "project %s: no families\n", o.Project)
 		return
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FAMILY\tHEAD\tPARENT\tPARENT FAMILY\tVERDICT\tREBUILD ON\tREASON")
-	for _, h := range o.Checked {
-		pf := h.ParentFamily
-		if pf != "" && h.ParentProject != "" && h.ParentProject != h.Project {
-			pf = h.ParentProject + "/" + pf
-		}
+	n := len(o.Checked)
+	cols := []column{{header: "FAMILY", cells: make([]string, n)}, {header: "HEAD", cells: make([]string, n)},
+		{header: "VERDICT", cells: make([]string, n)}, {header: "REBUILD ON", cells: make([]string, n)}}
+	if wide {
+		cols = append(cols, column{header: "PARENT", cells: make([]string, n)}, column{header: "PARENT FAMILY", cells: make([]string, n)},
+			column{header: "REASON", cells: make([]string, n), text: true})
+	}
+	for i, h := range o.Checked {
 		rebuild := orDash(h.RebuildOn)
 		if h.ParentOutdated {
 			rebuild += " (itself outdated)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Family, orDash(h.Head), orDash(h.Parent), orDash(pf), h.Verdict, rebuild, oneLine(h.Reason))
+		cols[0].cells[i], cols[1].cells[i], cols[2].cells[i], cols[3].cells[i] = h.Family, orDash(h.Head), string(h.Verdict), rebuild
+		if wide {
+			pf := h.ParentFamily
+			if pf != "" && h.ParentProject != "" && h.ParentProject != h.Project {
+				pf = h.ParentProject + "/" + pf
+			}
+			cols[4].cells[i], cols[5].cells[i], cols[6].cells[i] = orDash(h.Parent), orDash(pf), oneLine(h.Reason)
+		}
 	}
-	_ = tw.Flush()
+	writeTable(w, "", cols, tableWidth(wide, width))
 	fmt.Fprintf(w, "%d of %d %s outdated\n", o.Outdated, len(o.Checked), textfmt.Plural(len(o.Checked), "head", "heads"))
+}
+
+func (o outdatedOutput) rows() [][]string {
+	out := [][]string{{"project", "family", "head", "parent", "parent_project", "parent_family", "verdict", "rebuild_on", "parent_outdated", "reason"}}
+	for _, h := range o.Checked {
+		out = append(out, []string{h.Project, h.Family, h.Head, h.Parent, h.ParentProject, h.ParentFamily, string(h.Verdict),
+			h.RebuildOn, fmt.Sprint(h.ParentOutdated), oneLine(h.Reason)})
+	}
+	return out
 }

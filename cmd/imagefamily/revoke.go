@@ -6,44 +6,25 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/planfile"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
-
-const revokeUsage = `usage: imagefamily revoke --project P IMAGE [--descendants] [--reason TEXT] [--force] [flags]
-
-Makes IMAGE OBSOLETE now (new uses are rejected) and labels it
-imagefamily-revoked-reason=<TEXT, sanitised>. Refuses to leave a family with no
-ACTIVE image unless --force. With --descendants, also every image whose lineage
-labels lead back to IMAGE (builds on it, promoted and rollback copies) through
-any number of generations and families, in IMAGE's project and every project
-of --search-projects (promoted copies live in other projects: name them).
-
-Each image is checked right before it is revoked against a read at most 2 s
-old: an image changed since it was read is skipped and reported. The lease of
-every family it changes is held while it runs.
-
-flags:
-  --descendants          also revoke every descendant of IMAGE
-  --search-projects P,.. also look for descendants in these projects (default:
-                         IMAGE's project only)
-  --reason TEXT          why (written as a label value: lower case, "-" for other
-                         characters; default "unspecified")
-  --force                revoke even when a family is left with no ACTIVE image
-  --dry-run              print what would be revoked, change nothing
-` + leaseUsage + commonUsage
 
 // revokeOutput is revoke's JSON output (docs/cli.md).
 type revokeOutput struct {
-	Project string    `json:"project"`
-	Image   string    `json:"image"`
-	Reason  string    `json:"reason"` // the label value written
-	At      time.Time `json:"at"`
-	DryRun  bool      `json:"dry_run"`
+	FormatVersion int             `json:"format_version"`
+	Project       string          `json:"project"`
+	Image         string          `json:"image"`
+	Reason        string          `json:"reason"` // the label value written
+	At            textfmt.Instant `json:"at"`
+	DryRun        bool            `json:"dry_run"`
 	// Searched are the projects looked through for descendants.
 	Searched []string       `json:"searched_projects"`
 	Forced   []string       `json:"families_left_without_active"`
@@ -78,7 +59,7 @@ func countOutcomes(results []apply.Result) outcomeCounts {
 		Failed: apply.Count(results, apply.OutcomeFailed)}
 }
 
-func cmdRevoke(e *env, args []string) int {
+func newRevokeCommand(e *env) *cobra.Command {
 	var (
 		common      commonFlags
 		lf          leaseFlags
@@ -87,31 +68,63 @@ func cmdRevoke(e *env, args []string) int {
 		reason      string
 		force       bool
 		dryRun      bool
+		outFile     string
 	)
-	fs := newFlagSet("revoke")
-	common.register(fs)
+	c := &cobra.Command{
+		Use:   "revoke IMAGE",
+		Short: "make an image (and its descendants) OBSOLETE now, with a reason",
+		Long: `Makes IMAGE OBSOLETE now (new uses are rejected) and labels it
+imagefamily-revoked-reason=<TEXT, sanitised>. Refuses to leave a family with
+no ACTIVE image unless --force. With --descendants, also every image whose
+lineage labels lead back to IMAGE (builds on it, promoted and rollback copies)
+through any number of generations and families, in IMAGE's project and every
+project of --search-projects (promoted copies live in other projects: name
+them).
+
+Each image is checked right before it is revoked against a read at most 2 s
+old: an image changed since it was read is skipped and reported. The lease of
+every family it changes is held while it runs. --dry-run prints the plan;
+--out FILE writes it for imagefamily apply.`,
+		Example: `  imagefamily revoke --project acme-images web-v20261120t101500 --reason cve-2026-1234 --dry-run
+  imagefamily revoke base-v3 --descendants --search-projects acme-prod,acme-dev`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("revoke takes exactly one IMAGE, got %d arguments: imagefamily revoke --project P IMAGE", len(args))
+			}
+			return nil
+		},
+	}
+	fs := c.Flags()
+	boolVar(fs, &descendants, "descendants", "also revoke every descendant of IMAGE")
+	fs.StringVar(&search, "search-projects", "", "also look for descendants in these projects (`P,Q`; default: IMAGE's project only)")
+	fs.StringVar(&reason, "reason", "", "why, written as a label value: lower case, \"-\" for other characters (`TEXT`; default \"unspecified\")")
+	boolVar(fs, &force, "force", "revoke even when a family is left with no ACTIVE image")
+	boolVar(fs, &dryRun, "dry-run", "print what would be revoked, change nothing")
+	fs.StringVar(&outFile, "out", "", "write the plan to `FILE` for imagefamily apply (implies --dry-run)")
 	lf.register(fs)
-	fs.Var(boolFlag{&descendants}, "descendants", "")
-	fs.StringVar(&search, "search-projects", "", "")
-	fs.StringVar(&reason, "reason", "", "")
-	fs.Var(boolFlag{&force}, "force", "")
-	fs.Var(boolFlag{&dryRun}, "dry-run", "")
-	pos, exit, done := e.parse(fs, args, revokeUsage)
-	if done {
-		return exit
-	}
-	if err := common.check(e); err != nil {
-		return e.fail(err, exitUsage)
-	}
-	if len(pos) != 1 {
-		return e.fail(usagef("revoke takes exactly one IMAGE, got %d arguments: imagefamily revoke --project P IMAGE", len(pos)), exitUsage)
-	}
-	ref, err := lifecycle.ParseImageRef(pos[0])
+	common.register(fs)
+	c.RunE = e.runE(func(pos []string) int {
+		if err := common.check(e, fs); err != nil {
+			return e.fail(err, exitUsage)
+		}
+		if outFile != "" {
+			dryRun = true
+			if err := checkWritable("--out", outFile); err != nil {
+				return e.fail(err, exitUsage)
+			}
+		}
+		return revoke(e, common, lf, pos[0], descendants, search, reason, force, dryRun, outFile)
+	})
+	return c
+}
+
+func revoke(e *env, common commonFlags, lf leaseFlags, imageArg string, descendants bool, search, reason string, force, dryRun bool, outFile string) int {
+	ref, err := lifecycle.ParseImageRef(imageArg)
 	if err != nil {
-		return e.fail(usagef("IMAGE %q: %v", pos[0], err), exitUsage)
+		return e.fail(usagef("IMAGE %q: %v", imageArg, err), exitUsage)
 	}
 	if ref.Family {
-		return e.fail(usagef("IMAGE %q follows a family: name one image", pos[0]), exitUsage)
+		return e.fail(usagef("IMAGE %q follows a family: name one image", imageArg), exitUsage)
 	}
 	project := common.project
 	if ref.Project != "" {
@@ -154,7 +167,7 @@ func cmdRevoke(e *env, args []string) int {
 	for round := 0; ; round++ {
 		root, err = c.GetImage(e.ctx, project, ref.Name)
 		if errors.Is(err, gce.ErrNotFound) {
-			return e.fail(usagef("IMAGE %q: no such image in project %s", pos[0], project), exitUsage)
+			return e.fail(usagef("IMAGE %q: no such image in project %s", imageArg, project), exitUsage)
 		}
 		if err != nil {
 			return e.fail(err, exitPartial)
@@ -190,7 +203,7 @@ func cmdRevoke(e *env, args []string) int {
 		}
 	}
 	now := plan.Now
-	out := revokeOutput{Project: project, Image: root.Name, Reason: label, At: now, DryRun: dryRun, Forced: []string{}, Searched: []string{project}}
+	out := revokeOutput{FormatVersion: formatVersion, Project: project, Image: root.Name, Reason: label, At: textfmt.At(now), DryRun: dryRun, Forced: []string{}, Searched: []string{project}}
 	if descendants {
 		out.Searched = searched
 	}
@@ -205,7 +218,10 @@ func cmdRevoke(e *env, args []string) int {
 
 	var results []apply.Result
 	if !dryRun {
-		results = apply.Execute(e.ctx, c, plan.Phases(), apply.Options{Seeds: revokeSeeds(images, root, readAt)})
+		p := e.startProgress("revoke", len(plan.Targets), apply.DefaultParallelism)
+		results = apply.Execute(e.ctx, c, plan.Phases(), apply.Options{Seeds: revokeSeeds(images, root, readAt),
+			Progress: p.result, OnParallelism: p.parallelismChanged})
+		p.finish()
 		out.Summary = countOutcomes(results)
 	}
 	for i, t := range plan.Targets {
@@ -227,12 +243,26 @@ func cmdRevoke(e *env, args []string) int {
 		}
 		out.Results = append(out.Results, r)
 	}
-	if common.format == "json" {
-		if err := writeJSON(e.stdout, out); err != nil {
-			return e.fail(err, exitPartial)
+	if err := e.write(common.format, out); err != nil {
+		return e.fail(err, exitPartial)
+	}
+	if outFile != "" {
+		pf := planfile.Plan{Command: "revoke", Project: project, PlannedAt: textfmt.At(now), InUseProjects: []string{},
+			Leases: []planfile.FamilyRef{}, Parts: []planfile.Part{{Project: project, ReadAt: textfmt.At(readAt), Phases: planfile.PhasesOf(plan.Phases())}},
+			Revoke: &planfile.Revoke{Image: root.Name, Reason: label, LeftWithoutActive: out.Forced}}
+		for _, f := range plan.Families() {
+			pf.Leases = append(pf.Leases, planfile.FamilyRef{Project: f.Project, Family: f.Family})
 		}
+		if err := writePlanFile(outFile, pf); err != nil {
+			return e.fail(fmt.Errorf("--out %s: %w", outFile, err), exitPartial)
+		}
+		e.info("plan written to %s: apply it with imagefamily apply %s", outFile, outFile)
+	}
+	total := len(out.Results)
+	if dryRun {
+		e.info("%s planned (dry run: nothing done)", textfmt.Count(total, "image"))
 	} else {
-		writeRevokeTable(e.stdout, out)
+		e.info("%s: %s", textfmt.Count(total, "image"), outcomeLine(out.Summary.Done, out.Summary.Skipped, out.Summary.Failed, total))
 	}
 	if out.Summary.Failed > 0 || out.Summary.Skipped > 0 {
 		return exitPartial
@@ -288,21 +318,62 @@ func revokeSeeds(images []lifecycle.Image, root lifecycle.Image, at time.Time) [
 	return out
 }
 
-func writeRevokeTable(w io.Writer, o revokeOutput) {
+func (o revokeOutput) table(w io.Writer, wide bool, width int) {
+	fit := headerWidth(width)
 	mode := ""
 	if o.DryRun {
 		mode = " (dry run: nothing changed)"
 	}
-	fmt.Fprintf(w, "revoke %s in project %s at %s, reason %s%s\n", o.Image, o.Project, o.At.Format(time.RFC3339), o.Reason, mode)
-	fmt.Fprintf(w, "searched for descendants in: %s\n", strings.Join(o.Searched, ", "))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "IMAGE\tPROJECT\tFAMILY\tGENERATION\tLINEAGE\tFROM -> TO\tOUTCOME")
-	for _, r := range o.Results {
-		from := "-"
-		if r.Generation > 0 {
-			from = string(r.Relation) + " " + r.Parent
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s -> %s\t%s\n", r.Image, r.Project, orDash(r.Family), r.Generation, from, r.From, r.To, stepOutcome(o.DryRun, r.Outcome, r.Detail, r.Error))
+	fmt.Fprint(w, wrapIndented("", fmt.Sprintf("revoke %s in project %s at %s, reason %s%s", o.Image, o.Project, textfmt.Time(o.At.Time), o.Reason, mode), fit))
+	fmt.Fprint(w, wrapIndented("searched for descendants in: ", strings.Join(o.Searched, ", "), fit))
+	if o.DryRun {
+		fmt.Fprint(w, wrapIndented("", fmt.Sprintf("Plan: %d to obsolete (%s)", len(o.Results), textfmt.Count(max(0, len(o.Results)-1), "descendant")), fit))
 	}
-	_ = tw.Flush()
+	n := len(o.Results)
+	cols := []column{{header: "IMAGE", cells: make([]string, n)}, {header: "PROJECT", cells: make([]string, n), drop: 2},
+		{header: "FAMILY", cells: make([]string, n)}, {header: "GEN", cells: make([]string, n)},
+		{header: "FROM -> TO", cells: make([]string, n), short: make([]string, n), shortHeader: "TO"}}
+	if wide {
+		cols = append(cols, column{header: "LINEAGE", cells: make([]string, n), text: true})
+	}
+	if !o.DryRun {
+		cols = append(cols, column{header: "OUTCOME", cells: make([]string, n), text: true})
+	}
+	for i, r := range o.Results {
+		cols[0].cells[i], cols[1].cells[i], cols[2].cells[i] = r.Image, r.Project, orDash(r.Family)
+		cols[3].cells[i], cols[4].cells[i] = fmt.Sprint(r.Generation), fmt.Sprintf("%s -> %s", r.From, r.To)
+		cols[4].short[i] = string(r.To)
+		k := 5
+		if wide {
+			lin := "-"
+			if r.Generation > 0 {
+				lin = string(r.Relation) + " " + r.Parent
+			}
+			cols[k].cells[i] = lin
+			k++
+		}
+		if !o.DryRun {
+			cols[k].cells[i] = shortOutcome(false, r.Outcome)
+			if wide {
+				cols[k].cells[i] = stepOutcome(false, r.Outcome, r.Detail, r.Error)
+			}
+		}
+	}
+	writeTable(w, "", cols, tableWidth(wide, width))
+	if !wide && !o.DryRun {
+		for _, r := range o.Results {
+			if r.Outcome == apply.OutcomeFailed || r.Outcome == apply.OutcomeSkipped {
+				fmt.Fprint(w, wrapIndented("  "+r.Image+": ", stepOutcome(false, r.Outcome, r.Detail, r.Error), fit))
+			}
+		}
+	}
+}
+
+func (o revokeOutput) rows() [][]string {
+	out := [][]string{{"image", "project", "family", "generation", "relation", "parent", "from", "to", "outcome", "detail", "error"}}
+	for _, r := range o.Results {
+		out = append(out, []string{r.Image, r.Project, r.Family, fmt.Sprint(r.Generation), string(r.Relation), r.Parent,
+			string(r.From), string(r.To), string(r.Outcome), r.Detail, r.Error})
+	}
+	return out
 }

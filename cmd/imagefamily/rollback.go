@@ -6,54 +6,34 @@ import (
 	"io"
 	"regexp"
 	"strings"
-	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/planfile"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
-
-const rollbackUsage = `usage: imagefamily rollback --project P --family F [--to IMAGE] [--block] [--dry-run] [flags]
-
-Moves the family back to IMAGE (default: the newest ACTIVE image older than the
-head) without ever un-deprecating anything: every ACTIVE image newer than the
-target is deprecated with the target as replacement (OBSOLETE with --block, so
-that nothing new starts from it). A target that is no longer ACTIVE is
-re-released: copied into the family as <target>-rb<yyyymmddthhmmss>, labelled
-imagefamily-rollback-of=<target>. The new head is checked with getFromFamily.
-
-An image newer than the target that carries the protect label is not
-deprecated unless --force. Each step is checked right before it is sent
-against a read at most 2 s old: a newer image changed meanwhile is skipped,
-and no step is sent unless the target (or its copy) is still a READY, ACTIVE
-image of the family. The family's lease is held while it runs.
-
-flags:
-  --family F           the family (required)
-  --to IMAGE           the image to roll back to (any spelling of an image reference)
-  --block              make the newer images OBSOLETE instead of DEPRECATED
-  --force              deprecate newer images even when they carry the protect label
-  --protect-label KEY  the protect label (default imagefamily-protect; "" for none)
-  --dry-run            print the plan, change nothing
-` + leaseUsage + commonUsage
 
 // rollbackOutput is rollback's JSON output (docs/cli.md).
 type rollbackOutput struct {
-	Project      string          `json:"project"`
-	Family       string          `json:"family"`
-	At           time.Time       `json:"at"`
-	DryRun       bool            `json:"dry_run"`
-	Block        bool            `json:"block"`
-	HeadBefore   string          `json:"head_before"`
-	Target       string          `json:"target"`
-	TargetState  lifecycle.State `json:"target_state"`
-	Rerelease    *rerelease      `json:"rerelease"`
-	Steps        []rollbackStep  `json:"steps"`
-	ExpectedHead string          `json:"expected_head"`
-	HeadAfter    *string         `json:"head_after"`
-	Warnings     []string        `json:"warnings"`
-	Error        string          `json:"error,omitempty"`
+	FormatVersion int             `json:"format_version"`
+	Project       string          `json:"project"`
+	Family        string          `json:"family"`
+	At            textfmt.Instant `json:"at"`
+	DryRun        bool            `json:"dry_run"`
+	Block         bool            `json:"block"`
+	HeadBefore    string          `json:"head_before"`
+	Target        string          `json:"target"`
+	TargetState   lifecycle.State `json:"target_state"`
+	Rerelease     *rerelease      `json:"rerelease"`
+	Steps         []rollbackStep  `json:"steps"`
+	ExpectedHead  string          `json:"expected_head"`
+	HeadAfter     *string         `json:"head_after"`
+	Warnings      []string        `json:"warnings"`
+	Error         string          `json:"error,omitempty"`
 }
 
 type rerelease struct {
@@ -78,7 +58,7 @@ type rollbackStep struct {
 	Error       string           `json:"error,omitempty"`
 }
 
-func cmdRollback(e *env, args []string) int {
+func newRollbackCommand(e *env) *cobra.Command {
 	var (
 		common       commonFlags
 		lf           leaseFlags
@@ -88,51 +68,82 @@ func cmdRollback(e *env, args []string) int {
 		force        bool
 		protectLabel = lifecycle.DefaultProtectLabel
 		dryRun       bool
+		outFile      string
 	)
-	fs := newFlagSet("rollback")
-	common.register(fs)
-	lf.register(fs)
-	fs.StringVar(&family, "family", "", "")
-	fs.StringVar(&to, "to", "", "")
-	fs.Var(boolFlag{&block}, "block", "")
-	fs.Var(boolFlag{&force}, "force", "")
-	fs.StringVar(&protectLabel, "protect-label", protectLabel, "")
-	fs.Var(boolFlag{&dryRun}, "dry-run", "")
-	pos, exit, done := e.parse(fs, args, rollbackUsage)
-	if done {
-		return exit
-	}
-	if len(pos) > 0 {
-		return e.fail(usagef("unexpected argument %q: name the target with --to IMAGE", pos[0]), exitUsage)
-	}
-	if err := common.check(e); err != nil {
-		return e.fail(err, exitUsage)
-	}
-	if err := checkFamily(family); err != nil {
-		return e.fail(err, exitUsage)
-	}
-	if to != "" {
-		if _, err := lifecycle.ParseImageRef(to); err != nil {
-			return e.fail(usagef("--to %q: %v", to, err), exitUsage)
-		}
-	}
-	if protectLabel != "" {
-		if err := lifecycle.ValidateLabelKey(protectLabel); err != nil {
-			return e.fail(usagef("--protect-label %q: %v", protectLabel, err), exitUsage)
-		}
-	}
-	leaseOpts, err := lf.read()
-	if err != nil {
-		return e.fail(err, exitUsage)
-	}
-	c, err := common.client(e)
-	if err != nil {
-		return e.fail(err, exitUsage)
-	}
-	defer c.Close()
+	c := &cobra.Command{
+		Use:   "rollback --family F [--to IMAGE]",
+		Short: "move a family back to an older image (never un-deprecates)",
+		Long: `Moves the family back to IMAGE (default: the newest ACTIVE image older than the
+head) without ever un-deprecating anything: every ACTIVE image newer than the
+target is deprecated with the target as replacement (OBSOLETE with --block, so
+that nothing new starts from it). A target that is no longer ACTIVE is
+re-released: copied into the family as <target>-rb<yyyymmddthhmmss>, labelled
+imagefamily-rollback-of=<target>. The new head is checked with getFromFamily.
 
+An image newer than the target that carries the protect label is not
+deprecated unless --force. Each step is checked right before it is sent
+against a read at most 2 s old: a newer image changed meanwhile is skipped,
+and no step is sent unless the target (or its copy) is still a READY, ACTIVE
+image of the family. The family's lease is held while it runs. --dry-run
+prints the plan; --out FILE writes it for imagefamily apply.`,
+		Example: `  imagefamily rollback --project acme-images --family web --dry-run
+  imagefamily rollback --family web --to web-v20261120t101500 --block`,
+		Args: noArgs("name the target with --to IMAGE"),
+	}
+	fs := c.Flags()
+	fs.StringVar(&family, "family", "", "the image family `F` (required)")
+	fs.StringVar(&to, "to", "", "the `IMAGE` to roll back to (any spelling of an image reference)")
+	boolVar(fs, &block, "block", "make the newer images OBSOLETE instead of DEPRECATED")
+	boolVar(fs, &force, "force", "deprecate newer images even when they carry the protect label")
+	fs.StringVar(&protectLabel, "protect-label", protectLabel, "the protect label `KEY` (\"\" for none)")
+	boolVar(fs, &dryRun, "dry-run", "print the plan, change nothing")
+	fs.StringVar(&outFile, "out", "", "write the plan to `FILE` for imagefamily apply (implies --dry-run)")
+	lf.register(fs)
+	common.register(fs)
+	c.RunE = e.runE(func([]string) int {
+		if err := common.check(e, fs); err != nil {
+			return e.fail(err, exitUsage)
+		}
+		if err := checkFamily(family); err != nil {
+			return e.fail(err, exitUsage)
+		}
+		if to != "" {
+			if _, err := lifecycle.ParseImageRef(to); err != nil {
+				return e.fail(usagef("--to %q: %v", to, err), exitUsage)
+			}
+		}
+		if protectLabel != "" {
+			if err := lifecycle.ValidateLabelKey(protectLabel); err != nil {
+				return e.fail(usagef("--protect-label %q: %v", protectLabel, err), exitUsage)
+			}
+		}
+		leaseOpts, err := lf.read()
+		if err != nil {
+			return e.fail(err, exitUsage)
+		}
+		if outFile != "" {
+			dryRun = true
+			if err := checkWritable("--out", outFile); err != nil {
+				return e.fail(err, exitUsage)
+			}
+		}
+		cl, err := common.client(e)
+		if err != nil {
+			return e.fail(err, exitUsage)
+		}
+		defer cl.Close()
+		return rollback(e, cl, common, family, to, block, force, protectLabel, dryRun, outFile, leaseOpts)
+	})
+	return c
+}
+
+func rollback(e *env, c gce.Compute, common commonFlags, family, to string, block, force bool, protectLabel string, dryRun bool,
+	outFile string, leaseOpts apply.LeaseOptions) int {
 	project := common.project
-	var lease *apply.Lease
+	var (
+		lease *apply.Lease
+		err   error
+	)
 	if !dryRun {
 		leaseOpts.Holder = leaseHolder("rollback")
 		if lease, err = e.acquire(c, project, family, leaseOpts); err != nil {
@@ -143,6 +154,9 @@ func cmdRollback(e *env, args []string) int {
 	s, readAt, err := apply.Reader{C: c}.Family(e.ctx, project, family)
 	if err != nil {
 		return e.fail(err, exitPartial)
+	}
+	if len(s.Images) == 0 {
+		return e.fail(emptyFamily(e, c, project, family), exitEmpty)
 	}
 	// Users only feed warnings: a rollback is urgent, so a scan that fails
 	// (no permission to list instances) must not stop it.
@@ -169,7 +183,7 @@ func cmdRollback(e *env, args []string) int {
 		return e.fail(usagef("--family %s: refused: %v: pass --force to do it anyway", family, err), exitUsage)
 	}
 
-	out := rollbackOutput{Project: project, Family: family, At: now, DryRun: dryRun, Block: block, HeadBefore: plan.Head,
+	out := rollbackOutput{FormatVersion: formatVersion, Project: project, Family: family, At: textfmt.At(now), DryRun: dryRun, Block: block, HeadBefore: plan.Head,
 		Target: plan.Target.Name, TargetState: plan.Target.State(), ExpectedHead: plan.NewHead(),
 		Steps: []rollbackStep{}, Warnings: append([]string{}, plan.Warnings...)}
 	if r := plan.Rerelease; r != nil {
@@ -182,20 +196,60 @@ func cmdRollback(e *env, args []string) int {
 
 	code := exitOK
 	if !dryRun {
-		code = carryOutRollback(e, c, plan, protectLabel, apply.Options{Parallelism: 1, Lease: lease,
-			Seeds: []apply.Seed{{Snapshot: s, At: readAt}}}, &out)
-	}
-	if common.format == "json" {
-		if err := writeJSON(e.stdout, out); err != nil {
-			return e.fail(err, exitPartial)
+		total := len(plan.Steps)
+		if plan.Rerelease != nil {
+			total++
 		}
-	} else {
-		writeRollbackTable(e.stdout, out)
+		p := e.startProgress("rollback "+family, total, 1)
+		code = carryOutRollback(e, c, plan, protectLabel, apply.Options{Parallelism: 1, Lease: lease,
+			Seeds: []apply.Seed{{Snapshot: s, At: readAt}}, Progress: p.result, OnParallelism: p.parallelismChanged}, &out)
+		p.finish()
+	}
+	if err := e.write(common.format, out); err != nil {
+		return e.fail(err, exitPartial)
+	}
+	if outFile != "" {
+		pf := planfile.Plan{Command: "rollback", Project: project, PlannedAt: textfmt.At(now), InUseProjects: []string{},
+			Leases: []planfile.FamilyRef{{Project: project, Family: family}},
+			Parts: []planfile.Part{{Project: project, Family: family, Head: plan.Head, ReadAt: textfmt.At(readAt),
+				Phases: planfile.PhasesOf(plan.Phases(protectLabel))}},
+			Rollback: &planfile.Rollback{Target: plan.Target.Name, ExpectedHead: plan.NewHead(), Block: block, ProtectLabel: protectLabel}}
+		if err := writePlanFile(outFile, pf); err != nil {
+			return e.fail(fmt.Errorf("--out %s: %w", outFile, err), exitPartial)
+		}
+		e.info("plan written to %s: apply it with imagefamily apply %s", outFile, outFile)
 	}
 	if out.Error != "" {
-		fmt.Fprintf(e.stderr, "imagefamily rollback: %s\n", oneLine(out.Error))
+		e.fail(errors.New(out.Error), code)
 	}
+	e.info("%s", out.summary())
 	return code
+}
+
+// summary is the line on stderr: each step counted once, by its outcome.
+func (o rollbackOutput) summary() string {
+	var done, skipped, failed, total int
+	count := func(oc apply.Outcome) {
+		total++
+		switch oc {
+		case apply.OutcomeDone:
+			done++
+		case apply.OutcomeSkipped:
+			skipped++
+		case apply.OutcomeFailed:
+			failed++
+		}
+	}
+	if r := o.Rerelease; r != nil {
+		count(r.Outcome)
+	}
+	for _, st := range o.Steps {
+		count(st.Outcome)
+	}
+	if o.DryRun {
+		return fmt.Sprintf("family %s, %s planned (dry run: nothing done)", o.Family, textfmt.Count(total, "step"))
+	}
+	return fmt.Sprintf("family %s, %s: %s", o.Family, textfmt.Count(total, "step"), outcomeLine(done, skipped, failed, total))
 }
 
 // carryOutRollback carries the plan's phases out (the copy first, if any;
@@ -231,7 +285,7 @@ func carryOutRollback(e *env, c gce.Compute, plan lifecycle.RollbackPlan, protec
 			}
 		}
 	}
-	head, err := headAfter(e, c, plan)
+	head, err := headAfter(e, c, plan.Project, plan.Family, plan.NewHead())
 	switch {
 	case errors.Is(err, gce.ErrNotFound):
 		none := ""
@@ -257,14 +311,14 @@ func carryOutRollback(e *env, c gce.Compute, plan lifecycle.RollbackPlan, protec
 // read may lag the writes before it (Compute Engine's do, for a moment), so
 // an answer other than the expected head is read again a few times, a
 // second apart, before it stands.
-func headAfter(e *env, c gce.Compute, plan lifecycle.RollbackPlan) (lifecycle.Image, error) {
+func headAfter(e *env, c gce.Compute, project, family, want string) (lifecycle.Image, error) {
 	var (
 		head lifecycle.Image
 		err  error
 	)
 	for attempt := 0; attempt < 4; attempt++ {
 		if attempt > 0 {
-			t := time.NewTimer(time.Second)
+			t := time.NewTimer(headRecheckEvery)
 			select {
 			case <-t.C:
 			case <-e.ctx.Done():
@@ -272,8 +326,8 @@ func headAfter(e *env, c gce.Compute, plan lifecycle.RollbackPlan) (lifecycle.Im
 				return head, err
 			}
 		}
-		head, err = c.GetFromFamily(e.ctx, plan.Project, plan.Family)
-		if err == nil && head.Name == plan.NewHead() {
+		head, err = c.GetFromFamily(e.ctx, project, family)
+		if err == nil && head.Name == want {
 			return head, nil
 		}
 		if err != nil && !errors.Is(err, gce.ErrNotFound) {
@@ -282,6 +336,10 @@ func headAfter(e *env, c gce.Compute, plan lifecycle.RollbackPlan) (lifecycle.Im
 	}
 	return head, err
 }
+
+// headRecheckEvery is the pause before the new head is read again; tests
+// make it 0, as the emulator's reads do not lag unless asked to.
+var headRecheckEvery = time.Second
 
 var rollbackSuffix = regexp.MustCompile(`-rb[0-9]{8}t[0-9]{6}$`)
 
@@ -298,28 +356,73 @@ func rollbackCopyName(target string, now time.Time) string {
 	return strings.TrimRight(base, "-") + suffix
 }
 
-func writeRollbackTable(w io.Writer, o rollbackOutput) {
+func (o rollbackOutput) table(w io.Writer, wide bool, width int) {
+	fit := headerWidth(width)
 	mode := ""
 	if o.DryRun {
 		mode = " (dry run: nothing changed)"
 	}
-	fmt.Fprintf(w, "rollback of family %s in project %s at %s%s\n", o.Family, o.Project, o.At.Format(time.RFC3339), mode)
+	fmt.Fprint(w, wrapIndented("", fmt.Sprintf("rollback of family %s in project %s at %s%s", o.Family, o.Project, textfmt.Time(o.At.Time), mode), fit))
 	fmt.Fprintf(w, "head before:  %s\n", orDash(o.HeadBefore))
 	fmt.Fprintf(w, "target:       %s (%s)\n", o.Target, o.TargetState)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STEP\tIMAGE\tACTION\tFROM -> TO\tOUTCOME")
-	n := 0
+	if o.DryRun {
+		counts, order := map[string]int{}, []string{}
+		add := func(a string) {
+			if counts[a] == 0 {
+				order = append(order, a)
+			}
+			counts[a]++
+		}
+		if o.Rerelease != nil {
+			add("copy")
+		}
+		for _, st := range o.Steps {
+			add(string(st.Action))
+		}
+		var parts []string
+		for _, a := range order {
+			parts = append(parts, fmt.Sprintf("%d to %s", counts[a], a))
+		}
+		if len(parts) == 0 {
+			parts = []string{"nothing to do"}
+		}
+		fmt.Fprint(w, wrapIndented("", "Plan: "+strings.Join(parts, ", "), fit))
+	}
+	type row struct{ image, action, fromTo, to, outcome, detail string }
+	var rows []row
 	if r := o.Rerelease; r != nil {
-		n++
-		fmt.Fprintf(tw, "%d\t%s\tcopy of %s\t- -> ACTIVE\t%s\n", n, r.Name, r.Source, stepOutcome(o.DryRun, r.Outcome, r.Detail, r.Error))
+		rows = append(rows, row{r.Name, "copy of " + r.Source, "- -> ACTIVE", "ACTIVE", shortOutcome(o.DryRun, r.Outcome), stepOutcome(o.DryRun, r.Outcome, r.Detail, r.Error)})
 	}
 	for _, st := range o.Steps {
-		n++
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s -> %s\t%s\n", n, st.Image, st.Action, st.From, st.To, stepOutcome(o.DryRun, st.Outcome, st.Detail, st.Error))
+		rows = append(rows, row{st.Image, string(st.Action), fmt.Sprintf("%s -> %s", st.From, st.To), string(st.To), shortOutcome(o.DryRun, st.Outcome), stepOutcome(o.DryRun, st.Outcome, st.Detail, st.Error)})
 	}
-	_ = tw.Flush()
-	if n == 0 {
+	if len(rows) == 0 {
 		fmt.Fprintln(w, "no steps")
+	} else {
+		n := len(rows)
+		cols := []column{{header: "STEP", cells: make([]string, n)}, {header: "IMAGE", cells: make([]string, n)},
+			{header: "ACTION", cells: make([]string, n)}, {header: "FROM -> TO", cells: make([]string, n), short: make([]string, n), shortHeader: "TO"}}
+		if !o.DryRun {
+			cols = append(cols, column{header: "OUTCOME", cells: make([]string, n), text: true})
+		}
+		for i, r := range rows {
+			cols[0].cells[i], cols[1].cells[i], cols[2].cells[i], cols[3].cells[i] = fmt.Sprint(i+1), r.image, r.action, r.fromTo
+			cols[3].short[i] = r.to
+			if !o.DryRun {
+				cols[4].cells[i] = r.outcome
+				if wide {
+					cols[4].cells[i] = r.detail
+				}
+			}
+		}
+		writeTable(w, "", cols, tableWidth(wide, width))
+		if !wide && !o.DryRun {
+			for i, r := range rows {
+				if r.detail != r.outcome && r.outcome != "done" {
+					fmt.Fprint(w, wrapIndented(fmt.Sprintf("  step %d: ", i+1), r.detail, fit))
+				}
+			}
+		}
 	}
 	switch {
 	case o.DryRun:
@@ -328,6 +431,20 @@ func writeRollbackTable(w io.Writer, o rollbackOutput) {
 		fmt.Fprintf(w, "head after:   %s (getFromFamily)\n", orDash(*o.HeadAfter))
 	}
 	for _, wn := range o.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", wn)
+		fmt.Fprint(w, wrapIndented("warning: ", wn, fit))
 	}
+}
+
+func (o rollbackOutput) rows() [][]string {
+	out := [][]string{{"step", "image", "action", "from", "to", "replacement", "outcome", "detail", "error"}}
+	n := 0
+	if r := o.Rerelease; r != nil {
+		n++
+		out = append(out, []string{fmt.Sprint(n), r.Name, "copy", "", string(lifecycle.StateActive), r.Source, string(r.Outcome), r.Detail, r.Error})
+	}
+	for _, st := range o.Steps {
+		n++
+		out = append(out, []string{fmt.Sprint(n), st.Image, string(st.Action), string(st.From), string(st.To), st.Replacement, string(st.Outcome), st.Detail, st.Error})
+	}
+	return out
 }

@@ -3,42 +3,37 @@ package main
 import (
 	"fmt"
 	"io"
-	"text/tabwriter"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
-const statusUsage = `usage: imagefamily status --project P --family F [policy flags] [--at TIME] [flags]
-
-Shows every image of the family, newest first: state, creation and deprecation
-dates, the head, why an image is protected from rotation, and its next step
-under the policy and when it falls due. Nothing is changed.
-
-flags:
-  --family F               the family (required)
-  --at TIME                show the family as rotation would see it at TIME (RFC 3339)
-` + policyUsage + commonUsage
-
-// statusReport is status's JSON output (docs/cli.md).
+// statusReport is status's JSON output (docs/schemas/status.schema.json).
 type statusReport struct {
-	Project string             `json:"project"`
-	Family  string             `json:"family"`
-	At      time.Time          `json:"at"`
-	Head    string             `json:"head"`
-	Policy  apply.PolicyReport `json:"policy"`
+	FormatVersion int                `json:"format_version"`
+	Project       string             `json:"project"`
+	Family        string             `json:"family"`
+	At            textfmt.Instant    `json:"at"`
+	Head          string             `json:"head"`
+	Policy        apply.PolicyReport `json:"policy"`
 	// Lease is the family's lease while a command of this project holds
 	// it; null otherwise.
 	Lease  *statusLease  `json:"lease"`
 	Images []statusImage `json:"images"`
+	// one is the image `status --family F IMAGE` shows alone.
+	one bool
 }
 
 type statusLease struct {
-	Holder  string    `json:"holder"`
-	Expires time.Time `json:"expires"`
-	Image   string    `json:"image"`
+	Holder  string          `json:"holder"`
+	Expires textfmt.Instant `json:"expires"`
+	Image   string          `json:"image"`
 }
 
 type statusImage struct {
@@ -47,15 +42,15 @@ type statusImage struct {
 	// that an interrupted release was releasing into this family
 	// (imagefamily-releasing-into): rotate deletes it once older than the
 	// orphan grace.
-	State      lifecycle.State `json:"state"`
-	Orphaned   bool            `json:"orphaned"`
-	Age        string          `json:"age"`
-	Status     string          `json:"status"`
-	Created    time.Time       `json:"created"`
-	Deprecated *time.Time      `json:"deprecated"`
-	Obsolete   *time.Time      `json:"obsolete"`
-	Deleted    *time.Time      `json:"deleted"`
-	Head       bool            `json:"head"`
+	State      lifecycle.State  `json:"state"`
+	Orphaned   bool             `json:"orphaned"`
+	Age        string           `json:"age"`
+	Status     string           `json:"status"`
+	Created    textfmt.Instant  `json:"created"`
+	Deprecated *textfmt.Instant `json:"deprecated"`
+	Obsolete   *textfmt.Instant `json:"obsolete"`
+	Deleted    *textfmt.Instant `json:"deleted"`
+	Head       bool             `json:"head"`
 	// ProtectedBy is head, keep_active, min_age, protected (the label) or
 	// in_use; null when rotation may move the image.
 	ProtectedBy *lifecycle.Why `json:"protected_by"`
@@ -68,7 +63,7 @@ type statusImage struct {
 
 type statusNext struct {
 	Action    lifecycle.Action `json:"action"`
-	Due       *time.Time       `json:"due"`
+	Due       *textfmt.Instant `json:"due"`
 	Condition string           `json:"condition"`
 }
 
@@ -79,67 +74,114 @@ const stateOrphaned lifecycle.State = "ORPHANED"
 var protections = map[lifecycle.Why]bool{lifecycle.WhyHead: true, lifecycle.WhyKeepActive: true,
 	lifecycle.WhyMinAge: true, lifecycle.WhyProtected: true, lifecycle.WhyInUse: true}
 
-func cmdStatus(e *env, args []string) int {
+func newStatusCommand(e *env) *cobra.Command {
 	var (
-		common commonFlags
-		pf     policyFlags
-		family string
-		atFlag string
+		common     commonFlags
+		pf         policyFlags
+		family     string
+		atFlag     string
+		allowEmpty bool
 	)
-	fs := newFlagSet("status")
-	common.register(fs)
+	c := &cobra.Command{
+		Use:   "status --family F [IMAGE]",
+		Short: "every image of a family: state, protection, next step and when",
+		Long: `Shows every image of the family, newest first: its state, age, what protects it
+from rotation (head, keep_active, min_age, protected, in_use), and its next
+step under the policy and when it falls due. --format wide adds the dates and
+the reasons; naming one IMAGE shows every field of that image. Nothing is
+changed. A family with no images exits 4 (a typo, most often) unless
+--allow-empty.`,
+		Example: `  imagefamily status --project acme-images --family web
+  imagefamily status --family web --format wide
+  imagefamily status --family web web-v20261126t064730`,
+		Args: maxArgs(1, "status takes one IMAGE at most: imagefamily status --family F [IMAGE]"),
+	}
+	fs := c.Flags()
+	fs.StringVar(&family, "family", "", "the image family `F` (required)")
+	fs.StringVar(&atFlag, "at", "", "show the family as rotation would see it at `TIME` (RFC 3339)")
+	registerAllowEmpty(fs, &allowEmpty)
 	pf.register(fs)
-	fs.StringVar(&family, "family", "", "")
-	fs.StringVar(&atFlag, "at", "", "")
-	pos, exit, done := e.parse(fs, args, statusUsage)
-	if done {
-		return exit
-	}
-	if len(pos) > 0 {
-		return e.fail(usagef("unexpected argument %q: status takes flags only (--family F)", pos[0]), exitUsage)
-	}
-	if err := common.check(e); err != nil {
-		return e.fail(err, exitUsage)
-	}
-	if err := checkFamily(family); err != nil {
-		return e.fail(err, exitUsage)
-	}
-	pol, inUse, err := pf.read()
-	if err != nil {
-		return e.fail(err, exitUsage)
-	}
-	at, err := parseAt(atFlag)
-	if err != nil {
-		return e.fail(err, exitUsage)
-	}
-	if at.IsZero() {
-		at = clock().UTC()
-	}
-	c, err := common.client(e)
-	if err != nil {
-		return e.fail(err, exitUsage)
-	}
-	defer c.Close()
+	common.register(fs)
+	c.RunE = e.runE(func(pos []string) int {
+		if err := common.check(e, fs); err != nil {
+			return e.fail(err, exitUsage)
+		}
+		if err := checkFamily(family); err != nil {
+			return e.fail(err, exitUsage)
+		}
+		pol, inUse, err := pf.read()
+		if err != nil {
+			return e.fail(err, exitUsage)
+		}
+		at, err := parseAt(atFlag)
+		if err != nil {
+			return e.fail(err, exitUsage)
+		}
+		if at.IsZero() {
+			at = clock().UTC()
+		}
+		cl, err := common.client(e)
+		if err != nil {
+			return e.fail(err, exitUsage)
+		}
+		defer cl.Close()
 
-	s, err := apply.Gather(e.ctx, c, common.project, family, inUse, pol.CheckInUse)
-	if err != nil {
-		return e.fail(err, exitPartial)
-	}
+		s, err := apply.Gather(e.ctx, cl, common.project, family, inUse, pol.CheckInUse)
+		if err != nil {
+			return e.fail(err, exitPartial)
+		}
+		if len(s.Images) == 0 && !allowEmpty {
+			return e.fail(emptyFamily(e, cl, common.project, family), exitEmpty)
+		}
+		rep := statusOf(s, pol, at)
+		if len(pos) == 1 {
+			name := pos[0]
+			if ref, err := lifecycle.ParseImageRef(name); err == nil && !ref.Family {
+				name = ref.Name
+			}
+			var found []statusImage
+			var names []string
+			for _, img := range rep.Images {
+				names = append(names, img.Name)
+				if img.Name == name {
+					found = append(found, img)
+				}
+			}
+			if len(found) == 0 {
+				msg := fmt.Sprintf("IMAGE %q: not an image of family %s of project %s", pos[0], family, common.project)
+				if near := closestNames(name, names, 3); len(near) > 0 {
+					msg += "; did you mean " + orList(near) + "?"
+				}
+				return e.fail(codeError{exitEmpty, fmt.Errorf("%s", msg)}, exitEmpty)
+			}
+			rep.Images, rep.one = found, true
+		}
+		if err := e.write(common.format, rep); err != nil {
+			return e.fail(err, exitPartial)
+		}
+		return exitOK
+	})
+	return c
+}
+
+// statusOf is the status of snapshot s under pol at at.
+func statusOf(s lifecycle.Snapshot, pol lifecycle.Policy, at time.Time) statusReport {
 	plan := lifecycle.Plan(s, pol, at)
-	rep := statusReport{Project: common.project, Family: family, At: at, Head: plan.Head,
+	rep := statusReport{FormatVersion: formatVersion, Project: s.Project, Family: s.Family, At: textfmt.At(at), Head: plan.Head,
 		Policy: apply.Preview(plan).Policy, Images: []statusImage{}}
 	if l, ok := lifecycle.HeldByOther(lifecycle.LeasesOf(s.Images), "", clock()); ok {
-		rep.Lease = &statusLease{Holder: l.Holder, Expires: l.Expires.UTC(), Image: l.Image.Name}
+		rep.Lease = &statusLease{Holder: l.Holder, Expires: textfmt.At(l.Expires), Image: l.Image.Name}
 	}
 	next := lifecycle.NextSteps(plan)
 	for i, en := range plan.Entries {
 		img := en.Image
+		d := img.Deprecation
 		si := statusImage{Name: img.Name, State: img.State(), Status: orDefault(img.Status, lifecycle.StatusReady),
-			Created: img.CreatedAt.UTC(), Deprecated: utc(img.Deprecation.Deprecated), Obsolete: utc(img.Deprecation.Obsolete),
-			Deleted: utc(img.Deprecation.Deleted), Head: img.Name == plan.Head, Why: en.Why, Reason: en.Reason, UsedBy: []string{},
-			Next: statusNext{Action: next[i].Action, Due: utc(next[i].Due), Condition: next[i].Condition}}
+			Created: textfmt.At(img.CreatedAt), Deprecated: textfmt.AtPtr(d.Deprecated), Obsolete: textfmt.AtPtr(d.Obsolete),
+			Deleted: textfmt.AtPtr(d.Deleted), Head: img.Name == plan.Head, Why: en.Why, Reason: en.Reason, UsedBy: []string{},
+			Next: statusNext{Action: next[i].Action, Due: textfmt.AtPtr(next[i].Due), Condition: next[i].Condition}}
 		si.Age = lifecycle.FormatDuration(at.Sub(img.CreatedAt).Truncate(time.Minute))
-		if img.Family != family {
+		if img.Family != s.Family {
 			si.State, si.Orphaned = stateOrphaned, true
 		}
 		if protections[en.Why] {
@@ -151,46 +193,146 @@ func cmdStatus(e *env, args []string) int {
 		}
 		rep.Images = append(rep.Images, si)
 	}
-	if common.format == "json" {
-		if err := writeJSON(e.stdout, rep); err != nil {
-			return e.fail(err, exitPartial)
-		}
-		return exitOK
-	}
-	writeStatusTable(e.stdout, rep)
-	return exitOK
+	return rep
 }
 
-func writeStatusTable(w io.Writer, r statusReport) {
+func (r statusReport) table(w io.Writer, wide bool, width int) {
 	p := r.Policy
-	fmt.Fprintf(w, "family %s of project %s at %s: head %s\n", r.Family, r.Project, r.At.Format(time.RFC3339), orDash(r.Head))
-	fmt.Fprintf(w, "policy: keep_active %d, min_age %s, obsolete_after %s, delete_after %s, purge_after %s, protect_label %s, check_in_use %t\n",
-		p.KeepActive, p.MinAge, p.ObsoleteAfter, p.DeleteAfter, p.PurgeAfter, orDash(p.ProtectLabel), p.CheckInUse)
+	fit := headerWidth(width)
+	fmt.Fprint(w, wrapIndented("", fmt.Sprintf("family %s of project %s at %s: head %s", r.Family, r.Project, textfmt.Time(r.At.Time), orDash(r.Head)), fit))
+	fmt.Fprint(w, wrapIndented("policy: ", fmt.Sprintf("keep_active %d, min_age %s, obsolete_after %s, delete_after %s, purge_after %s, protect_label %s, check_in_use %t",
+		p.KeepActive, p.MinAge, p.ObsoleteAfter, p.DeleteAfter, p.PurgeAfter, orDash(p.ProtectLabel), p.CheckInUse), fit))
 	if l := r.Lease; l != nil {
-		fmt.Fprintf(w, "lease: held by %s until %s (label %s on %s)\n", l.Holder, l.Expires.Format(time.RFC3339), lifecycle.LabelLease, l.Image)
+		fmt.Fprint(w, wrapIndented("lease: ", fmt.Sprintf("held by %s until %s (label %s on %s)", l.Holder, textfmt.Time(l.Expires.Time), lifecycle.LabelLease, l.Image), fit))
 	}
 	if len(r.Images) == 0 {
 		fmt.Fprintln(w, "no images")
 		return
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "HEAD\tIMAGE\tSTATE\tCREATED\tDEPRECATED\tOBSOLETE\tDELETED\tPROTECTED BY\tNEXT\tDUE\tWHEN")
-	for _, img := range r.Images {
-		mark := ""
-		if img.Head {
-			mark = "*"
-		}
-		state := string(img.State)
-		if img.Orphaned {
-			state += " (" + img.Age + " old)"
-		}
-		if img.Status != lifecycle.StatusReady {
-			state += " (" + img.Status + ")"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, img.Name, state, img.Created.Format(time.RFC3339),
-			textfmt.TimeOrDash(img.Deprecated), textfmt.TimeOrDash(img.Obsolete), textfmt.TimeOrDash(img.Deleted), protectedBy(img), img.Next.Action, textfmt.TimeOrDash(img.Next.Due), img.Next.Condition)
+	if r.one {
+		r.Images[0].fields(w, r.At.Time, fit)
+		return
 	}
-	_ = tw.Flush()
+	n := len(r.Images)
+	col := func(header string, drop int, cell func(statusImage) string) column {
+		c := column{header: header, drop: drop, cells: make([]string, n)}
+		for i, img := range r.Images {
+			c.cells[i] = cell(img)
+		}
+		return c
+	}
+	cols := []column{
+		col("IMAGE", 0, func(i statusImage) string { return i.Name }),
+		col("STATE", 0, stateCell),
+	}
+	if wide {
+		cols = append(cols,
+			col("CREATED", 0, func(i statusImage) string { return textfmt.Time(i.Created.Time) }),
+			col("DEPRECATED", 0, func(i statusImage) string { return timeOrDash(i.Deprecated) }),
+			col("OBSOLETE", 0, func(i statusImage) string { return timeOrDash(i.Obsolete) }),
+			col("DELETED", 0, func(i statusImage) string { return timeOrDash(i.Deleted) }),
+			col("NEXT", 0, nextCell),
+			col("DUE", 0, func(i statusImage) string { return timeOrDash(i.Next.Due) }),
+			col("PROTECTED BY", 0, func(i statusImage) string { return protectedBy(i) }),
+			col("WHEN", 0, func(i statusImage) string { return i.Next.Condition }))
+		cols[len(cols)-1].text = true
+		cols[len(cols)-2].text = true
+	} else {
+		cols = append(cols,
+			col("AGE", 2, func(i statusImage) string { return shortAge(r.At.Sub(i.Created.Time)) }),
+			col("KEPT", 0, func(i statusImage) string { return protectedWord(i) }),
+			col("NEXT", 0, nextCell),
+			col("DUE", 1, func(i statusImage) string { return dueCell(i.Next, r.At.Time) }))
+	}
+	writeTable(w, "", cols, tableWidth(wide, width))
+}
+
+// fields writes one image, every field on its own line.
+func (i statusImage) fields(w io.Writer, at time.Time, width int) {
+	kv := [][2]string{
+		{"image", i.Name},
+		{"state", string(i.State)},
+		{"status", i.Status},
+		{"head", strconv.FormatBool(i.Head)},
+		{"created", textfmt.Time(i.Created.Time) + " (" + i.Age + " old)"},
+		{"deprecated", timeOrDash(i.Deprecated)},
+		{"obsolete", timeOrDash(i.Obsolete)},
+		{"deleted", timeOrDash(i.Deleted)},
+		{"protected by", orDash(string(deref(i.ProtectedBy)))},
+		{"why", string(i.Why)},
+		{"reason", oneLine(i.Reason)},
+		{"used by", orDash(strings.Join(i.UsedBy, ", "))},
+		{"next", nextCell(i)},
+		{"due", timeOrDash(i.Next.Due) + dueSuffix(i.Next, at)},
+		{"when", i.Next.Condition},
+	}
+	for _, f := range kv {
+		fmt.Fprint(w, wrapIndented(fmt.Sprintf("%-13s ", f[0]+":"), f[1], width))
+	}
+}
+
+func dueSuffix(n statusNext, at time.Time) string {
+	if n.Due == nil {
+		return ""
+	}
+	return " (" + dueCell(n, at) + ")"
+}
+
+// headerWidth is what the lines above a table wrap at: the terminal's
+// width, else 100.
+func headerWidth(width int) int {
+	if width <= 0 {
+		return 100
+	}
+	return width
+}
+
+func stateCell(i statusImage) string {
+	switch {
+	case i.Status != lifecycle.StatusReady:
+		return string(i.State) + "/" + i.Status
+	}
+	return string(i.State)
+}
+
+func nextCell(i statusImage) string {
+	if i.Next.Action == lifecycle.ActionNone {
+		return "-"
+	}
+	return string(i.Next.Action)
+}
+
+// dueCell says when the next step falls due, relative to at: "now", "5d",
+// "23h"; "later" when it waits on an event (a release) rather than a date,
+// "-" when there is no next step.
+func dueCell(n statusNext, at time.Time) string {
+	if n.Due == nil {
+		if n.Action == lifecycle.ActionNone {
+			return "-"
+		}
+		return "later"
+	}
+	return relative(n.Due, at)
+}
+
+// protectedWord is what keeps the image from rotation as one short word
+// (the KEPT column): head, newest (keep_active), young (min_age), label
+// (the protect label), in-use.
+func protectedWord(i statusImage) string {
+	if i.ProtectedBy == nil {
+		return "-"
+	}
+	switch *i.ProtectedBy {
+	case lifecycle.WhyProtected:
+		return "label"
+	case lifecycle.WhyKeepActive:
+		return "newest"
+	case lifecycle.WhyMinAge:
+		return "young"
+	case lifecycle.WhyInUse:
+		return "in-use"
+	}
+	return string(*i.ProtectedBy)
 }
 
 // protectedBy says why rotation leaves the image alone, naming the label or
@@ -206,44 +348,24 @@ func protectedBy(img statusImage) string {
 	return string(*img.ProtectedBy)
 }
 
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
+func (r statusReport) rows() [][]string {
+	out := [][]string{{"image", "state", "status", "head", "created", "deprecated", "obsolete", "deleted",
+		"protected_by", "why", "reason", "used_by", "next", "due", "condition"}}
+	for _, i := range r.Images {
+		pb := ""
+		if i.ProtectedBy != nil {
+			pb = string(*i.ProtectedBy)
+		}
+		out = append(out, []string{i.Name, string(i.State), i.Status, strconv.FormatBool(i.Head), stampI(&i.Created),
+			stampI(i.Deprecated), stampI(i.Obsolete), stampI(i.Deleted), pb, string(i.Why), oneLine(i.Reason),
+			strings.Join(i.UsedBy, " "), string(i.Next.Action), stampI(i.Next.Due), i.Next.Condition})
 	}
-	return s
+	return out
 }
 
-func checkFamily(family string) error {
-	if family == "" {
-		return usagef("--family is required: name the image family, e.g. --family web")
+func deref(w *lifecycle.Why) lifecycle.Why {
+	if w == nil {
+		return ""
 	}
-	if err := lifecycle.ValidateName(family); err != nil {
-		return usagef("--family %q: %v", family, err)
-	}
-	return nil
+	return *w
 }
-
-const policyUsage = `
-policy flags (the post-processor's rotation block; durations like 168h, 7d, 1d12h):
-  --keep-active N          newest ACTIVE images kept, the head included (default 2)
-  --min-age D              never touch images younger than D (default 1h)
-  --obsolete-after D       DEPRECATED -> OBSOLETE after D (default 7d)
-  --delete-after D         OBSOLETE -> DELETED after D (default 30d)
-  --purge-after D          DELETED -> deleted for good after D (default 7d)
-  --orphan-grace D         delete orphans of interrupted releases older than D
-                           (default: --min-age)
-  --protect-label KEY      images with this label are never touched (default imagefamily-protect; "" for none)
-  --check-in-use BOOL      never touch images used by templates or instances (default true)
-  --in-use-projects P,...  also look for users in these projects
-`
-
-const commonUsage = `
-common flags:
-  --project P                        the project holding the images (required)
-  --format table|json                output format (default table)
-  --endpoint URL                     Compute Engine endpoint (default: $IMAGEFAMILY_COMPUTE_ENDPOINT, else Google's)
-  --credentials-file FILE            credentials JSON file
-  --access-token TOKEN               OAuth 2.0 access token
-  --impersonate-service-account SA   impersonate SA with application default credentials
-  (nothing set: application default credentials)
-`

@@ -50,8 +50,18 @@ func TestStatusShowsEveryImageWithProtectionAndNextStep(t *testing.T) {
 			t.Errorf("%s protected by %q, want %q", img.Name, got, want[img.Name])
 		}
 	}
-	if !strings.Contains(table.stdout, "in use by instance template acme-images/web-tpl") {
-		t.Errorf("table does not name the template using web-v4:\n%s", table.stdout)
+	// The reasons are in the wide table and in the view of one image.
+	wide := mustCLI(t, env, exitOK, "status", "--project", "acme-images", "--family", "web", "--format", "wide")
+	golden(t, "status_wide", wide.stdout)
+	one := mustCLI(t, env, exitOK, "status", "--project", "acme-images", "--family", "web", "web-v4")
+	golden(t, "status_one_image", one.stdout)
+	for name, out := range map[string]string{"wide": wide.stdout, "one image": one.stdout} {
+		if !strings.Contains(out, "in use by instance template acme-images/web-tpl") {
+			t.Errorf("%s: does not name the template using web-v4:\n%s", name, out)
+		}
+	}
+	if strings.Contains(table.stdout, "in use by") {
+		t.Errorf("the default table carries the reasons (they are for --format wide):\n%s", table.stdout)
 	}
 }
 
@@ -70,13 +80,5 @@ func TestStatusAtShowsTheFamilyLater(t *testing.T) {
 	}
 	if next := rep.Images[i].Next; next.Action != "obsolete" || next.Condition != "due now" {
 		t.Errorf("web-v1 next = %+v, want obsolete due now", next)
-	}
-}
-
-func TestStatusOfAnEmptyFamily(t *testing.T) {
-	env := emu(t, emulator.Options{})
-	r := mustCLI(t, env, exitOK, "status", "--project", "acme-images", "--family", "none")
-	if !strings.Contains(r.stdout, "no images") || !strings.Contains(r.stdout, "head -") {
-		t.Errorf("stdout:\n%s", r.stdout)
 	}
 }

@@ -217,7 +217,7 @@ func TestReleasedImageHoldsAndRunsTheReleasedCLI(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--help"}, "usage: imagefamily COMMAND"},
+		{[]string{"--help"}, "Usage:\n  imagefamily COMMAND [flags]"},
 		{[]string{"name", "--os", "debian-12", "--software", "nginx", "--version", "1.26.0", "--timestamp", "2026-11-26T06:47:30Z"},
 			"debian-12-nginx-1-26-0-v20261126t064730"},
 	} {
