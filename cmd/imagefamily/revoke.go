@@ -77,9 +77,10 @@ func newRevokeCommand(e *env) *cobra.Command {
 imagefamily-revoked-reason=<TEXT, sanitised>. Refuses to leave a family with
 no ACTIVE image unless --force. With --descendants, also every image whose
 lineage labels lead back to IMAGE (builds on it, promoted and rollback copies)
-through any number of generations and families, in IMAGE's project and every
-project of --search-projects (promoted copies live in other projects: name
-them).
+through any number of generations and families, in IMAGE's project, in
+--project when IMAGE names another, and in every project of --search-projects
+(promoted copies live in other projects, and nothing in the image points to
+them: name them).
 
 Each image is checked right before it is revoked against a read at most 2 s
 old: an image changed since it was read is skipped and reported. The lease of
@@ -96,7 +97,7 @@ every family it changes is held while it runs. --dry-run prints the plan;
 	}
 	fs := c.Flags()
 	boolVar(fs, &descendants, "descendants", "also revoke every descendant of IMAGE")
-	fs.StringVar(&search, "search-projects", "", "also look for descendants in these projects (`P,Q`; default: IMAGE's project only)")
+	fs.StringVar(&search, "search-projects", "", "also look for descendants in these projects (`P,Q`; default: IMAGE's project, and --project when IMAGE names another)")
 	fs.StringVar(&reason, "reason", "", "why, written as a label value: lower case, \"-\" for other characters (`TEXT`; default \"unspecified\")")
 	boolVar(fs, &force, "force", "revoke even when a family is left with no ACTIVE image")
 	boolVar(fs, &dryRun, "dry-run", "print what would be revoked, change nothing")
@@ -133,6 +134,12 @@ func revoke(e *env, common commonFlags, lf leaseFlags, imageArg string, descenda
 	others, err := projectList("--search-projects", search)
 	if err != nil {
 		return e.fail(err, exitUsage)
+	}
+	// Revoking from the side of the copies (--project acme-prod and IMAGE
+	// spelled acme-dev/app-v2) searches the project named too: it is where
+	// that user's promoted copies are.
+	if common.project != "" && common.project != project {
+		others = append([]string{common.project}, others...)
 	}
 	searched := apply.ScanProjects(project, others)
 	if !descendants && len(others) > 0 {

@@ -138,3 +138,54 @@ func TestRevokeUnknownImageIsAUsageError(t *testing.T) {
 		t.Errorf("stderr = %q, want %q", r.stderr, want)
 	}
 }
+
+func TestRevokeDescendantsSearchesTheImagesProjectTheProjectNamedAndTheOnesListed(t *testing.T) {
+	// app-v1 in acme-dev was promoted into acme-prod and acme-stage; nothing
+	// in acme-dev points to the copies.
+	promoted := labels("imagefamily-promoted-from", "app-v1", "imagefamily-promoted-from-project", "acme-dev")
+	tests := []struct {
+		name         string
+		args         []string
+		wantSearched []string
+		wantRevoked  []string // projects whose copy ends OBSOLETE
+	}{
+		{"from the dev side: the image's project only", []string{"--project", "acme-dev", "app-v1"},
+			[]string{"acme-dev"}, nil},
+		{"from the prod side: the project named too", []string{"--project", "acme-prod", "projects/acme-dev/global/images/app-v1"},
+			[]string{"acme-dev", "acme-prod"}, []string{"acme-prod"}},
+		{"every project listed", []string{"--project", "acme-dev", "app-v1", "--search-projects", "acme-prod,acme-stage"},
+			[]string{"acme-dev", "acme-prod", "acme-stage"}, []string{"acme-prod", "acme-stage"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := emu(t, emulator.Options{})
+			put(t, env, "acme-dev", "app", "app-v2", day)
+			put(t, env, "acme-dev", "app", "app-v1", 2*day)
+			for _, p := range []string{"acme-prod", "acme-stage"} {
+				put(t, env, p, "app", "app-v9", time.Hour)
+				put(t, env, p, "app", "app-copy", day, promoted)
+			}
+			args := append([]string{"revoke", "--descendants", "--format", "json", "--reason", "cve-1"}, tt.args...)
+			r := mustCLI(t, env, exitOK, args...)
+			var out struct {
+				Searched []string `json:"searched_projects"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+				t.Fatalf("%v\n%s", err, r.stdout)
+			}
+			if strings.Join(out.Searched, ",") != strings.Join(tt.wantSearched, ",") {
+				t.Errorf("searched %v, want %v", out.Searched, tt.wantSearched)
+			}
+			for _, p := range []string{"acme-prod", "acme-stage"} {
+				img, _ := image(t, env, p, "app-copy")
+				want := "ACTIVE"
+				if strings.Contains(strings.Join(tt.wantRevoked, ","), p) {
+					want = "OBSOLETE"
+				}
+				if img.State != want {
+					t.Errorf("%s/app-copy = %s, want %s", p, img.State, want)
+				}
+			}
+		})
+	}
+}
