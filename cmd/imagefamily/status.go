@@ -59,6 +59,10 @@ type statusImage struct {
 	Reason string        `json:"reason"`
 	UsedBy []string      `json:"used_by"`
 	Next   statusNext    `json:"next"`
+	// ContentDigest is what the release recorded of the build's content
+	// manifest (imagefamily-content-digest): a rebuild with the head's
+	// digest releases nothing. "" when none was given.
+	ContentDigest string `json:"content_digest"`
 }
 
 type statusNext struct {
@@ -179,7 +183,8 @@ func statusOf(s lifecycle.Snapshot, pol lifecycle.Policy, at time.Time) statusRe
 		si := statusImage{Name: img.Name, State: img.State(), Status: orDefault(img.Status, lifecycle.StatusReady),
 			Created: textfmt.At(img.CreatedAt), Deprecated: textfmt.AtPtr(d.Deprecated), Obsolete: textfmt.AtPtr(d.Obsolete),
 			Deleted: textfmt.AtPtr(d.Deleted), Head: img.Name == plan.Head, Why: en.Why, Reason: en.Reason, UsedBy: []string{},
-			Next: statusNext{Action: next[i].Action, Due: textfmt.AtPtr(next[i].Due), Condition: next[i].Condition}}
+			ContentDigest: img.Labels[lifecycle.LabelContentDigest],
+			Next:          statusNext{Action: next[i].Action, Due: textfmt.AtPtr(next[i].Due), Condition: next[i].Condition}}
 		si.Age = lifecycle.FormatDuration(at.Sub(img.CreatedAt).Truncate(time.Minute))
 		if img.Family != s.Family {
 			si.State, si.Orphaned = stateOrphaned, true
@@ -265,6 +270,7 @@ func (i statusImage) fields(w io.Writer, at time.Time, width int) {
 		{"next", nextCell(i)},
 		{"due", timeOrDash(i.Next.Due) + dueSuffix(i.Next, at)},
 		{"when", i.Next.Condition},
+		{"content", orDash(i.ContentDigest)},
 	}
 	for _, f := range kv {
 		fmt.Fprint(w, wrapIndented(fmt.Sprintf("%-13s ", f[0]+":"), f[1], width))
@@ -350,7 +356,7 @@ func protectedBy(img statusImage) string {
 
 func (r statusReport) rows() [][]string {
 	out := [][]string{{"image", "state", "status", "head", "created", "deprecated", "obsolete", "deleted",
-		"protected_by", "why", "reason", "used_by", "next", "due", "condition"}}
+		"protected_by", "why", "reason", "used_by", "next", "due", "condition", "content_digest"}}
 	for _, i := range r.Images {
 		pb := ""
 		if i.ProtectedBy != nil {
@@ -358,7 +364,7 @@ func (r statusReport) rows() [][]string {
 		}
 		out = append(out, []string{i.Name, string(i.State), i.Status, strconv.FormatBool(i.Head), stampI(&i.Created),
 			stampI(i.Deprecated), stampI(i.Obsolete), stampI(i.Deleted), pb, string(i.Why), oneLine(i.Reason),
-			strings.Join(i.UsedBy, " "), string(i.Next.Action), stampI(i.Next.Due), i.Next.Condition})
+			strings.Join(i.UsedBy, " "), string(i.Next.Action), stampI(i.Next.Due), i.Next.Condition, i.ContentDigest})
 	}
 	return out
 }

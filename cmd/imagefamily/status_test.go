@@ -82,3 +82,27 @@ func TestStatusAtShowsTheFamilyLater(t *testing.T) {
 		t.Errorf("web-v1 next = %+v, want obsolete due now", next)
 	}
 }
+
+func TestStatusShowsTheContentDigestTheReleaseRecorded(t *testing.T) {
+	const digest = "sha256-0123456789abcdef0123456789abcdef0123456789abcdef01234567"
+	env := emu(t, emulator.Options{})
+	put(t, env, "acme-images", "web", "web-v2", day, labels("imagefamily-content-digest", digest))
+	put(t, env, "acme-images", "web", "web-v1", 2*day)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"one image, every field", []string{"status", "--project", "acme-images", "--family", "web", "web-v2"}, "content:      " + digest},
+		{"json", []string{"status", "--project", "acme-images", "--family", "web", "--format", "json"}, `"content_digest": "` + digest + `"`},
+		{"csv", []string{"status", "--project", "acme-images", "--family", "web", "--format", "csv"}, "," + digest + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := mustCLI(t, env, exitOK, tt.args...)
+			if !strings.Contains(r.stdout, tt.want) {
+				t.Errorf("output lacks %q:\n%s", tt.want, r.stdout)
+			}
+		})
+	}
+}
