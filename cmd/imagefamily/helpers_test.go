@@ -19,6 +19,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/gobuild"
+	goldenfile "github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the outputs seen")
@@ -151,23 +152,7 @@ func mustCLI(t *testing.T, env *emulatortest.Env, want int, args ...string) resu
 // golden compares got with testdata/name.golden (rewritten with -update).
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name+".golden"), got, *update)
 }
 
 // image reads one image from the emulator through the gce client.

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"flag"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	goldenfile "github.com/immutable-infra/packer-plugin-imagefamily/internal/testutil/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.mmd and *.dot with the outputs seen")
@@ -268,21 +268,5 @@ func TestParentFamiliesAreTheFamiliesLineageLabelsName(t *testing.T) {
 // golden compares got with testdata/name (rewritten with -update).
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), got, *update)
 }
