@@ -169,6 +169,7 @@ func revoke(e *env, common commonFlags, lf leaseFlags, imageArg string, descenda
 		plan   lifecycle.RevokePlan
 		readAt time.Time
 		held   = map[lifecycle.FamilyRef]bool{}
+		leases []*apply.Lease // every family's, checked before each mutation
 	)
 	leaseOpts.Holder = leaseHolder("revoke")
 	for round := 0; ; round++ {
@@ -207,6 +208,7 @@ func revoke(e *env, common commonFlags, lf leaseFlags, imageArg string, descenda
 			}
 			defer lease.Release(e.ctx)
 			held[f] = true
+			leases = append(leases, lease)
 		}
 	}
 	now := plan.Now
@@ -226,7 +228,7 @@ func revoke(e *env, common commonFlags, lf leaseFlags, imageArg string, descenda
 	var results []apply.Result
 	if !dryRun {
 		p := e.startProgress("revoke", len(plan.Targets), apply.DefaultParallelism)
-		results = apply.Execute(e.ctx, c, plan.Phases(), apply.Options{Seeds: revokeSeeds(images, root, readAt),
+		results = apply.Execute(e.ctx, c, plan.Phases(), apply.Options{Seeds: revokeSeeds(images, root, readAt), Leases: leases,
 			Progress: p.result, OnParallelism: p.parallelismChanged})
 		p.finish()
 		out.Summary = countOutcomes(results)

@@ -57,6 +57,10 @@ type Options struct {
 	// Lease, when set, is the family's lease: no mutation is sent once it is
 	// no longer valid.
 	Lease *Lease
+	// Leases are the leases of a plan that acts on several families (a
+	// revoke with its descendants): no mutation is sent once any of them is
+	// no longer valid.
+	Leases []*Lease
 	// Clock is time.Now when nil.
 	Clock func() time.Time
 }

@@ -272,8 +272,10 @@ func (x *executor) checkOnce(ctx context.Context, e lifecycle.Entry) (time.Time,
 			oldest = at
 		}
 	}
-	if err := x.opts.Lease.Valid(); err != nil {
-		return oldest, err
+	for _, l := range append([]*Lease{x.opts.Lease}, x.opts.Leases...) {
+		if err := l.Valid(); err != nil {
+			return oldest, err
+		}
 	}
 	pre := e.Expect
 	for i, want := range pre.Images {

@@ -260,17 +260,30 @@ func TestARequiredPhaseThatDoesNotCompleteStopsThePlan(t *testing.T) {
 }
 
 func TestNoMutationIsSentOnceTheLeaseIsLost(t *testing.T) {
-	fake := gcetest.New(family("p", 4)...)
-	plan := planFor(t, fake, "p", lifecycle.DefaultPolicy(), now)
 	lost := &Lease{anchor: lifecycle.ImageRef{Project: "p", Name: "web-v4"}, family: "web", lost: ErrLeaseLost, clock: time.Now, ttl: time.Minute}
-	rep := Apply(context.Background(), fake, "p", plan, withScans(fake, Options{Lease: lost}))
-	if rep.Failed() != len(rep.Results) || !errors.Is(rep.Results[0].Err, ErrLeaseLost) {
-		t.Fatalf("results = %+v, want every action failed: lease lost", rep.Results)
+	held := &Lease{anchor: lifecycle.ImageRef{Project: "p", Name: "app-v2"}, family: "app", clock: time.Now, ttl: time.Minute,
+		expires: time.Now().Add(time.Hour)}
+	tests := []struct {
+		name string
+		opts Options
+	}{
+		{"the family's lease", Options{Lease: lost}},
+		{"one of the leases of a plan across families", Options{Leases: []*Lease{held, lost}}},
 	}
-	for _, c := range fake.CallStrings() {
-		if strings.HasPrefix(c, "Deprecate(") {
-			t.Fatalf("%s sent without the lease", c)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := gcetest.New(family("p", 4)...)
+			plan := planFor(t, fake, "p", lifecycle.DefaultPolicy(), now)
+			rep := Apply(context.Background(), fake, "p", plan, withScans(fake, tt.opts))
+			if rep.Failed() != len(rep.Results) || !errors.Is(rep.Results[0].Err, ErrLeaseLost) {
+				t.Fatalf("results = %+v, want every action failed: lease lost", rep.Results)
+			}
+			for _, c := range fake.CallStrings() {
+				if strings.HasPrefix(c, "Deprecate(") {
+					t.Fatalf("%s sent without the lease", c)
+				}
+			}
+		})
 	}
 }
 
