@@ -225,18 +225,14 @@ func relative(t *textfmt.Instant, now time.Time) string {
 	if t == nil {
 		return "-"
 	}
-	d := t.Sub(now)
-	switch {
+	switch d := t.Sub(now); {
 	case d <= 0:
 		return "now"
-	case d >= 24*time.Hour:
-		return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
-	case d >= time.Hour:
-		return fmt.Sprintf("%dh", int(d/time.Hour))
-	case d >= time.Minute:
-		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second)+1) // due in 0.4 s is "1s", not "0s"
+	default:
+		return shortAge(d)
 	}
-	return fmt.Sprintf("%ds", int(d/time.Second)+1)
 }
 
 // shortAge writes an age as short as a table cell can be: "10m", "5h", "12d".
