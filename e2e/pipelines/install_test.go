@@ -102,7 +102,7 @@ func TestInstallScriptInstallsOnlyAReleaseItsChecksumsVouchFor(t *testing.T) {
 				return
 			}
 			help, err := exec.Command(cli, "--help").CombinedOutput()
-			if err != nil || !strings.Contains(string(help), "usage: imagefamily COMMAND") {
+			if err != nil || !strings.Contains(string(help), "imagefamily COMMAND [flags]") {
 				t.Errorf("the installed CLI: %v\n%s", err, help)
 			}
 		})

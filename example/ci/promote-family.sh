@@ -29,7 +29,8 @@ if [[ -z $image ]]; then
   echo "promote-family: $DEV_PROJECT/$FAMILY has no image to promote" >&2
   exit 1
 fi
-if imagefamily status --project "$PROD_PROJECT" --family "$FAMILY" --check-in-use=false --format json |
+# --allow-empty: the first promotion finds the prod family empty.
+if imagefamily status --project "$PROD_PROJECT" --family "$FAMILY" --check-in-use=false --allow-empty --format json |
   grep -q "\"name\": \"$image\""; then
   echo "promote-family: $PROD_PROJECT/$FAMILY already holds $image; nothing to promote"
   exit 0
