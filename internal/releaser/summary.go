@@ -73,20 +73,11 @@ func withOutcome(results []apply.Result, o apply.Outcome) []apply.Result {
 // byAction counts results by action, in the order of the life cycle:
 // "deprecate 2, purge 1".
 func byAction(results []apply.Result) string {
-	counts := map[lifecycle.Action]int{}
-	var order []lifecycle.Action
-	for _, res := range results {
-		if counts[res.Action] == 0 {
-			order = append(order, res.Action)
-		}
-		counts[res.Action]++
+	keys := make([]lifecycle.Action, len(results))
+	for i, res := range results {
+		keys[i] = res.Action
 	}
-	slices.SortStableFunc(order, func(a, b lifecycle.Action) int { return actionRank(a) - actionRank(b) })
-	parts := make([]string, len(order))
-	for i, a := range order {
-		parts[i] = fmt.Sprintf("%s %d", a, counts[a])
-	}
-	return strings.Join(parts, ", ")
+	return tally(keys, func(a, b lifecycle.Action) int { return actionRank(a) - actionRank(b) })
 }
 
 // actionRank orders the rotation's actions as an image meets them; others
@@ -104,17 +95,30 @@ func actionRank(a lifecycle.Action) int {
 // byWhy counts untouched images by why, in plan order (the head first):
 // "head 1, keep_active 1, in_use 3".
 func byWhy(untouched []apply.Untouched) string {
-	counts := map[lifecycle.Why]int{}
-	var order []lifecycle.Why
-	for _, u := range untouched {
-		if counts[u.Why] == 0 {
-			order = append(order, u.Why)
-		}
-		counts[u.Why]++
+	keys := make([]lifecycle.Why, len(untouched))
+	for i, u := range untouched {
+		keys[i] = u.Why
 	}
-	parts := make([]string, len(order))
-	for i, w := range order {
-		parts[i] = fmt.Sprintf("%s %d", w, counts[w])
+	return tally(keys, nil)
+}
+
+// tally counts keys, "KEY N" each, in the order first met, stably sorted by
+// order when it is given.
+func tally[K ~string](keys []K, order func(a, b K) int) string {
+	counts := map[K]int{}
+	var seen []K
+	for _, k := range keys {
+		if counts[k] == 0 {
+			seen = append(seen, k)
+		}
+		counts[k]++
+	}
+	if order != nil {
+		slices.SortStableFunc(seen, order)
+	}
+	parts := make([]string, len(seen))
+	for i, k := range seen {
+		parts[i] = fmt.Sprintf("%s %d", k, counts[k])
 	}
 	return strings.Join(parts, ", ")
 }
