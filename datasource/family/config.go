@@ -5,7 +5,6 @@ package family
 
 import (
 	"fmt"
-	"log"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
@@ -74,13 +73,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	var errs *packersdk.MultiError
 	add := func(err error) { errs = packersdk.MultiErrorAppend(errs, err) }
 
-	for _, err := range c.Auth.Prepare() {
-		add(err)
-	}
-	// Configure has no way to return a warning: the log has it.
-	for _, w := range c.Auth.Warnings() {
-		log.Printf("[WARN] imagefamily: %s", w)
-	}
+	c.Auth.PrepareLogged(add)
 	if err := pluginconfig.CheckRequired("project_id", c.ProjectID, "the project that owns the family, e.g. acme-images", pluginconfig.CheckProjectID); err != nil {
 		add(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"net/url"
 	"os"
 	"regexp"
@@ -217,6 +218,18 @@ func (a *Auth) Warnings() []string {
 		return nil
 	}
 	return []string{"account_file is deprecated (as in googlecompute): set credentials_file to the path, or credentials_json to the contents"}
+}
+
+// PrepareLogged is Prepare for a component whose Configure cannot return
+// warnings (a data source, a post-processor): each error goes to add, each
+// warning to the log, which Packer shows with PACKER_LOG=1.
+func (a *Auth) PrepareLogged(add func(error)) {
+	for _, err := range a.Prepare() {
+		add(err)
+	}
+	for _, w := range a.Warnings() {
+		log.Printf("[WARN] imagefamily: %s", w)
+	}
 }
 
 // ReadCredentialsFile reads credentials_file and checks that it holds

@@ -6,7 +6,6 @@ package release
 import (
 	"errors"
 	"fmt"
-	"log"
 	"strings"
 
 	"github.com/hashicorp/packer-plugin-sdk/common"
@@ -146,13 +145,7 @@ func (c *Config) prepare(raws ...interface{}) error {
 	var errs *packersdk.MultiError
 	add := func(err error) { errs = packersdk.MultiErrorAppend(errs, err) }
 
-	for _, err := range c.Auth.Prepare() {
-		add(err)
-	}
-	// Configure has no way to return a warning: the log has it.
-	for _, w := range c.Auth.Warnings() {
-		log.Printf("[WARN] imagefamily: %s", w)
-	}
+	c.Auth.PrepareLogged(add)
 	if err := pluginconfig.CheckRequired("project_id", c.ProjectID, "the image project, where the built image is and the family lives (e.g. acme-images)", pluginconfig.CheckProjectID); err != nil {
 		add(err)
 	}
