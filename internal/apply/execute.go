@@ -110,9 +110,7 @@ func (x *executor) phase(ctx context.Context, actions []lifecycle.Entry) []Resul
 	prefetch := func(upTo int) {
 		var refs []lifecycle.ImageRef
 		for ; prefetched < min(upTo, len(actions)); prefetched++ {
-			for _, x := range actions[prefetched].Expect.Images {
-				refs = append(refs, x.Ref)
-			}
+			refs = append(refs, actions[prefetched].Expect.Refs()...)
 		}
 		if len(refs) > 0 {
 			x.pic.prefetch(refs)
@@ -123,11 +121,7 @@ func (x *executor) phase(ctx context.Context, actions []lifecycle.Entry) []Resul
 	// up.
 	expecting := make([]bool, len(actions))
 	expect := func(i, delta int) {
-		refs := make([]lifecycle.ImageRef, len(actions[i].Expect.Images))
-		for k, want := range actions[i].Expect.Images {
-			refs[k] = want.Ref
-		}
-		x.pic.expect(refs, delta)
+		x.pic.expect(actions[i].Expect.Refs(), delta)
 		expecting[i] = delta > 0
 	}
 	made := make([]*lifecycle.Image, len(actions))
@@ -272,7 +266,7 @@ func (x *executor) checkOnce(ctx context.Context, e lifecycle.Entry) (time.Time,
 			oldest = at
 		}
 	}
-	for _, l := range append([]*Lease{x.opts.Lease}, x.opts.Leases...) {
+	for _, l := range x.opts.Leases {
 		if err := l.Valid(); err != nil {
 			return oldest, err
 		}

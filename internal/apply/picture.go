@@ -144,21 +144,44 @@ func (p *picture) fresh(at time.Time) bool {
 	return !at.IsZero() && !at.Before(p.clock().Add(-p.maxAge))
 }
 
+// ownLocked is what the applier itself wrote of ref, while that answers
+// for it (the hold).
+func (p *picture) ownLocked(ref lifecycle.ImageRef) (ownWrite, bool) {
+	w, ok := p.own[ref]
+	return w, ok && p.clock().Before(w.until)
+}
+
+// viewLocked is ref's view, made when it has none.
+func (p *picture) viewLocked(ref lifecycle.ImageRef) *imageView {
+	v, ok := p.images[ref]
+	if !ok {
+		v = &imageView{}
+		p.images[ref] = v
+	}
+	return v
+}
+
+// ageingLocked reports whether ref should be read ahead: no write of ours
+// answers for it and its last read, if any, is at least half the freshness
+// bound old.
+func (p *picture) ageingLocked(ref lifecycle.ImageRef, v *imageView) bool {
+	if _, ok := p.ownLocked(ref); ok {
+		return false // what we wrote answers (a copy just made)
+	}
+	return v.at.IsZero() || v.at.Before(p.clock().Add(-p.maxAge/2))
+}
+
 // imageAt returns ref as read at most maxAge ago, asking for a read when
 // needed. found is false when the image does not exist. at is when the read
 // it returns was sent (for the applier's own write: when it was noted).
 func (p *picture) imageAt(ctx context.Context, ref lifecycle.ImageRef) (lifecycle.Image, bool, time.Time, error) {
 	for {
 		p.mu.Lock()
-		if w, ok := p.own[ref]; ok && p.clock().Before(w.until) {
+		if w, ok := p.ownLocked(ref); ok {
 			p.mu.Unlock()
 			return w.img, w.found, w.until.Add(-p.hold), nil
 		}
-		v, ok := p.images[ref]
-		if !ok {
-			v = &imageView{}
-			p.images[ref] = v
-		}
+		v := p.viewLocked(ref)
 		if p.fresh(v.at) {
 			s := v.seen
 			p.mu.Unlock()
@@ -189,18 +212,9 @@ func (p *picture) prefetch(refs []lifecycle.ImageRef) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, ref := range refs {
-		if w, ok := p.own[ref]; ok && p.clock().Before(w.until) {
-			continue // what we wrote answers (a copy just made)
+		if v := p.viewLocked(ref); p.ageingLocked(ref, v) {
+			p.wantLocked(ref, v)
 		}
-		v, ok := p.images[ref]
-		if !ok {
-			v = &imageView{}
-			p.images[ref] = v
-		}
-		if !v.at.IsZero() && !v.at.Before(p.clock().Add(-p.maxAge/2)) {
-			continue
-		}
-		p.wantLocked(ref, v)
 	}
 }
 
@@ -224,33 +238,25 @@ func (p *picture) topUpLocked(project string, batch []string) []string {
 	if len(batch) >= readBatch {
 		return batch
 	}
-	half := p.clock().Add(-p.maxAge / 2)
-	var more []*imageView
-	var names []string
+	type candidate struct {
+		name string
+		v    *imageView
+	}
+	var more []candidate
 	for ref := range p.soon {
-		v := p.images[ref]
-		if ref.Project != project || v == nil || v.wanted || (!v.at.IsZero() && !v.at.Before(half)) {
-			continue
+		if v := p.images[ref]; ref.Project == project && v != nil && !v.wanted && p.ageingLocked(ref, v) {
+			more = append(more, candidate{ref.Name, v})
 		}
-		if w, ok := p.own[ref]; ok && p.clock().Before(w.until) {
-			continue
-		}
-		more = append(more, v)
-		names = append(names, ref.Name)
 	}
-	idx := make([]int, len(more))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(a, b int) int {
-		if c := more[a].at.Compare(more[b].at); c != 0 {
+	slices.SortFunc(more, func(a, b candidate) int {
+		if c := a.v.at.Compare(b.v.at); c != 0 {
 			return c
 		}
-		return strings.Compare(names[a], names[b])
+		return strings.Compare(a.name, b.name)
 	})
-	for _, i := range idx[:min(len(idx), readBatch-len(batch))] {
-		more[i].wanted = true
-		batch = append(batch, names[i])
+	for _, c := range more[:min(len(more), readBatch-len(batch))] {
+		c.v.wanted = true
+		batch = append(batch, c.name)
 	}
 	return batch
 }

@@ -32,6 +32,15 @@ type Preconditions struct {
 	Unused bool
 }
 
+// Refs are the images the preconditions read, in order.
+func (p Preconditions) Refs() []ImageRef {
+	refs := make([]ImageRef, len(p.Images))
+	for i, want := range p.Images {
+		refs[i] = want.Ref
+	}
+	return refs
+}
+
 // ImageExpect is one image as the plan read it. Every field is compared;
 // labels only for the keys listed.
 type ImageExpect struct {
