@@ -87,6 +87,7 @@ func (p *promotion) run(ctx context.Context) (created, source lifecycle.Image, e
 	// The families the promotion changes are leased while it does: the
 	// destination's family (the copy goes into it) and the family of the
 	// image it replaces.
+	var leases []*apply.Lease
 	for _, fam := range leasedFamilies(p.cfg.Family, in.Existing) {
 		waitingFor := ""
 		lease, err := apply.AcquireLease(ctx, p.client, dest.Project, fam, apply.LeaseOptions{
@@ -102,6 +103,7 @@ func (p *promotion) run(ctx context.Context) (created, source lifecycle.Image, e
 			return lifecycle.Image{}, src, fmt.Errorf("taking the lease of family %s: %w", fam, err)
 		}
 		defer lease.Release(ctx)
+		leases = append(leases, lease)
 	}
 	if in.Existing != nil {
 		p.ui.Say(fmt.Sprintf("Deleting existing image %s (-force): nothing protects it...", dest))
@@ -109,7 +111,7 @@ func (p *promotion) run(ctx context.Context) (created, source lifecycle.Image, e
 	p.ui.Say(fmt.Sprintf("Creating image %s from %s...", dest, src.Ref()))
 	// gce retries quota errors itself; a single copy gains nothing from the
 	// applier sending it again.
-	results := apply.Execute(ctx, p.client, phases, apply.Options{Parallelism: 1, QuotaRetries: -1, Scans: p.scans, Seeds: seeds})
+	results := apply.Execute(ctx, p.client, phases, apply.Options{Parallelism: 1, QuotaRetries: -1, Scans: p.scans, Seeds: seeds, Leases: leases})
 	var img lifecycle.Image
 	for _, res := range results {
 		failure := res.Err

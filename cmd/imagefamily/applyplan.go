@@ -154,7 +154,7 @@ func applyPlan(e *env, c gce.Compute, format string, plan planfile.Plan, leaseOp
 	p := e.startProgress("apply", total, parallelism)
 	for _, pt := range parts {
 		opts := apply.Options{Parallelism: parallelism, Scans: scans, Progress: p.result, OnParallelism: p.parallelismChanged,
-			Lease: held[planfile.FamilyRef{Project: pt.Project, Family: pt.Family}]}
+			Leases: []*apply.Lease{held[planfile.FamilyRef{Project: pt.Project, Family: pt.Family}]}}
 		if plan.Command != "rotate" {
 			opts.Parallelism = 1 // rollback and revoke go one request at a time, as the commands do
 		}

@@ -201,7 +201,7 @@ func rollback(e *env, c gce.Compute, common commonFlags, family, to string, bloc
 			total++
 		}
 		p := e.startProgress("rollback "+family, total, 1)
-		code = carryOutRollback(e, c, plan, protectLabel, apply.Options{Parallelism: 1, Lease: lease,
+		code = carryOutRollback(e, c, plan, protectLabel, apply.Options{Parallelism: 1, Leases: []*apply.Lease{lease},
 			Seeds: []apply.Seed{{Snapshot: s, At: readAt}}, Progress: p.result, OnParallelism: p.parallelismChanged}, &out)
 		p.finish()
 	}

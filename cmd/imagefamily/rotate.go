@@ -319,7 +319,7 @@ func (r rotation) run() (apply.Report, planfile.Part, error) {
 	p := e.startProgress("rotate "+r.family, len(plan.Actions()), r.opts.Parallelism)
 	defer p.finish()
 	opts := r.opts
-	opts.Scans, opts.Seeds, opts.Lease = r.reader.Scans, []apply.Seed{{Snapshot: s, At: readAt}}, lease
+	opts.Scans, opts.Seeds, opts.Leases = r.reader.Scans, []apply.Seed{{Snapshot: s, At: readAt}}, []*apply.Lease{lease}
 	opts.Progress, opts.OnParallelism = p.result, p.parallelismChanged
 	return apply.Apply(e.ctx, r.reader.C, r.project, plan, opts), part, nil
 }

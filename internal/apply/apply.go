@@ -54,12 +54,10 @@ type Options struct {
 	// Seeds are the snapshots the plan was made from and when they were
 	// read: the picture starts from them.
 	Seeds []Seed
-	// Lease, when set, is the family's lease: no mutation is sent once it is
-	// no longer valid.
-	Lease *Lease
-	// Leases are the leases of a plan that acts on several families (a
-	// revoke with its descendants): no mutation is sent once any of them is
-	// no longer valid.
+	// Leases are the leases of the families the plan changes (one for a
+	// rotation; several for a revoke with its descendants or a promotion
+	// replacing an image): no mutation is sent once any of them is no longer
+	// valid.
 	Leases []*Lease
 	// Clock is time.Now when nil.
 	Clock func() time.Time

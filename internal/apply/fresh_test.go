@@ -267,7 +267,7 @@ func TestNoMutationIsSentOnceTheLeaseIsLost(t *testing.T) {
 		name string
 		opts Options
 	}{
-		{"the family's lease", Options{Lease: lost}},
+		{"the family's lease", Options{Leases: []*Lease{lost}}},
 		{"one of the leases of a plan across families", Options{Leases: []*Lease{held, lost}}},
 	}
 	for _, tt := range tests {

@@ -425,7 +425,7 @@ func (r *run) release(ctx context.Context) error {
 	}
 	phases := plan.Phases()
 	seed := lifecycle.Snapshot{Project: req.Project, Family: r.built.Family, Images: []lifecycle.Image{r.built}}
-	results := apply.Execute(ctx, r.c, phases, apply.Options{Parallelism: 1, Lease: r.lease, Seeds: []apply.Seed{{Snapshot: seed, At: r.readAt}}})
+	results := apply.Execute(ctx, r.c, phases, apply.Options{Parallelism: 1, Leases: []*apply.Lease{r.lease}, Seeds: []apply.Seed{{Snapshot: seed, At: r.readAt}}})
 	for _, res := range results {
 		if res.Phase == lifecycle.ReleasePhaseFinish || res.Phase == lifecycle.ReleasePhaseCleanup {
 			continue // afterRelease reports on it
@@ -569,7 +569,7 @@ func (r *run) afterRelease(ctx context.Context) {
 	if len(plan.Actions()) > 0 {
 		r.step("Rotating the family: %s, at most %d requests in flight", textfmt.Count(len(plan.Actions()), "action"), parallelism(req.Parallelism))
 	}
-	rep := apply.Apply(ctx, r.c, req.Project, plan, apply.Options{Parallelism: req.Parallelism, Scans: reader.Scans, Lease: r.lease,
+	rep := apply.Apply(ctx, r.c, req.Project, plan, apply.Options{Parallelism: req.Parallelism, Scans: reader.Scans, Leases: []*apply.Lease{r.lease},
 		Seeds: []apply.Seed{{Snapshot: s, At: readAt}}, Progress: logResult})
 	r.out.Rotation = &rep
 	r.rotationSummary(rep)
@@ -736,7 +736,8 @@ func (r *run) unchanged(ctx context.Context) {
 	}
 	phases := lifecycle.PlanUnchanged(req.Project, req.Family, r.built, u.Head, req.Policy.ProtectLabel)
 	seed := lifecycle.Snapshot{Project: req.Project, Images: []lifecycle.Image{r.built}}
-	results := apply.Execute(ctx, r.c, phases, apply.Options{Parallelism: 1, Seeds: []apply.Seed{{Snapshot: seed, At: r.readAt}}})
+	results := apply.Execute(ctx, r.c, phases, apply.Options{Parallelism: 1, Leases: []*apply.Lease{r.lease},
+		Seeds: []apply.Seed{{Snapshot: seed, At: r.readAt}}})
 	for _, res := range results {
 		switch res.Outcome {
 		case apply.OutcomeDone:
