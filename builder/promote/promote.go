@@ -15,6 +15,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/resolve"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 // promotion is one promote build: resolve the source, check the
@@ -89,15 +90,10 @@ func (p *promotion) run(ctx context.Context) (created, source lifecycle.Image, e
 	// image it replaces.
 	var leases []*apply.Lease
 	for _, fam := range leasedFamilies(p.cfg.Family, in.Existing) {
-		waitingFor := ""
 		lease, err := apply.AcquireLease(ctx, p.client, dest.Project, fam, apply.LeaseOptions{
 			Holder: lifecycle.LeaseHolder("promote", rand.Uint32()), Wait: apply.DefaultLeaseWait,
 			OnWait: func(l lifecycle.Lease) {
-				if l.Holder == waitingFor { // once per holder, not at every look
-					return
-				}
-				waitingFor = l.Holder
-				p.ui.Say(fmt.Sprintf("Family %s is leased to %s until %s: waiting...", fam, l.Holder, l.Expires.UTC().Format(time.RFC3339)))
+				p.ui.Say(fmt.Sprintf("Family %s is leased to %s until %s: waiting...", fam, l.Holder, textfmt.Time(l.Expires)))
 			}})
 		if err != nil {
 			return lifecycle.Image{}, src, fmt.Errorf("taking the lease of family %s: %w", fam, err)

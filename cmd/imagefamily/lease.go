@@ -10,6 +10,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 // leaseFlags are the lease's wait and lifetime.
@@ -50,12 +51,8 @@ func leaseHolder(command string) string { return lifecycle.LeaseHolder(command, 
 // acquire takes the lease of a family for this command, saying on stderr
 // when it waits for another holder.
 func (e *env) acquire(c gce.Compute, project, family string, opts apply.LeaseOptions) (*apply.Lease, error) {
-	said := ""
 	opts.OnWait = func(l lifecycle.Lease) {
-		if l.Holder != said {
-			said = l.Holder
-			e.warn("family %s is leased to %s until %s: waiting (up to --lease-wait)", family, l.Holder, l.Expires.UTC().Format(time.RFC3339))
-		}
+		e.warn("family %s is leased to %s until %s: waiting (up to --lease-wait)", family, l.Holder, textfmt.Time(l.Expires))
 	}
 	return apply.AcquireLease(e.ctx, c, project, family, opts)
 }

@@ -33,8 +33,8 @@ type LeaseOptions struct {
 	// Wait bounds how long to wait while another command holds the lease; 0
 	// refuses at once.
 	Wait time.Duration
-	// OnWait, when set, is told each time AcquireLease starts waiting for
-	// another holder.
+	// OnWait, when set, is told when AcquireLease starts waiting for a
+	// holder: once per holder, not at every look.
 	OnWait func(lifecycle.Lease)
 	// Clock is time.Now when nil.
 	Clock func() time.Time
@@ -110,6 +110,7 @@ func AcquireLease(ctx context.Context, c gce.Compute, project, family string, op
 	l := &Lease{c: c, project: project, family: family, holder: opts.Holder, ttl: opts.TTL, clock: opts.Clock}
 	deadline := opts.Clock().Add(opts.Wait)
 	failures := 0
+	waitingFor := ""
 	for {
 		leases, _, err := familyLeases(ctx, c, project, family)
 		if err != nil {
@@ -120,7 +121,8 @@ func AcquireLease(ctx context.Context, c gce.Compute, project, family string, op
 			if !now.Before(deadline) {
 				return nil, &HeldError{Project: project, Family: family, Lease: other}
 			}
-			if opts.OnWait != nil {
+			if opts.OnWait != nil && other.Holder != waitingFor {
+				waitingFor = other.Holder
 				opts.OnWait(other)
 			}
 			pause := min(opts.Poll, deadline.Sub(now), max(other.Expires.Sub(now), 0)+time.Second)

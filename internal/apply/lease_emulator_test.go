@@ -2,6 +2,7 @@ package apply_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -109,5 +110,36 @@ func TestReleasingALeaseWritesFromItsListedFingerprint(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestWaitingForALeaseIsToldOncePerHolder(t *testing.T) {
+	env := emulatortest.Start(t, emulator.Options{})
+	if err := env.Server.PutImage("p", &computepb.Image{Name: proto.String("web-v1"), Family: proto.String("web"),
+		CreationTimestamp: proto.String(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339))}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, err := gce.New(ctx, pluginconfig.Auth{CustomEndpoints: map[string]string{"compute": env.ComputeEndpoint()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	held, err := apply.AcquireLease(ctx, c, "p", "web", apply.LeaseOptions{Holder: "rotate-1a2b3c4d", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release(ctx)
+	// Several looks at the held lease before the wait runs out: the
+	// waiter is told once, not at every look.
+	var told []string
+	_, err = apply.AcquireLease(ctx, c, "p", "web", apply.LeaseOptions{Holder: "release-5e6f7a8b", TTL: time.Minute,
+		Wait: 60 * time.Millisecond, Poll: 10 * time.Millisecond, OnWait: func(l lifecycle.Lease) { told = append(told, l.Holder) }})
+	var busy *apply.HeldError
+	if !errors.As(err, &busy) {
+		t.Fatalf("second AcquireLease = %v, want a HeldError", err)
+	}
+	if len(told) != 1 || told[0] != "rotate-1a2b3c4d" {
+		t.Errorf("OnWait told %v, want the holder once", told)
 	}
 }

@@ -156,12 +156,8 @@ func Run(ctx context.Context, c gce.Compute, req Request, rep Reporter) (out *Ou
 		leaseOpts.Wait = apply.DefaultLeaseWait
 	}
 	leaseOpts.Holder = lifecycle.LeaseHolder("release", rand.Uint32())
-	waitingFor := ""
 	leaseOpts.OnWait = func(l lifecycle.Lease) {
-		if l.Holder != waitingFor { // once per holder, not at every look
-			waitingFor = l.Holder
-			r.step("Waiting for the family's lease, held by %s until %s (a crashed holder's lease runs out by then)", l.Holder, textfmt.Time(l.Expires))
-		}
+		r.step("Waiting for the family's lease, held by %s until %s (a crashed holder's lease runs out by then)", l.Holder, textfmt.Time(l.Expires))
 	}
 	if req.Policy.CheckInUse {
 		// The rotation after the release needs it; it depends on nothing the
