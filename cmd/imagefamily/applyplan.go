@@ -229,7 +229,7 @@ func (o applyOutput) rows() [][]string {
 		for _, r := range p.Results {
 			errText := ""
 			if r.Err != nil {
-				errText = oneLine(r.Err.Error())
+				errText = textfmt.OneLine(r.Err.Error())
 			}
 			out = append(out, []string{p.Project, p.Family, r.Image, string(r.Action), string(r.From), string(r.To), string(r.Outcome), r.Detail, errText})
 		}

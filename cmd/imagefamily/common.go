@@ -16,6 +16,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/pluginconfig"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 // clock is the time mutations are stamped with and plans are made at (unless
@@ -98,7 +99,7 @@ func (e *env) fail(err error, code int) int {
 	case errors.As(err, &c):
 		code = c.code
 	}
-	fmt.Fprintf(e.stderr, "%s%s\n", e.prefix(), oneLine(err.Error()))
+	fmt.Fprintf(e.stderr, "%s%s\n", e.prefix(), textfmt.OneLine(err.Error()))
 	return code
 }
 
@@ -107,7 +108,7 @@ func (e *env) warn(format string, args ...any) {
 	if e.global.level > levelWarning {
 		return
 	}
-	fmt.Fprintf(e.stderr, "%swarning: %s\n", e.prefix(), oneLine(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(e.stderr, "%swarning: %s\n", e.prefix(), textfmt.OneLine(fmt.Sprintf(format, args...)))
 }
 
 // info prints a line for people on stderr: the summary, waits (not with
@@ -116,10 +117,8 @@ func (e *env) info(format string, args ...any) {
 	if e.global.level > levelInfo {
 		return
 	}
-	fmt.Fprintf(e.stderr, "%s%s\n", e.prefix(), oneLine(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(e.stderr, "%s%s\n", e.prefix(), textfmt.OneLine(fmt.Sprintf(format, args...)))
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // ---- connection flags ----
 

@@ -8,6 +8,7 @@ import (
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lifecycle"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/lineagegraph"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 // lineageDocs is what docs/cli.md says of lineage beyond its help: the
@@ -141,7 +142,7 @@ func drawLineage(e *env, c gce.Compute, common commonFlags) int {
 		images := byFamily[f.Family] // a family of the project with no image left: none
 		if f.Project != project {
 			if images, err = c.ListFamily(e.ctx, f.Project, f.Family); err != nil {
-				e.warn("parent family %s: %s", f, oneLine(err.Error()))
+				e.warn("parent family %s: %s", f, textfmt.OneLine(err.Error()))
 				continue
 			}
 		}

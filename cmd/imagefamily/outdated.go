@@ -156,7 +156,7 @@ func gatherLineage(e *env, c gce.Compute, project string, asked []string) ([]lif
 			if hop < askedCount {
 				return nil, nil, fmt.Errorf("reading family %s of project %s: %w", k.family, k.project, err)
 			}
-			unreadable = append(unreadable, familyError{Family: k.project + "/" + k.family, Error: oneLine(err.Error())})
+			unreadable = append(unreadable, familyError{Family: k.project + "/" + k.family, Error: textfmt.OneLine(err.Error())})
 			continue
 		}
 		s := lifecycle.Snapshot{Project: k.project, Family: k.family, Images: images}
@@ -212,7 +212,7 @@ func (o outdatedOutput) table(w io.Writer, wide bool, width int) {
 			if pf != "" && h.ParentProject != "" && h.ParentProject != h.Project {
 				pf = h.ParentProject + "/" + pf
 			}
-			cols[4].cells[i], cols[5].cells[i], cols[6].cells[i] = orDash(h.Parent), orDash(pf), oneLine(h.Reason)
+			cols[4].cells[i], cols[5].cells[i], cols[6].cells[i] = orDash(h.Parent), orDash(pf), textfmt.OneLine(h.Reason)
 		}
 	}
 	writeTable(w, "", cols, tableWidth(wide, width))
@@ -223,7 +223,7 @@ func (o outdatedOutput) rows() [][]string {
 	out := [][]string{{"project", "family", "head", "parent", "parent_project", "parent_family", "verdict", "rebuild_on", "parent_outdated", "reason"}}
 	for _, h := range o.Checked {
 		out = append(out, []string{h.Project, h.Family, h.Head, h.Parent, h.ParentProject, h.ParentFamily, string(h.Verdict),
-			h.RebuildOn, fmt.Sprint(h.ParentOutdated), oneLine(h.Reason)})
+			h.RebuildOn, fmt.Sprint(h.ParentOutdated), textfmt.OneLine(h.Reason)})
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/apply"
 	"github.com/immutable-infra/packer-plugin-imagefamily/internal/gce"
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 // progressEvery is how often a run off a terminal (a CI log, a cron mail)
@@ -123,7 +124,7 @@ func (p *progress) result(r apply.Result) {
 		_ = p.bar.Add(1)
 	}
 	if r.Outcome == apply.OutcomeFailed && p.e.global.level <= levelDebug {
-		p.sayLocked("%s %s failed: %s", r.Action, r.Image, oneLine(r.Err.Error()))
+		p.sayLocked("%s %s failed: %s", r.Action, r.Image, textfmt.OneLine(r.Err.Error()))
 	}
 }
 

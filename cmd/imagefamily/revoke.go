@@ -247,7 +247,7 @@ func revoke(e *env, common commonFlags, lf leaseFlags, imageArg string, descenda
 			res := results[i]
 			r.Outcome, r.Detail, r.Done = res.Outcome, res.Detail, res.Outcome == apply.OutcomeDone
 			if res.Err != nil {
-				r.Error = oneLine(res.Err.Error())
+				r.Error = textfmt.OneLine(res.Err.Error())
 			}
 		}
 		out.Results = append(out.Results, r)

@@ -266,7 +266,7 @@ func carryOutRollback(e *env, c gce.Compute, plan lifecycle.RollbackPlan, protec
 	for _, res := range results {
 		errText := ""
 		if res.Err != nil {
-			errText = oneLine(res.Err.Error())
+			errText = textfmt.OneLine(res.Err.Error())
 		}
 		switch {
 		case res.Action == lifecycle.ActionCopy:

@@ -203,7 +203,7 @@ named with --family that has no images exits 4 unless --allow-empty.`,
 				holder: holder, lease: leaseOpts, opts: apply.Options{Parallelism: parallelism}, explicit: explicit && !allowEmpty}
 			rep, part, err := rf.run()
 			if err != nil {
-				fe := familyError{Family: family, Error: oneLine(err.Error()), Busy: isBusy(err), Empty: isEmptyFamily(err)}
+				fe := familyError{Family: family, Error: textfmt.OneLine(err.Error()), Busy: isBusy(err), Empty: isEmptyFamily(err)}
 				out.Errors = append(out.Errors, fe)
 				if fe.Empty {
 					e.fail(err, exitEmpty)
@@ -551,7 +551,7 @@ func writePlanTable(w io.Writer, rep apply.Report, wide bool, width int) {
 		if wide {
 			c := column{header: "REASON", cells: make([]string, n), text: true}
 			for i, r := range g.results {
-				c.cells[i] = oneLine(r.Reason)
+				c.cells[i] = textfmt.OneLine(r.Reason)
 			}
 			cols = append(cols, c)
 		}
@@ -595,7 +595,7 @@ func writeReportTable(w io.Writer, rep apply.Report, wide bool, width int) {
 			cols[3].cells[i] = reportOutcome(r)
 			if wide {
 				cols[4].cells[i], cols[5].cells[i], cols[6].cells[i] = textfmt.TimeOrDash(r.Deprecated), textfmt.TimeOrDash(r.Obsolete), textfmt.TimeOrDash(r.Deleted)
-				cols[7].cells[i] = oneLine(r.Reason)
+				cols[7].cells[i] = textfmt.OneLine(r.Reason)
 			}
 		}
 		writeTable(w, "", cols, tableWidth(wide, width))
@@ -614,7 +614,7 @@ func writeReportTable(w io.Writer, rep apply.Report, wide bool, width int) {
 				if r.Err != nil {
 					why = r.Err.Error()
 				}
-				fmt.Fprint(w, wrapIndented("  ", fmt.Sprintf("%s %s: %s", r.Action, r.Image, oneLine(why)), fit))
+				fmt.Fprint(w, wrapIndented("  ", fmt.Sprintf("%s %s: %s", r.Action, r.Image, textfmt.OneLine(why)), fit))
 			}
 		}
 	}
@@ -647,7 +647,7 @@ func writeUntouched(w io.Writer, rep apply.Report, width int) {
 		{header: "WHY", cells: make([]string, n)}, {header: "NEXT", cells: make([]string, n)}, {header: "REASON", cells: make([]string, n), text: true}}
 	for i, u := range rep.Untouched {
 		cols[0].cells[i], cols[1].cells[i], cols[2].cells[i] = u.Image, string(u.State), string(u.Why)
-		cols[3].cells[i], cols[4].cells[i] = textfmt.TimeOrDash(u.Next), oneLine(u.Reason)
+		cols[3].cells[i], cols[4].cells[i] = textfmt.TimeOrDash(u.Next), textfmt.OneLine(u.Reason)
 	}
 	writeTable(w, "  ", cols, 0)
 }
@@ -658,10 +658,10 @@ func (o rotateOutput) rows() [][]string {
 		for _, r := range rep.Results {
 			errText := ""
 			if r.Err != nil {
-				errText = oneLine(r.Err.Error())
+				errText = textfmt.OneLine(r.Err.Error())
 			}
 			out = append(out, []string{rep.Family, r.Image, string(r.Action), string(r.From), string(r.To), stamp(r.Deprecated),
-				stamp(r.Obsolete), stamp(r.Deleted), string(r.Outcome), r.Detail, errText, oneLine(r.Reason)})
+				stamp(r.Obsolete), stamp(r.Deleted), string(r.Outcome), r.Detail, errText, textfmt.OneLine(r.Reason)})
 		}
 	}
 	return out

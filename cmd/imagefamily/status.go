@@ -265,7 +265,7 @@ func (i statusImage) fields(w io.Writer, at time.Time, width int) {
 		{"deleted", timeOrDash(i.Deleted)},
 		{"protected by", orDash(string(deref(i.ProtectedBy)))},
 		{"why", string(i.Why)},
-		{"reason", oneLine(i.Reason)},
+		{"reason", textfmt.OneLine(i.Reason)},
 		{"used by", orDash(strings.Join(i.UsedBy, ", "))},
 		{"next", nextCell(i)},
 		{"due", timeOrDash(i.Next.Due) + dueSuffix(i.Next, at)},
@@ -349,7 +349,7 @@ func protectedBy(img statusImage) string {
 	}
 	switch *img.ProtectedBy {
 	case lifecycle.WhyProtected, lifecycle.WhyInUse:
-		return oneLine(img.Reason)
+		return textfmt.OneLine(img.Reason)
 	}
 	return string(*img.ProtectedBy)
 }
@@ -363,7 +363,7 @@ func (r statusReport) rows() [][]string {
 			pb = string(*i.ProtectedBy)
 		}
 		out = append(out, []string{i.Name, string(i.State), i.Status, strconv.FormatBool(i.Head), stampI(&i.Created),
-			stampI(i.Deprecated), stampI(i.Obsolete), stampI(i.Deleted), pb, string(i.Why), oneLine(i.Reason),
+			stampI(i.Deprecated), stampI(i.Obsolete), stampI(i.Deleted), pb, string(i.Why), textfmt.OneLine(i.Reason),
 			strings.Join(i.UsedBy, " "), string(i.Next.Action), stampI(i.Next.Due), i.Next.Condition, i.ContentDigest})
 	}
 	return out

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -259,7 +258,7 @@ func WriteTable(w io.Writer, r Report) {
 		fmt.Fprintln(tw, "IMAGE\tACTION\tFROM -> TO\tDEPRECATED\tOBSOLETE\tDELETED\tOUTCOME\tREASON")
 		for _, res := range r.Results {
 			fmt.Fprintf(tw, "%s\t%s\t%s -> %s\t%s\t%s\t%s\t%s\t%s\n", res.Image, res.Action, res.From, res.To,
-				textfmt.TimeOrDash(res.Deprecated), textfmt.TimeOrDash(res.Obsolete), textfmt.TimeOrDash(res.Deleted), outcome(r, res), oneLine(res.Reason))
+				textfmt.TimeOrDash(res.Deprecated), textfmt.TimeOrDash(res.Obsolete), textfmt.TimeOrDash(res.Deleted), outcome(r, res), textfmt.OneLine(res.Reason))
 		}
 		_ = tw.Flush()
 	}
@@ -267,7 +266,7 @@ func WriteTable(w io.Writer, r Report) {
 		fmt.Fprintf(w, "%d of %d actions skipped (not sent: what they relied on changed since they were planned):\n", r.Skipped(), len(r.Results))
 		for _, res := range r.Results {
 			if res.Outcome == OutcomeSkipped {
-				fmt.Fprintf(w, "  %s %s: %s\n", res.Action, res.Image, oneLine(res.Detail))
+				fmt.Fprintf(w, "  %s %s: %s\n", res.Action, res.Image, textfmt.OneLine(res.Detail))
 			}
 		}
 	}
@@ -275,7 +274,7 @@ func WriteTable(w io.Writer, r Report) {
 		fmt.Fprintf(w, "%d of %d actions failed:\n", r.Failed(), len(r.Results))
 		for _, res := range r.Results {
 			if res.Outcome == OutcomeFailed && res.Err != nil {
-				fmt.Fprintf(w, "  %s %s: %s\n", res.Action, res.Image, oneLine(res.Err.Error()))
+				fmt.Fprintf(w, "  %s %s: %s\n", res.Action, res.Image, textfmt.OneLine(res.Err.Error()))
 			}
 		}
 	}
@@ -284,7 +283,7 @@ func WriteTable(w io.Writer, r Report) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  IMAGE\tSTATE\tWHY\tNEXT\tREASON")
 		for _, u := range r.Untouched {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", u.Image, u.State, u.Why, textfmt.TimeOrDash(u.Next), oneLine(u.Reason))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", u.Image, u.State, u.Why, textfmt.TimeOrDash(u.Next), textfmt.OneLine(u.Reason))
 		}
 		_ = tw.Flush()
 	}
@@ -304,9 +303,4 @@ func outcome(r Report, res Result) string {
 		return fmt.Sprintf("done (%d quota retries)", res.QuotaRetries)
 	}
 	return string(res.Outcome)
-}
-
-// oneLine keeps a message on its table row.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/immutable-infra/packer-plugin-imagefamily/internal/textfmt"
 )
 
 // LogLevelEnv raises StdLog's HTTP log to debug when set to "debug": the
@@ -53,7 +55,7 @@ func LogRetry(component string, r Retry) {
 		call += " " + r.Resource
 	}
 	log.Printf("[WARN] %s: retry: %s: attempt %d answered with a %s (%s): sending it again in %s",
-		component, call, r.Attempt, what, oneLine(fmt.Sprint(r.Err)), r.Wait.Round(1e6))
+		component, call, r.Attempt, what, textfmt.OneLine(fmt.Sprint(r.Err)), r.Wait.Round(1e6))
 }
 
 // stdHandler writes slog records on the standard log package in Packer's
@@ -110,6 +112,3 @@ func packerLevel(l slog.Level) string {
 	}
 	return "DEBUG"
 }
-
-// oneLine keeps a message on its line.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -740,9 +740,9 @@ func (r *run) unchanged(ctx context.Context) {
 			r.out.BuiltDeleted = true
 			r.step("Deleted the built image %s: it is identical to %s", r.built.Name, u.Head)
 		case apply.OutcomeSkipped:
-			r.warn(fmt.Sprintf("the built image %s, identical to %s, was left alone: %s; delete it by hand once nothing uses it", r.built.Name, u.Head, oneLine(res.Detail)))
+			r.warn(fmt.Sprintf("the built image %s, identical to %s, was left alone: %s; delete it by hand once nothing uses it", r.built.Name, u.Head, textfmt.OneLine(res.Detail)))
 		default:
-			r.warn(fmt.Sprintf("could not delete the built image %s, identical to %s: %s; delete it by hand once nothing uses it", r.built.Name, u.Head, oneLine(errText(res.Err))))
+			r.warn(fmt.Sprintf("could not delete the built image %s, identical to %s: %s; delete it by hand once nothing uses it", r.built.Name, u.Head, textfmt.OneLine(errText(res.Err))))
 		}
 	}
 }

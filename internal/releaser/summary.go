@@ -48,7 +48,7 @@ func (r *run) rotationSummary(rep apply.Report) {
 			r.detail("skipped: %d more", len(skipped)-listed)
 			break
 		}
-		r.detail("skipped %s %s: %s", res.Action, res.Image, oneLine(res.Detail))
+		r.detail("skipped %s %s: %s", res.Action, res.Image, textfmt.OneLine(res.Detail))
 	}
 	failed := withOutcome(rep.Results, apply.OutcomeFailed)
 	for i, res := range failed {
@@ -56,7 +56,7 @@ func (r *run) rotationSummary(rep apply.Report) {
 			r.problem(fmt.Sprintf("%d more rotation actions failed: the report and the log name them", len(failed)-listed))
 			break
 		}
-		r.problem(fmt.Sprintf("%s %s failed: %s", res.Action, res.Image, oneLine(errText(res.Err))))
+		r.problem(fmt.Sprintf("%s %s failed: %s", res.Action, res.Image, textfmt.OneLine(errText(res.Err))))
 	}
 }
 
@@ -128,10 +128,10 @@ func tally[K ~string](keys []K, order func(a, b K) int) string {
 func logPlan(plan lifecycle.RotationPlan) {
 	for _, e := range plan.Entries {
 		if e.Action == lifecycle.ActionNone {
-			log.Printf("[INFO] imagefamily-release: rotation: %s %s untouched (%s): %s", e.Image.Name, e.From, e.Why, oneLine(e.Reason))
+			log.Printf("[INFO] imagefamily-release: rotation: %s %s untouched (%s): %s", e.Image.Name, e.From, e.Why, textfmt.OneLine(e.Reason))
 			continue
 		}
-		log.Printf("[INFO] imagefamily-release: rotation: %s %s %s -> %s planned: %s", e.Action, e.Image.Name, e.From, e.To, oneLine(e.Reason))
+		log.Printf("[INFO] imagefamily-release: rotation: %s %s %s -> %s planned: %s", e.Action, e.Image.Name, e.From, e.To, textfmt.OneLine(e.Reason))
 	}
 }
 
@@ -149,7 +149,7 @@ func logResult(res apply.Result) {
 	if res.QuotaRetries > 0 {
 		retries = fmt.Sprintf(" (sent again after %s)", textfmt.Count(res.QuotaRetries, "quota error"))
 	}
-	log.Printf("[%s] imagefamily-release: rotation: %s %s %s -> %s %s%s", level, res.Action, res.Image, res.From, res.To, oneLine(what), retries)
+	log.Printf("[%s] imagefamily-release: rotation: %s %s %s -> %s %s%s", level, res.Action, res.Image, res.From, res.To, textfmt.OneLine(what), retries)
 }
 
 func errText(err error) string {
@@ -158,6 +158,3 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
-
-// oneLine keeps a message on its line.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

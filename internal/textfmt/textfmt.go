@@ -5,6 +5,7 @@ package textfmt
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -81,3 +82,8 @@ func Plural(n int, one, many string) string {
 func Count(n int, noun string) string {
 	return strconv.Itoa(n) + " " + Plural(n, noun, noun+"s")
 }
+
+// OneLine folds s onto one line, runs of white space (newlines included)
+// becoming one space: an error or a reason in a table cell, a log line or a
+// JSON field.
+func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

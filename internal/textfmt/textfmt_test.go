@@ -69,3 +69,15 @@ func TestInstantWritesMillisecondsInUTCAndReadsAnyRFC3339(t *testing.T) {
 		t.Errorf("null read as %v, %v; want nil", p.T, err)
 	}
 }
+
+func TestOneLineFoldsEveryRunOfWhiteSpaceIntoOneSpace(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                                    "",
+		"already one line":                    "already one line",
+		"  padded\tand\n\nbroken \r\n lines ": "padded and broken lines",
+	} {
+		if got := OneLine(in); got != want {
+			t.Errorf("OneLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
