@@ -110,10 +110,7 @@ func (p *promotion) run(ctx context.Context) (created, source lifecycle.Image, e
 	results := apply.Execute(ctx, p.client, phases, apply.Options{Parallelism: 1, QuotaRetries: -1, Scans: p.scans, Seeds: seeds, Leases: leases})
 	var img lifecycle.Image
 	for _, res := range results {
-		failure := res.Err
-		if res.Outcome == apply.OutcomeSkipped {
-			failure = errors.New(res.Detail)
-		}
+		failure := res.Failure()
 		switch {
 		case failure != nil && res.Action == lifecycle.ActionDelete:
 			return lifecycle.Image{}, src, fmt.Errorf("deleting existing image %s (-force): %w; nothing was created", dest, failure)

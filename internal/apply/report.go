@@ -69,6 +69,15 @@ type Result struct {
 	Err error
 }
 
+// Failure is why the action did not do what it was planned to: its error,
+// or, for a skipped action, what changed; nil when it is done.
+func (r Result) Failure() error {
+	if r.Outcome == OutcomeSkipped {
+		return errors.New(r.Detail)
+	}
+	return r.Err
+}
+
 type resultJSON struct {
 	Image        string           `json:"image"`
 	Action       lifecycle.Action `json:"action"`

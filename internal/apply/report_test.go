@@ -120,3 +120,24 @@ func TestReportJSONWritesEveryTimeWithMilliseconds(t *testing.T) {
 		t.Errorf("read back %+v, %v", back, err)
 	}
 }
+
+func TestAResultsFailureIsItsErrorOrWhatChanged(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name string
+		res  Result
+		want string // "" for no failure
+	}{
+		{"done", Result{Outcome: OutcomeDone}, ""},
+		{"failed", Result{Outcome: OutcomeFailed, Err: boom}, "boom"},
+		{"skipped", Result{Outcome: OutcomeSkipped, Detail: "changed since planned (labels)"}, "changed since planned (labels)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.res.Failure()
+			if (err == nil) != (tt.want == "") || (err != nil && err.Error() != tt.want) {
+				t.Errorf("Failure() = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

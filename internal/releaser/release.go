@@ -426,10 +426,7 @@ func (r *run) release(ctx context.Context) error {
 		if res.Phase == lifecycle.ReleasePhaseFinish || res.Phase == lifecycle.ReleasePhaseCleanup {
 			continue // afterRelease reports on it
 		}
-		failure := res.Err
-		if res.Outcome == apply.OutcomeSkipped {
-			failure = errors.New(res.Detail)
-		}
+		failure := res.Failure()
 		switch res.Action {
 		case lifecycle.ActionCopy:
 			if failure != nil {
@@ -512,20 +509,14 @@ func (r *run) afterRelease(ctx context.Context) {
 		if res.Phase != lifecycle.ReleasePhaseFinish && res.Phase != lifecycle.ReleasePhaseCleanup {
 			continue
 		}
-		{
-			failure := res.Err
-			if res.Outcome == apply.OutcomeSkipped {
-				failure = errors.New(res.Detail)
-			}
-			switch {
-			case res.Action == lifecycle.ActionDelete && failure == nil:
-				r.out.BuiltDeleted = true
-				r.step("Deleted the built image %s: its copy is released", r.built.Name)
-			case res.Action == lifecycle.ActionDelete:
-				r.warn(fmt.Sprintf("could not delete the built image %s after releasing its copy; delete it by hand: %v", r.built.Name, failure))
-			case failure != nil:
-				r.warn(fmt.Sprintf("could not take the mark %s off the released image: %v (harmless: an image in a family is no orphan)", lifecycle.LabelReleasingInto, failure))
-			}
+		switch failure := res.Failure(); {
+		case res.Action == lifecycle.ActionDelete && failure == nil:
+			r.out.BuiltDeleted = true
+			r.step("Deleted the built image %s: its copy is released", r.built.Name)
+		case res.Action == lifecycle.ActionDelete:
+			r.warn(fmt.Sprintf("could not delete the built image %s after releasing its copy; delete it by hand: %v", r.built.Name, failure))
+		case failure != nil:
+			r.warn(fmt.Sprintf("could not take the mark %s off the released image: %v (harmless: an image in a family is no orphan)", lifecycle.LabelReleasingInto, failure))
 		}
 	}
 	if r.copied && r.plan.KeepBuilt != "" {
