@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"fmt"
 	"maps"
+	"slices"
 )
 
 // ReleaseInput is what a release has decided before it changes anything:
@@ -55,6 +56,7 @@ const (
 	ReleasePhaseMove     = "move the family"
 	ReleasePhaseFinish   = "take the mark off"
 	ReleasePhaseCleanup  = "delete the built image of the copy"
+	ReleasePhaseDiscard  = "delete the copy of a failed release"
 	releasingIntoWhyText = "marked first, so that an interrupted release leaves an orphan that status shows and rotate cleans up"
 )
 
@@ -161,4 +163,16 @@ func (p ReleasePlan) Phases() []Phase {
 		}}})
 	}
 	return append(phases, finish)
+}
+
+// PlanDiscardCopy plans the delete of the copy a failed release made: the
+// copy as it was made, so that an image something has since taken up (a
+// family, the protect label, new labels, a user when checkInUse) is kept.
+func PlanDiscardCopy(copied Image, protectLabel string, checkInUse bool) []Phase {
+	keys := append(slices.Sorted(maps.Keys(copied.Labels)), LabelReleasingInto, protectLabel)
+	return []Phase{{Name: ReleasePhaseDiscard, Required: true, Entries: []Entry{{
+		Image: copied, Action: ActionDelete, Why: WhyDue, From: copied.State(), To: copied.State(),
+		Reason: "the copy made for a release that failed before the family held it",
+		Expect: Preconditions{Images: []ImageExpect{ExpectImage(copied, keys...)}, Unused: checkInUse},
+	}}}}
 }

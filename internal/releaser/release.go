@@ -193,6 +193,7 @@ type run struct {
 	target  string              // the name to release: built's, or the copy's
 	copy    bool                // a copy is to be (or was) made
 	copied  bool                // the copy exists
+	made    lifecycle.Image     // the copy, as made
 	lineage map[string]string
 	lease   *apply.Lease
 	scans   *apply.Scans // nil without the in-use check
@@ -237,7 +238,11 @@ func (r *run) fail(ctx context.Context, err error) error {
 		// when the build was cancelled.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
-		if derr := r.c.DeleteImage(cctx, r.req.Project, r.target); derr != nil && !errors.Is(derr, gce.ErrNotFound) {
+		// Checked right before it goes, as every change: a copy something
+		// has taken up meanwhile is kept.
+		results := apply.Execute(cctx, r.c, lifecycle.PlanDiscardCopy(r.made, r.req.Policy.ProtectLabel, r.scans != nil),
+			apply.Options{Parallelism: 1, Scans: r.scans, Leases: []*apply.Lease{r.lease}})
+		if derr := results[0].Failure(); derr != nil {
 			// Outside the family and used by nothing, but left behind: the
 			// error and the report say so, so that it is not lost track of.
 			r.warn(fmt.Sprintf("could not delete the copy %s made for the failed release; delete it by hand: %v", r.target, derr))
@@ -433,6 +438,10 @@ func (r *run) release(ctx context.Context) error {
 				return fmt.Errorf("copying %s to %s: %w", r.built.Name, r.target, failure)
 			}
 			r.copied = true
+			r.made = lifecycle.Image{Project: req.Project, Name: r.target, Labels: maps.Clone(plan.Labels)}
+			if res.Made != nil {
+				r.made = *res.Made
+			}
 			r.out.Labels = maps.Clone(plan.Labels)
 			r.step("Created the copy from %s, with %s and the mark %s=%s until the family holds it", r.built.Name,
 				textfmt.Count(len(r.labels()), "label"), lifecycle.LabelReleasingInto, req.Family)

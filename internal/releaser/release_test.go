@@ -871,3 +871,45 @@ func headLineage(digest string) map[string]string {
 		lifecycle.LabelParentFamily: "base-debian-12", lifecycle.LabelOS: "debian-12", lifecycle.LabelSoftware: "nginx", lifecycle.LabelVersion: "1-26",
 		lifecycle.LabelReleasedAt: "20261125t064730z"}
 }
+
+// protectingMove fails the family move and, just before, has someone put
+// the protect label on the copy being released.
+type protectingMove struct {
+	*gcetest.Fake
+	copyName string
+}
+
+func (p *protectingMove) SetFamily(ctx context.Context, project, image, family string) error {
+	if err := p.Fake.SetLabelsFrom(ctx, lifecycle.Image{Project: project, Name: p.copyName}, func(cur map[string]string) (map[string]string, error) {
+		cur["imagefamily-protect"] = "true"
+		return cur, nil
+	}); err != nil {
+		return err
+	}
+	return &gce.Error{Kind: gce.ErrPermissionDenied, Method: "images.patch", Code: 403, Message: "Required 'compute.images.update' permission"}
+}
+
+func TestAFailedReleaseKeepsItsCopyOnceSomeoneProtectedIt(t *testing.T) {
+	img := built()
+	img.Name = "nginx-latest"
+	copyName := "debian-12-nginx-1-26-v" + lifecycle.FormatTimestamp(img.CreatedAt)
+	c := &protectingMove{Fake: fake(img), copyName: copyName}
+	req := request()
+	req.Image, req.Rename = img.Name, releaser.RenameCopy
+	out, err := releaser.Run(context.Background(), c, req, &recorder{})
+	if err == nil || !strings.Contains(err.Error(), copyName+" made for this release could not be deleted") {
+		t.Fatalf("err = %v, want the move's failure naming the copy left behind", err)
+	}
+	copied, ok := c.Image(project, copyName)
+	if !ok || copied.Labels["imagefamily-protect"] != "true" {
+		t.Fatalf("copy %s: present %v, labels %v; want it kept with the protect label", copyName, ok, copied.Labels)
+	}
+	for _, call := range c.CallStrings() {
+		if strings.HasPrefix(call, "DeleteImage(") && strings.Contains(call, copyName) {
+			t.Errorf("%s sent for a copy protected since it was made", call)
+		}
+	}
+	if len(out.Warnings) != 1 || !strings.Contains(out.Warnings[0], "changed since planned") {
+		t.Errorf("warnings = %q, want one saying the copy changed since it was made", out.Warnings)
+	}
+}
