@@ -76,6 +76,12 @@ func TestAReleaseReadsEachThingOnce(t *testing.T) {
 		{name: "copy under the conventional name", image: "nginx-latest",
 			req:  func(r *releaser.Request) { r.Rename = releaser.RenameCopy },
 			want: map[string]int{"images.get": 4, "images.getFromFamily": 3, "images.list": 4}},
+		// The family read before anything changes, so that a rotation that
+		// cannot be read fails the build while the image is unreleased:
+		// its listing, its head and its orphan search, once.
+		{name: "fail_on_rotation_error", image: built().Name,
+			req:  func(r *releaser.Request) { r.FailOnRotationError = true },
+			want: map[string]int{"images.get": 2, "images.getFromFamily": 4, "images.list": 6}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			counts := &callCounts{n: map[string]int{}}
