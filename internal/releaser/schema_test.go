@@ -46,13 +46,22 @@ func TestEveryKindOfReportFollowsItsSchema(t *testing.T) {
 		name   string
 		change func(*releaser.Request)
 		image  string // the built image's name; built()'s when ""
+		// is tells the report of this kind of release from the others, so
+		// that a fixture gone wrong cannot pass as another kind.
+		is func(o *releaser.Outcome, err error) bool
 	}{
-		{"released, and the family rotated", nil, ""},
-		{"a dry run", func(r *releaser.Request) { r.DryRun = true }, ""},
-		{"refused: the name breaks the convention", nil, "nginx-latest"},
-		{"released as a copy under the conventional name", func(r *releaser.Request) { r.Rename = releaser.RenameCopy }, "nginx-latest"},
-		{"unchanged: the head's content", func(r *releaser.Request) { r.ContentDigest = same }, ""},
-		{"released with a content digest", func(r *releaser.Request) { r.ContentDigest = lifecycle.ContentDigest([]byte("curl\n")) }, ""},
+		{"released, and the family rotated", nil, "",
+			func(o *releaser.Outcome, err error) bool { return err == nil && o.Released && o.Rotation != nil }},
+		{"a dry run", func(r *releaser.Request) { r.DryRun = true }, "",
+			func(o *releaser.Outcome, err error) bool { return err == nil && o.DryRun && !o.Released }},
+		{"refused: the name breaks the convention", nil, "nginx-latest",
+			func(o *releaser.Outcome, err error) bool { return err != nil && o.Error != "" && !o.Released }},
+		{"released as a copy under the conventional name", func(r *releaser.Request) { r.Rename = releaser.RenameCopy }, "nginx-latest",
+			func(o *releaser.Outcome, err error) bool { return err == nil && o.Renamed && o.Released }},
+		{"unchanged: the head's content", func(r *releaser.Request) { r.ContentDigest = same }, "",
+			func(o *releaser.Outcome, err error) bool { return err == nil && o.Unchanged && !o.Released }},
+		{"released with a content digest", func(r *releaser.Request) { r.ContentDigest = lifecycle.ContentDigest([]byte("curl\n")) }, "",
+			func(o *releaser.Outcome, err error) bool { return err == nil && o.Released && o.ContentDigest != "" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			images := older(2)
@@ -68,7 +77,10 @@ func TestEveryKindOfReportFollowsItsSchema(t *testing.T) {
 			if tc.change != nil {
 				tc.change(&req)
 			}
-			out, _ := releaser.Run(context.Background(), f, req, &recorder{})
+			out, err := releaser.Run(context.Background(), f, req, &recorder{})
+			if !tc.is(out, err) {
+				t.Fatalf("Run = %v, report %+v: not a report of this kind", err, out)
+			}
 			path := filepath.Join(t.TempDir(), "release.json")
 			if err := out.WriteFile(path); err != nil {
 				t.Fatal(err)
