@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -130,17 +131,14 @@ func applyPlan(e *env, c gce.Compute, format string, plan planfile.Plan, leaseOp
 	// command (sorted), so that two appliers never wait on each other.
 	leases := slices.Clone(plan.Leases)
 	slices.SortFunc(leases, func(a, b planfile.FamilyRef) int {
-		if a.Project != b.Project {
-			return cmpString(a.Project, b.Project)
-		}
-		return cmpString(a.Family, b.Family)
+		return cmp.Or(cmp.Compare(a.Project, b.Project), cmp.Compare(a.Family, b.Family))
 	})
 	leaseOpts.Holder = leaseHolder("apply")
 	held := map[planfile.FamilyRef]*apply.Lease{}
 	for _, f := range leases {
 		l, err := e.acquire(c, f.Project, f.Family, leaseOpts)
 		if err != nil {
-			return e.fail(fmt.Errorf("nothing was applied: %w", err), map[bool]int{true: exitBusy, false: exitPartial}[isBusy(err)])
+			return e.fail(fmt.Errorf("nothing was applied: %w", err), leaseExit(err))
 		}
 		defer l.Release(e.ctx)
 		held[f] = l
@@ -198,16 +196,6 @@ func applyPlan(e *env, c gce.Compute, format string, plan planfile.Plan, leaseOp
 	e.info("%s of %s planned %s: %s", textfmt.Count(total, "action"), plan.Command, textfmt.Time(plan.PlannedAt.Time),
 		outcomeLine(out.Summary.Done, out.Summary.Skipped, out.Summary.Failed, total))
 	return code
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (o applyOutput) table(w io.Writer, wide bool, width int) {

@@ -62,3 +62,13 @@ func isBusy(err error) bool {
 	var held *apply.HeldError
 	return errors.As(err, &held)
 }
+
+// leaseExit is the exit code of a command that could not take a lease:
+// busy when another holder has it, else partial (it could not be read or
+// written).
+func leaseExit(err error) int {
+	if isBusy(err) {
+		return exitBusy
+	}
+	return exitPartial
+}

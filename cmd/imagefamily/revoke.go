@@ -204,7 +204,7 @@ func revoke(e *env, common commonFlags, lf leaseFlags, imageArg string, descenda
 		for _, f := range missing { // Families is sorted: one order for every revoke
 			lease, err := e.acquire(c, f.Project, f.Family, leaseOpts)
 			if err != nil {
-				return e.fail(fmt.Errorf("nothing was revoked: %w", err), map[bool]int{true: exitBusy, false: exitPartial}[isBusy(err)])
+				return e.fail(fmt.Errorf("nothing was revoked: %w", err), leaseExit(err))
 			}
 			defer lease.Release(e.ctx)
 			held[f] = true

@@ -147,7 +147,7 @@ func rollback(e *env, c gce.Compute, common commonFlags, family, to string, bloc
 	if !dryRun {
 		leaseOpts.Holder = leaseHolder("rollback")
 		if lease, err = e.acquire(c, project, family, leaseOpts); err != nil {
-			return e.fail(err, map[bool]int{true: exitBusy, false: exitPartial}[isBusy(err)])
+			return e.fail(err, leaseExit(err))
 		}
 		defer lease.Release(e.ctx)
 	}
