@@ -169,22 +169,8 @@ func applyPlan(e *env, c gce.Compute, format string, plan planfile.Plan, leaseOp
 	}
 	if rb := plan.Rollback; rb != nil && len(plan.Parts) == 1 && code == exitOK {
 		pt := plan.Parts[0]
-		head, err := headAfter(e, c, pt.Project, pt.Family, rb.ExpectedHead)
-		switch {
-		case errors.Is(err, gce.ErrNotFound):
-			none := ""
-			out.HeadAfter = &none
-			out.Error = fmt.Sprintf("family %s resolves to nothing after the rollback; expected %s", pt.Family, rb.ExpectedHead)
+		if out.HeadAfter, out.Error = checkHeadAfter(e, c, pt.Project, pt.Family, rb.ExpectedHead); out.Error != "" {
 			code = exitPartial
-		case err != nil:
-			out.Error = fmt.Sprintf("checking the new head of family %s: %v", pt.Family, err)
-			code = exitPartial
-		default:
-			out.HeadAfter = &head.Name
-			if head.Name != rb.ExpectedHead {
-				out.Error = fmt.Sprintf("family %s resolves to %s after the rollback; expected %s", pt.Family, head.Name, rb.ExpectedHead)
-				code = exitPartial
-			}
 		}
 	}
 	if err := e.write(format, out); err != nil {

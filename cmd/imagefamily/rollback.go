@@ -285,26 +285,31 @@ func carryOutRollback(e *env, c gce.Compute, plan lifecycle.RollbackPlan, protec
 			}
 		}
 	}
-	head, err := headAfter(e, c, plan.Project, plan.Family, plan.NewHead())
-	switch {
-	case errors.Is(err, gce.ErrNotFound):
-		none := ""
-		out.HeadAfter = &none
-		out.Error = fmt.Sprintf("family %s resolves to nothing after the rollback; expected %s", plan.Family, plan.NewHead())
-		return exitPartial
-	case err != nil:
-		out.Error = fmt.Sprintf("checking the new head of family %s: %v", plan.Family, err)
-		return exitPartial
-	}
-	out.HeadAfter = &head.Name
-	if head.Name != plan.NewHead() {
-		out.Error = fmt.Sprintf("family %s resolves to %s after the rollback; expected %s", plan.Family, head.Name, plan.NewHead())
+	if out.HeadAfter, out.Error = checkHeadAfter(e, c, plan.Project, plan.Family, plan.NewHead()); out.Error != "" {
 		return exitPartial
 	}
 	if code != exitOK {
 		out.Error = "some steps were not done (see above); the family resolves to the expected head"
 	}
 	return code
+}
+
+// checkHeadAfter reads what the family resolves to once a rollback is done
+// and says what is wrong when it is not want: the head as read (nil when it
+// could not be read; "" for none) and the error for the output ("" when it
+// is want).
+func checkHeadAfter(e *env, c gce.Compute, project, family, want string) (*string, string) {
+	head, err := headAfter(e, c, project, family, want)
+	switch {
+	case errors.Is(err, gce.ErrNotFound):
+		none := ""
+		return &none, fmt.Sprintf("family %s resolves to nothing after the rollback; expected %s", family, want)
+	case err != nil:
+		return nil, fmt.Sprintf("checking the new head of family %s: %v", family, err)
+	case head.Name != want:
+		return &head.Name, fmt.Sprintf("family %s resolves to %s after the rollback; expected %s", family, head.Name, want)
+	}
+	return &head.Name, ""
 }
 
 // headAfter reads what the family resolves to once the rollback is done. A
@@ -318,11 +323,7 @@ func headAfter(e *env, c gce.Compute, project, family, want string) (lifecycle.I
 	)
 	for attempt := 0; attempt < 4; attempt++ {
 		if attempt > 0 {
-			t := time.NewTimer(headRecheckEvery)
-			select {
-			case <-t.C:
-			case <-e.ctx.Done():
-				t.Stop()
+			if gce.Sleep(e.ctx, headRecheckEvery) != nil {
 				return head, err
 			}
 		}
