@@ -262,10 +262,9 @@ func revoke(e *env, common commonFlags, lf leaseFlags, imageArg string, descenda
 		for _, f := range plan.Families() {
 			pf.Leases = append(pf.Leases, planfile.FamilyRef{Project: f.Project, Family: f.Family})
 		}
-		if err := writePlanFile(outFile, pf); err != nil {
-			return e.fail(fmt.Errorf("--out %s: %w", outFile, err), exitPartial)
+		if err := e.savePlan(outFile, pf); err != nil {
+			return e.fail(err, exitPartial)
 		}
-		e.info("plan written to %s: apply it with imagefamily apply %s", outFile, outFile)
 	}
 	total := len(out.Results)
 	if dryRun {

@@ -214,10 +214,9 @@ func rollback(e *env, c gce.Compute, common commonFlags, family, to string, bloc
 			Parts: []planfile.Part{{Project: project, Family: family, Head: plan.Head, ReadAt: textfmt.At(readAt),
 				Phases: planfile.PhasesOf(plan.Phases(protectLabel))}},
 			Rollback: &planfile.Rollback{Target: plan.Target.Name, ExpectedHead: plan.NewHead(), Block: block, ProtectLabel: protectLabel}}
-		if err := writePlanFile(outFile, pf); err != nil {
-			return e.fail(fmt.Errorf("--out %s: %w", outFile, err), exitPartial)
+		if err := e.savePlan(outFile, pf); err != nil {
+			return e.fail(err, exitPartial)
 		}
-		e.info("plan written to %s: apply it with imagefamily apply %s", outFile, outFile)
 	}
 	if out.Error != "" {
 		e.fail(errors.New(out.Error), code)

@@ -243,10 +243,9 @@ named with --family that has no images exits 4 unless --allow-empty.`,
 			}
 		}
 		if outFile != "" {
-			if err := writePlanFile(outFile, pfile); err != nil {
-				return e.fail(fmt.Errorf("--out %s: %w", outFile, err), exitPartial)
+			if err := e.savePlan(outFile, pfile); err != nil {
+				return e.fail(err, exitPartial)
 			}
-			e.info("plan written to %s: apply it with imagefamily apply %s", outFile, outFile)
 		}
 		e.info("%s; %d %s not rotated", rotateCounts(out.Summary, dryRun), len(out.Errors), textfmt.Plural(len(out.Errors), "family", "families"))
 		return code
@@ -343,6 +342,15 @@ func writeFileJSON(path string, v any) error {
 		return err
 	}
 	return atomicfile.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// savePlan writes the plan --out names and says how to apply it.
+func (e *env) savePlan(path string, p planfile.Plan) error {
+	if err := writePlanFile(path, p); err != nil {
+		return fmt.Errorf("--out %s: %w", path, err)
+	}
+	e.info("plan written to %s: apply it with imagefamily apply %s", path, path)
+	return nil
 }
 
 func writePlanFile(path string, p planfile.Plan) error {
