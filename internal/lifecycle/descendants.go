@@ -26,28 +26,33 @@ type Descendant struct {
 	Generation int // 1 for the root's children
 }
 
-type lineageLink struct {
-	parent   ImageRef
-	relation Relation
+// LineageLink is one image an image comes from, by its lineage labels.
+type LineageLink struct {
+	Parent ImageRef
+	// Family is the parent's family as the labels say: the parent family
+	// of a build, the image's own family for a rollback copy, "" when the
+	// labels do not say (a promoted copy).
+	Family   string
+	Relation Relation
 }
 
-// links are the images an image comes from, by its lineage labels; a label
-// without a project means the image's own project.
-func links(img Image) []lineageLink {
+// LineageLinks are the images img comes from, by its lineage labels; a
+// label without a project means img's own project.
+func LineageLinks(img Image) []LineageLink {
 	l := LineageOf(img.Labels)
-	var out []lineageLink
-	add := func(name, project string, rel Relation) {
+	var out []LineageLink
+	add := func(name, project, family string, rel Relation) {
 		if name == "" {
 			return
 		}
 		if project == "" {
 			project = img.Project
 		}
-		out = append(out, lineageLink{ImageRef{Project: project, Name: name}, rel})
+		out = append(out, LineageLink{ImageRef{Project: project, Name: name}, family, rel})
 	}
-	add(l.ParentImage, l.ParentProject, RelationBuiltOn)
-	add(l.PromotedFrom, l.PromotedFromProject, RelationPromotedFrom)
-	add(l.RollbackOf, "", RelationRollbackOf)
+	add(l.ParentImage, l.ParentProject, l.ParentFamily, RelationBuiltOn)
+	add(l.PromotedFrom, l.PromotedFromProject, "", RelationPromotedFrom)
+	add(l.RollbackOf, "", img.Family, RelationRollbackOf)
 	return out
 }
 
@@ -61,9 +66,9 @@ func Descendants(images []Image, root ImageRef) []Descendant {
 	children := map[ImageRef][]int{}
 	byName := map[string][]int{}
 	for i, img := range images {
-		for _, ln := range links(img) {
-			children[ln.parent] = append(children[ln.parent], i)
-			byName[ln.parent.Name] = append(byName[ln.parent.Name], i)
+		for _, ln := range LineageLinks(img) {
+			children[ln.Parent] = append(children[ln.Parent], i)
+			byName[ln.Parent.Name] = append(byName[ln.Parent.Name], i)
 		}
 	}
 	root.Family = false
@@ -88,10 +93,10 @@ func Descendants(images []Image, root ImageRef) []Descendant {
 				if visited[img.Ref()] {
 					continue
 				}
-				for _, ln := range links(img) {
-					if ln.parent == parent || (parent.Project == "" && ln.parent.Name == parent.Name) {
+				for _, ln := range LineageLinks(img) {
+					if ln.Parent == parent || (parent.Project == "" && ln.Parent.Name == parent.Name) {
 						visited[img.Ref()] = true
-						found = append(found, Descendant{Image: img.Clone(), Parent: ln.parent, Relation: ln.relation, Generation: gen})
+						found = append(found, Descendant{Image: img.Clone(), Parent: ln.Parent, Relation: ln.Relation, Generation: gen})
 						next = append(next, img.Ref())
 						break
 					}

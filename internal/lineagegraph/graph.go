@@ -80,31 +80,13 @@ type Edge struct {
 
 type familyKey struct{ project, family string }
 
-// link is one lineage label of an image, resolved to a reference.
-type link struct {
-	parent   lifecycle.ImageRef
-	family   string // the parent's family as the label says ("" unknown)
-	relation lifecycle.Relation
-}
-
-// links reads the lineage labels of img (in project) as references; a label
-// without a project means img's own project.
-func links(project string, img lifecycle.Image) []link {
-	l := lifecycle.LineageOf(img.Labels)
-	var out []link
-	add := func(name, proj, family string, rel lifecycle.Relation) {
-		if name == "" {
-			return
-		}
-		if proj == "" {
-			proj = project
-		}
-		out = append(out, link{lifecycle.ImageRef{Project: proj, Name: name}, family, rel})
+// links are img's lineage links, a label without a project meaning
+// project when the image was read without one.
+func links(project string, img lifecycle.Image) []lifecycle.LineageLink {
+	if img.Project == "" {
+		img.Project = project
 	}
-	add(l.ParentImage, l.ParentProject, l.ParentFamily, lifecycle.RelationBuiltOn)
-	add(l.PromotedFrom, l.PromotedFromProject, "", lifecycle.RelationPromotedFrom)
-	add(l.RollbackOf, "", img.Family, lifecycle.RelationRollbackOf)
-	return out
+	return lifecycle.LineageLinks(img)
 }
 
 // ParentFamilies are the families that the lineage labels of the snapshot's
@@ -116,7 +98,7 @@ func ParentFamilies(s lifecycle.Snapshot) []lifecycle.FamilyRef {
 	var out []lifecycle.FamilyRef
 	for _, img := range s.Images {
 		for _, ln := range links(s.Project, img) {
-			f := lifecycle.FamilyRef{Project: ln.parent.Project, Family: ln.family}
+			f := lifecycle.FamilyRef{Project: ln.Parent.Project, Family: ln.Family}
 			if f.Family == "" || (f.Project == s.Project && f.Family == s.Family) || slices.Contains(out, f) {
 				continue
 			}
@@ -158,7 +140,7 @@ func Build(project string, families []lifecycle.Snapshot) Graph {
 		}
 	}
 	named := map[lifecycle.ImageRef]bool{}
-	childLinks := map[lifecycle.ImageRef][]link{}
+	childLinks := map[lifecycle.ImageRef][]lifecycle.LineageLink{}
 	parentsOf := map[familyKey][]familyKey{} // family-level edges, for lane order
 	ghosts := map[familyKey][]string{}       // purged parents, by the family they were in
 	var loose []lifecycle.ImageRef
@@ -172,23 +154,23 @@ func Build(project string, families []lifecycle.Snapshot) Graph {
 			for _, ln := range links(s.Project, img) {
 				ref := refIn(s.Project, img)
 				childLinks[ref] = append(childLinks[ref], ln)
-				named[ln.parent] = true
-				pk, ok := where[ln.parent]
-				if !ok && ln.family != "" {
-					pk, ok = familyKey{ln.parent.Project, ln.family}, true
+				named[ln.Parent] = true
+				pk, ok := where[ln.Parent]
+				if !ok && ln.Family != "" {
+					pk, ok = familyKey{ln.Parent.Project, ln.Family}, true
 					if _, read := byFamily[pk]; read {
-						if !ghost[ln.parent] {
-							ghost[ln.parent] = true
-							ghosts[pk] = append(ghosts[pk], ln.parent.Name)
+						if !ghost[ln.Parent] {
+							ghost[ln.Parent] = true
+							ghosts[pk] = append(ghosts[pk], ln.Parent.Name)
 						}
 					} else {
 						ok = false
 					}
 				}
 				if !ok {
-					if !isLoose[ln.parent] {
-						isLoose[ln.parent] = true
-						loose = append(loose, ln.parent)
+					if !isLoose[ln.Parent] {
+						isLoose[ln.Parent] = true
+						loose = append(loose, ln.Parent)
 					}
 					continue
 				}
@@ -295,11 +277,11 @@ func Build(project string, families []lifecycle.Snapshot) Graph {
 	for _, lane := range g.Lanes {
 		for _, n := range lane.Nodes {
 			for _, ln := range childLinks[lifecycle.ImageRef{Project: n.Project, Name: n.Name}] {
-				from, ok := ids[ln.parent]
+				from, ok := ids[ln.Parent]
 				if !ok {
 					continue // cannot happen: every parent named is a node (in a lane, a ghost or loose)
 				}
-				g.Edges = append(g.Edges, Edge{From: from, To: n.ID, Relation: ln.relation})
+				g.Edges = append(g.Edges, Edge{From: from, To: n.ID, Relation: ln.Relation})
 			}
 		}
 	}
@@ -330,21 +312,4 @@ func cmpBool(a, b bool) int {
 		return -1
 	}
 	return 1
-}
-
-// Node finds a node by ID.
-func (g Graph) Node(id string) (Node, bool) {
-	for _, l := range g.Lanes {
-		for _, n := range l.Nodes {
-			if n.ID == id {
-				return n, true
-			}
-		}
-	}
-	for _, n := range g.Loose {
-		if n.ID == id {
-			return n, true
-		}
-	}
-	return Node{}, false
 }
