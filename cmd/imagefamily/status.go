@@ -172,7 +172,7 @@ changed. A family with no images exits 4 (a typo, most often) unless
 func statusOf(s lifecycle.Snapshot, pol lifecycle.Policy, at time.Time) statusReport {
 	plan := lifecycle.Plan(s, pol, at)
 	rep := statusReport{FormatVersion: formatVersion, Project: s.Project, Family: s.Family, At: textfmt.At(at), Head: plan.Head,
-		Policy: apply.Preview(plan).Policy, Images: []statusImage{}}
+		Policy: apply.PolicyReportOf(plan.Policy), Images: []statusImage{}}
 	if l, ok := lifecycle.HeldByOther(lifecycle.LeasesOf(s.Images), "", clock()); ok {
 		rep.Lease = &statusLease{Holder: l.Holder, Expires: textfmt.At(l.Expires), Image: l.Image.Name}
 	}

@@ -212,13 +212,16 @@ func Preview(plan lifecycle.RotationPlan) Report {
 	return r
 }
 
+// PolicyReportOf is p as reports write it.
+func PolicyReportOf(p lifecycle.Policy) PolicyReport {
+	return PolicyReport{KeepActive: p.KeepActive, MinAge: lifecycle.FormatDuration(p.MinAge),
+		ObsoleteAfter: lifecycle.FormatDuration(p.ObsoleteAfter), DeleteAfter: lifecycle.FormatDuration(p.DeleteAfter),
+		PurgeAfter: lifecycle.FormatDuration(p.PurgeAfter), ProtectLabel: p.ProtectLabel, CheckInUse: p.CheckInUse}
+}
+
 func newReport(plan lifecycle.RotationPlan, dryRun bool) Report {
-	p := plan.Policy
 	r := Report{Project: plan.Project, Family: plan.Family, At: plan.Now.UTC(), Head: plan.Head, DryRun: dryRun,
-		Policy: PolicyReport{KeepActive: p.KeepActive, MinAge: lifecycle.FormatDuration(p.MinAge),
-			ObsoleteAfter: lifecycle.FormatDuration(p.ObsoleteAfter), DeleteAfter: lifecycle.FormatDuration(p.DeleteAfter),
-			PurgeAfter: lifecycle.FormatDuration(p.PurgeAfter), ProtectLabel: p.ProtectLabel, CheckInUse: p.CheckInUse},
-		Results: []Result{}, Untouched: []Untouched{}}
+		Policy: PolicyReportOf(plan.Policy), Results: []Result{}, Untouched: []Untouched{}}
 	for _, e := range plan.Entries {
 		if e.Action != lifecycle.ActionNone {
 			continue
