@@ -63,15 +63,8 @@ func DecideUnchanged(built Image, head *Image, lineage map[string]string, p Poli
 		}
 	}
 	u := Unchanged{Same: true, Head: head.Name}
-	v, protected := p.protects(built)
-	switch {
-	case built.Family != "":
-		u.KeepReason = fmt.Sprintf("it is in family %s, where the builder put it (googlecompute's image_family); delete it once nothing resolves to it there", built.Family)
-	case protected:
-		u.KeepReason = fmt.Sprintf("it carries the protect label %s=%q", p.ProtectLabel, v)
-	default:
-		u.Discard = true
-	}
+	u.KeepReason = keepBuiltReason(built, p.ProtectLabel, " (googlecompute's image_family)")
+	u.Discard = u.KeepReason == ""
 	return u
 }
 

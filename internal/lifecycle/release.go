@@ -85,14 +85,22 @@ func PlanRelease(in ReleaseInput) (ReleasePlan, error) {
 	}
 	p.Labels = labels
 	if in.Copy {
-		switch v, protected := (Policy{ProtectLabel: in.ProtectLabel}).protects(in.Built); {
-		case in.Built.Family != "":
-			p.KeepBuilt = fmt.Sprintf("it is in family %s, where the builder put it; delete it once nothing resolves to it there", in.Built.Family)
-		case protected:
-			p.KeepBuilt = fmt.Sprintf("it carries the protect label %s=%q", in.ProtectLabel, v)
-		}
+		p.KeepBuilt = keepBuiltReason(in.Built, in.ProtectLabel, "")
 	}
 	return p, nil
+}
+
+// keepBuiltReason says why a built image the release would delete is kept
+// ("" when nothing holds it): a family the builder put it in (note says
+// more about it), or the protect label.
+func keepBuiltReason(built Image, protectLabel, note string) string {
+	switch v, protected := (Policy{ProtectLabel: protectLabel}).protects(built); {
+	case built.Family != "":
+		return fmt.Sprintf("it is in family %s, where the builder put it%s; delete it once nothing resolves to it there", built.Family, note)
+	case protected:
+		return fmt.Sprintf("it carries the protect label %s=%q", protectLabel, v)
+	}
+	return ""
 }
 
 // Phases is the plan as the applier carries it out (see PlanRelease).
